@@ -1,0 +1,72 @@
+"""Activities of the claim workflow.
+
+All are at-least-once: each write is keyed (claim + sequence, claim + attempt, notification key)
+so a retry never duplicates a row, an appointment or a message.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from domain import contracts
+from domain.deadlines import due_at
+from domain.ids import claimant_key
+from domain.models import Notification, ProjectionWrite, ScheduleRequest
+from domain.profiles import JurisdictionProfile, get_profile
+from store import claims as claims_store
+from store import outbox
+from store import panel as panel_store
+
+
+class ClaimActivities:
+    def __init__(self, pool: asyncpg.Pool, id_secret: str) -> None:
+        self._pool = pool
+        self._id_secret = id_secret
+
+    def all(self) -> list:
+        return [
+            self.load_profile,
+            self.compute_deadlines,
+            self.record_transition,
+            self.schedule_exam,
+            self.set_appointment_status,
+            self.notify,
+        ]
+
+    @activity.defn(name=contracts.LOAD_PROFILE)
+    async def load_profile(self, name: str) -> JurisdictionProfile:
+        # An activity, so the profile a claim started with is fixed in its history.
+        return get_profile(name)
+
+    @activity.defn(name=contracts.COMPUTE_DEADLINES)
+    async def compute_deadlines(self, req: contracts.DeadlineRequest) -> contracts.DeadlineResult:
+        return contracts.DeadlineResult(
+            due={
+                name: due_at(req.start, duration, state=req.state, tz=req.timezone)
+                for name, duration in req.durations.items()
+            }
+        )
+
+    @activity.defn(name=contracts.RECORD_TRANSITION)
+    async def record_transition(self, write: ProjectionWrite) -> bool:
+        async with self._pool.acquire() as conn:
+            return await claims_store.apply_projection(conn, write)
+
+    @activity.defn(name=contracts.SCHEDULE_EXAM)
+    async def schedule_exam(self, req: ScheduleRequest) -> contracts.ScheduleResult:
+        key = claimant_key(self._id_secret, req.claimant_name, req.claimant_dob.isoformat())
+        async with self._pool.acquire() as conn:
+            booked = await panel_store.book(conn, req, key)
+        if booked is None:
+            return contracts.ScheduleResult(booked=False)
+        examiner, appointment = booked
+        return contracts.ScheduleResult(booked=True, examiner=examiner, appointment=appointment)
+
+    @activity.defn(name=contracts.SET_APPOINTMENT_STATUS)
+    async def set_appointment_status(self, change: contracts.AppointmentStatusChange) -> None:
+        await panel_store.set_appointment_status(self._pool, change.appointment_id, change.status)
+
+    @activity.defn(name=contracts.NOTIFY)
+    async def notify(self, note: Notification) -> bool:
+        return await outbox.enqueue(self._pool, note)

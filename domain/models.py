@@ -1,0 +1,323 @@
+"""Shared pydantic models: the same classes serve the HTTP API, the CLI, the workflow and the store.
+
+Everything a claimant could be identified by lives in `Claimant` and `Injury` only; status,
+event and error models never carry those fields.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Identifier = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+]
+StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Npi = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --- lifecycle vocabulary -------------------------------------------------------------------
+
+
+class Stage(StrEnum):
+    REFERRAL = "REFERRAL"
+    SCHEDULING = "SCHEDULING"
+    EXAM = "EXAM"
+    REPORT = "REPORT"
+    REVIEW = "REVIEW"
+    DECISION = "DECISION"
+    CLOSED = "CLOSED"
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    NON_COOPERATION = "non_cooperation"
+    CANCELLED_BY_OPS = "cancelled_by_ops"
+
+
+class ClaimType(StrEnum):
+    WORKERS_COMP = "workers_comp"
+    LONG_TERM_DISABILITY = "long_term_disability"
+    AUTO_NO_FAULT = "auto_no_fault"
+    PERSONAL_INJURY = "personal_injury"
+
+
+class Specialty(StrEnum):
+    ORTHOPEDIC_SURGERY = "orthopedic_surgery"
+    NEUROLOGY = "neurology"
+    PSYCHIATRY = "psychiatry"
+    PSYCHOLOGY = "psychology"
+    PHYSICAL_MEDICINE = "physical_medicine"
+    INTERNAL_MEDICINE = "internal_medicine"
+
+
+class Causation(StrEnum):
+    RELATED = "related"
+    PARTIALLY_RELATED = "partially_related"
+    NOT_RELATED = "not_related"
+    UNDETERMINED = "undetermined"
+
+
+class Recommendation(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+# --- referral -------------------------------------------------------------------------------
+
+
+class Address(Model):
+    line1: ShortText
+    line2: ShortText | None = None
+    city: ShortText
+    state: StateCode
+    postal_code: Annotated[str, StringConstraints(pattern=r"^\d{5}(-\d{4})?$")]
+
+
+class Claimant(Model):
+    full_name: ShortText
+    date_of_birth: date
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{7,25}$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    address: Address
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")] = "en"
+    interpreter_needed: bool = False
+    treating_provider_npis: list[Npi] = Field(default_factory=list, max_length=50)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born_in_the_past(cls, value: date) -> date:
+        if value >= date.today() or value.year < 1900:
+            raise ValueError("date_of_birth must be a past date after 1900")
+        return value
+
+
+class Injury(Model):
+    date_of_injury: date
+    body_parts: list[ShortText] = Field(min_length=1, max_length=20)
+    description: Text
+
+    @field_validator("date_of_injury")
+    @classmethod
+    def _not_in_future(cls, value: date) -> date:
+        if value > date.today():
+            raise ValueError("date_of_injury cannot be in the future")
+        return value
+
+
+class Referral(Model):
+    insurer_id: Identifier
+    claim_number: Identifier
+    claim_type: ClaimType
+    jurisdiction: Identifier
+    requested_specialty: Specialty
+    claimant: Claimant
+    injury: Injury
+    questions: list[Text] = Field(min_length=1, max_length=30)
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        from domain.profiles import PROFILES
+
+        if value not in PROFILES:
+            raise ValueError(f"unknown jurisdiction profile; expected one of {sorted(PROFILES)}")
+        return value
+
+
+# --- actions (human steps) ------------------------------------------------------------------
+
+
+class Assign(Model):
+    examiner_id: Identifier
+
+
+class ConfirmAppointment(Model):
+    pass
+
+
+class DeclineAppointment(Model):
+    reason: Text
+
+
+class Reschedule(Model):
+    reason: Text
+    requested_by: Literal["claimant", "examiner", "ops"]
+
+
+class RiskScreen(Model):
+    level: Literal["none", "low", "moderate", "imminent"]
+    toward: Literal["self", "others"] | None = None
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class ExamOutcome(Model):
+    attended: bool
+    risk_screen: RiskScreen = Field(default_factory=lambda: RiskScreen(level="none"))
+
+
+class ExamReport(Model):
+    diagnoses: list[Text] = Field(default_factory=list, max_length=50)
+    causation: Causation | None = None
+    mmi_reached: bool | None = None
+    mmi_date: date | None = None
+    impairment_percent: float | None = None
+    work_restrictions: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    further_treatment: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    answers: list[Annotated[str, StringConstraints(max_length=8000)]] = Field(
+        default_factory=list, max_length=30
+    )
+    records_reviewed: list[Text] = Field(default_factory=list, max_length=200)
+
+
+class ReviewResult(Model):
+    result: Literal["accepted", "addendum_requested"]
+    reasons: list[Text] = Field(default_factory=list, max_length=20)
+
+
+class DecisionInput(Model):
+    outcome: Literal["approved", "denied"]
+    reason_code: Identifier
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class ExtendDecision(Model):
+    reason: Text
+
+
+class Withdraw(Model):
+    reason: Text
+
+
+class SafetyConcern(Model):
+    level: Literal["moderate", "imminent"]
+    toward: Literal["self", "others"]
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class SafetyAck(Model):
+    clinician_id: Identifier
+
+
+class SafetyResolve(Model):
+    actions_taken: list[
+        Literal["emergency_services_contacted", "warm_handoff", "referral_to_treatment"]
+    ] = Field(min_length=1)
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+# --- status (the projection insurers poll) --------------------------------------------------
+
+
+class ExaminerRef(Model):
+    id: str
+    name: str
+    specialty: Specialty
+
+
+class AppointmentRef(Model):
+    id: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str
+
+
+class Deadline(Model):
+    name: str
+    due_at: datetime
+    breached: bool = False
+
+
+class DecisionRecord(Model):
+    outcome: Literal["approved", "denied"]
+    reason_code: str
+    decided_at: datetime
+
+
+class ClaimStatus(Model):
+    claim_id: str
+    workflow_id: str
+    insurer_id: str
+    claim_number: str
+    claim_type: ClaimType
+    jurisdiction: str
+    stage: Stage
+    status: Literal["open", "closed"]
+    outcome: Outcome | None = None
+    safety_hold: bool = False
+    recommendation: Recommendation | None = None
+    examiner: ExaminerRef | None = None
+    appointment: AppointmentRef | None = None
+    deadlines: list[Deadline] = Field(default_factory=list)
+    decision: DecisionRecord | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int = 0
+
+
+class ClaimEvent(Model):
+    """One line of the append-only audit log. `details` never holds PHI."""
+
+    claim_id: str
+    seq: int
+    type: str
+    stage: Stage
+    actor: str = "system"
+    at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProjectionWrite(Model):
+    status: ClaimStatus
+    event: ClaimEvent
+
+
+# --- scheduling -----------------------------------------------------------------------------
+
+
+class ScheduleRequest(Model):
+    claim_id: str
+    attempt: int
+    specialty: Specialty
+    licence_state: StateCode
+    claimant_name: str
+    claimant_dob: date
+    treating_provider_npis: list[str] = Field(default_factory=list)
+    earliest_start: datetime
+    duration_seconds: int
+    business_hours: bool
+    timezone: str
+    exclude_examiner_ids: list[str] = Field(default_factory=list)
+
+
+class Examiner(Model):
+    id: Identifier
+    name: ShortText
+    npi: Npi
+    specialty: Specialty
+    licensed_states: list[StateCode] = Field(min_length=1)
+    active: bool = True
+    capacity: int = Field(default=20, ge=1, le=10_000)
+    location: ShortText
+
+
+class Notification(Model):
+    """A message placed in the outbox; `key` makes enqueueing idempotent."""
+
+    key: str
+    claim_id: str
+    recipient: Literal["claimant", "examiner", "insurer", "ops", "reviewer", "supervisor"]
+    template: str
+    details: dict[str, Any] = Field(default_factory=dict)

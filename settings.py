@@ -1,0 +1,42 @@
+"""Service configuration, read from IME_* environment variables (and `.env` when present)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IME_", env_file=".env", extra="ignore")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "ime-claims"
+
+    # Empty means: the embedded Postgres that `make run` starts under data_dir.
+    database_url: str = ""
+    database_pool_min: int = 1
+    database_pool_max: int = 10
+
+    data_dir: Path = PROJECT_ROOT / ".data"
+
+    # Secret for deriving opaque claim ids (HMAC over insurer + claim number), so ids
+    # cannot be reversed by guessing claim numbers.
+    id_secret: str = Field(default="dev-only-change-me", repr=False)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    ui_port: int = 8233
+
+    # How long the API waits for a workflow to accept or reject an action.
+    action_timeout_seconds: float = 30.0
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""Status projection and audit log: the read model insurers poll."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from domain.models import ClaimEvent, ClaimStatus, ProjectionWrite
+
+_STATUS_COLUMNS = """
+    claim_id, workflow_id, insurer_id, claim_number, claim_type, jurisdiction, stage, status,
+    outcome, safety_hold, examiner_id, overdue, next_deadline, body, version, created_at, updated_at
+"""
+
+
+def _row_values(status: ClaimStatus) -> tuple:
+    pending = [d for d in status.deadlines if not d.breached]
+    return (
+        status.claim_id,
+        status.workflow_id,
+        status.insurer_id,
+        status.claim_number,
+        status.claim_type.value,
+        status.jurisdiction,
+        status.stage.value,
+        status.status,
+        status.outcome.value if status.outcome else None,
+        status.safety_hold,
+        status.examiner.id if status.examiner else None,
+        any(d.breached for d in status.deadlines) and status.status == "open",
+        min((d.due_at for d in pending), default=None),
+        status.model_dump(mode="json"),
+        status.version,
+        status.created_at,
+        status.updated_at,
+    )
+
+
+async def insert_new_claim(
+    conn: asyncpg.Connection | asyncpg.Pool, status: ClaimStatus, referral_hash: str
+) -> tuple[bool, str | None]:
+    """Insert the first projection row. Returns (created, referral_hash of the existing row)."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO claims ({_STATUS_COLUMNS}, referral_hash)
+            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+            ON CONFLICT (claim_id) DO NOTHING
+            RETURNING claim_id""",
+        *_row_values(status),
+        referral_hash,
+    )
+    if row is not None:
+        return True, referral_hash
+    existing = await conn.fetchval(
+        "SELECT referral_hash FROM claims WHERE claim_id = $1", status.claim_id
+    )
+    return False, existing
+
+
+async def apply_projection(conn: asyncpg.Connection, write: ProjectionWrite) -> bool:
+    """Append the event and advance the projection, once per (claim, seq).
+
+    Returns False when this (claim, seq) was already recorded (a retried activity).
+    """
+    event = write.event
+    async with conn.transaction():
+        inserted = await conn.fetchval(
+            """INSERT INTO claim_events (claim_id, seq, type, stage, actor, at, details)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (claim_id, seq) DO NOTHING
+               RETURNING seq""",
+            event.claim_id,
+            event.seq,
+            event.type,
+            event.stage.value,
+            event.actor,
+            event.at,
+            event.details,
+        )
+        # Projection writes may arrive out of order (handlers and the main loop both record);
+        # the version guard keeps the newest.
+        await conn.execute(
+            f"""INSERT INTO claims ({_STATUS_COLUMNS})
+                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+                ON CONFLICT (claim_id) DO UPDATE SET
+                    stage = EXCLUDED.stage, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
+                    safety_hold = EXCLUDED.safety_hold, examiner_id = EXCLUDED.examiner_id,
+                    overdue = EXCLUDED.overdue, next_deadline = EXCLUDED.next_deadline,
+                    body = EXCLUDED.body, version = EXCLUDED.version,
+                    updated_at = EXCLUDED.updated_at
+                WHERE claims.version < EXCLUDED.version""",
+            *_row_values(write.status),
+        )
+    return inserted is not None
+
+
+async def get_status(conn: asyncpg.Connection | asyncpg.Pool, claim_id: str) -> ClaimStatus | None:
+    body = await conn.fetchval("SELECT body FROM claims WHERE claim_id = $1", claim_id)
+    return ClaimStatus.model_validate(body) if body is not None else None
+
+
+async def list_events(conn: asyncpg.Connection | asyncpg.Pool, claim_id: str) -> list[ClaimEvent]:
+    rows = await conn.fetch(
+        "SELECT claim_id, seq, type, stage, actor, at, details FROM claim_events"
+        " WHERE claim_id = $1 ORDER BY seq",
+        claim_id,
+    )
+    return [ClaimEvent.model_validate(dict(r)) for r in rows]

@@ -1,0 +1,20 @@
+"""Notification outbox: enqueueing is idempotent on the notification key."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from domain.models import Notification
+
+
+async def enqueue(conn: asyncpg.Connection | asyncpg.Pool, note: Notification) -> bool:
+    inserted = await conn.fetchval(
+        """INSERT INTO notification_outbox (key, claim_id, recipient, template, details)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING RETURNING key""",
+        note.key,
+        note.claim_id,
+        note.recipient,
+        note.template,
+        note.details,
+    )
+    return inserted is not None

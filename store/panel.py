@@ -1,0 +1,137 @@
+"""Examiner panel and appointment booking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+
+from domain.deadlines import business_slots
+from domain.models import AppointmentRef, Examiner, ExaminerRef, ScheduleRequest
+
+# How far ahead the slot search looks before giving up on an examiner.
+_MAX_SLOTS_PER_EXAMINER = 400
+
+
+async def upsert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Examiner) -> None:
+    await conn.execute(
+        """INSERT INTO examiners (id, name, npi, specialty, licensed_states, active, capacity, location)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, npi = EXCLUDED.npi,
+               specialty = EXCLUDED.specialty, licensed_states = EXCLUDED.licensed_states,
+               active = EXCLUDED.active, capacity = EXCLUDED.capacity, location = EXCLUDED.location""",
+        examiner.id,
+        examiner.name,
+        examiner.npi,
+        examiner.specialty.value,
+        examiner.licensed_states,
+        examiner.active,
+        examiner.capacity,
+        examiner.location,
+    )
+
+
+async def list_examiners(conn: asyncpg.Connection | asyncpg.Pool) -> list[Examiner]:
+    rows = await conn.fetch(
+        "SELECT id, name, npi, specialty, licensed_states, active, capacity, location"
+        " FROM examiners ORDER BY id"
+    )
+    return [Examiner.model_validate(dict(r)) for r in rows]
+
+
+async def eligible_examiners(conn: asyncpg.Connection, req: ScheduleRequest, claimant_key: str):
+    """Examiners with the specialty and licence, active, with capacity and without a conflict,
+    least loaded first."""
+    return await conn.fetch(
+        """SELECT e.id, e.name, e.specialty, e.location
+           FROM examiners e
+           WHERE e.active
+             AND e.specialty = $1
+             AND $2 = ANY (e.licensed_states)
+             AND NOT (e.id = ANY ($3::text[]))
+             AND NOT (e.npi = ANY ($4::text[]))
+             AND NOT EXISTS (SELECT 1 FROM appointments a
+                             WHERE a.examiner_id = e.id AND a.claimant_key = $5
+                               AND a.claim_id <> $6)
+             AND (SELECT count(*) FROM appointments a
+                  WHERE a.examiner_id = e.id AND a.status = 'booked') < e.capacity
+           ORDER BY (SELECT count(*) FROM appointments a
+                     WHERE a.examiner_id = e.id AND a.status = 'booked'), e.id""",
+        req.specialty.value,
+        req.licence_state,
+        req.exclude_examiner_ids,
+        req.treating_provider_npis,
+        claimant_key,
+        req.claim_id,
+    )
+
+
+def _candidate_starts(req: ScheduleRequest):
+    duration = timedelta(seconds=req.duration_seconds)
+    if req.business_hours:
+        return business_slots(
+            req.earliest_start, state=req.licence_state, tz=req.timezone, slot=duration
+        )
+    return (req.earliest_start + i * duration for i in range(_MAX_SLOTS_PER_EXAMINER))
+
+
+async def book(
+    conn: asyncpg.Connection, req: ScheduleRequest, claimant_key: str
+) -> tuple[ExaminerRef, AppointmentRef] | None:
+    """Book the first free slot with the best eligible examiner; idempotent per (claim, attempt)."""
+    appointment_id = f"{req.claim_id}:{req.attempt}"
+    existing = await conn.fetchrow(
+        """SELECT a.id, a.starts_at, a.ends_at, a.location, e.id AS examiner_id, e.name, e.specialty
+           FROM appointments a JOIN examiners e ON e.id = a.examiner_id WHERE a.id = $1""",
+        appointment_id,
+    )
+    if existing is not None:
+        return _refs(existing, existing)
+
+    duration = timedelta(seconds=req.duration_seconds)
+    for examiner in await eligible_examiners(conn, req, claimant_key):
+        for n, starts_at in enumerate(_candidate_starts(req)):
+            if n >= _MAX_SLOTS_PER_EXAMINER:
+                break
+            try:
+                async with conn.transaction():
+                    row = await conn.fetchrow(
+                        """INSERT INTO appointments
+                               (id, claim_id, attempt, examiner_id, claimant_key, starts_at, ends_at,
+                                location)
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                           RETURNING id, starts_at, ends_at, location""",
+                        appointment_id,
+                        req.claim_id,
+                        req.attempt,
+                        examiner["id"],
+                        claimant_key,
+                        starts_at,
+                        starts_at + duration,
+                        examiner["location"],
+                    )
+            except asyncpg.ExclusionViolationError:
+                continue  # slot taken: the database, not this loop, guarantees no double booking
+            return _refs(row, {**dict(examiner), "examiner_id": examiner["id"]})
+    return None
+
+
+def _refs(row, examiner) -> tuple[ExaminerRef, AppointmentRef]:
+    return (
+        ExaminerRef(
+            id=examiner["examiner_id"], name=examiner["name"], specialty=examiner["specialty"]
+        ),
+        AppointmentRef(
+            id=row["id"], starts_at=row["starts_at"], ends_at=row["ends_at"], location=row["location"]
+        ),
+    )
+
+
+async def set_appointment_status(
+    conn: asyncpg.Connection | asyncpg.Pool, appointment_id: str, status: str
+) -> None:
+    await conn.execute(
+        "UPDATE appointments SET status = $2 WHERE id = $1 AND status = 'booked'",
+        appointment_id,
+        status,
+    )

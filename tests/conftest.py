@@ -1,0 +1,119 @@
+"""Real parts for every test: an embedded Postgres, the Temporal time-skipping test server and,
+for end-to-end tests, the Temporal dev server."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import ClaimActivities
+from devstack import binaries
+from devstack import search_attributes as sa
+from devstack.postgres import EmbeddedPostgres
+from settings import Settings
+from store.db import create_pool
+from store.migrate import migrate
+from store.seed import seed
+from worker import build_worker
+
+TEMPLATE_DB = "ime_template"
+TEST_SECRET = "test-secret"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> EmbeddedPostgres:
+    root = Path(tempfile.mkdtemp(prefix="ime-pg-"))
+    server = EmbeddedPostgres(root / "pgdata")
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def template_db(postgres: EmbeddedPostgres) -> str:
+    """A migrated, seeded database that each test copies (copying is much faster than migrating)."""
+    admin = await asyncpg.connect(postgres.url())
+    await admin.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    conn = await asyncpg.connect(postgres.url(TEMPLATE_DB))
+    await migrate(conn)
+    await seed(conn)
+    await conn.close()
+    await admin.close()
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+async def database_url(postgres: EmbeddedPostgres, template_db: str) -> AsyncIterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres.url())
+    await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
+    yield postgres.url(name)
+    await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=binaries.temporal_test_server(),
+    )
+    await sa.register(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=binaries.temporal_cli(),
+        search_attributes=list(sa.SEARCH_ATTRIBUTES),
+    )
+    yield env
+    await env.shutdown()
+
+
+def make_settings(database_url: str, task_queue: str, address: str = "") -> Settings:
+    return Settings(
+        database_url=database_url,
+        task_queue=task_queue,
+        id_secret=TEST_SECRET,
+        **({"temporal_address": address} if address else {}),
+    )
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def ts_worker(
+    ts_env: WorkflowEnvironment, pool: asyncpg.Pool, database_url: str, task_queue: str
+) -> AsyncIterator[Worker]:
+    settings = make_settings(database_url, task_queue)
+    async with build_worker(ts_env.client, settings, ClaimActivities(pool, TEST_SECRET)) as worker:
+        yield worker
+
+
+@pytest.fixture
+def client(ts_env: WorkflowEnvironment) -> Client:
+    return ts_env.client

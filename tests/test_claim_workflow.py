@@ -1,0 +1,201 @@
+"""ClaimWorkflow against the real Temporal time-skipping test server and a real Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from domain.deadlines import add_business_days
+from domain.models import (
+    ClaimStatus,
+    ConfirmAppointment,
+    DecisionInput,
+    ExamOutcome,
+    ExamReport,
+    Referral,
+    ReviewResult,
+    Stage,
+    Withdraw,
+)
+from store.claims import get_status, list_events
+from tests.factories import complete_report, referral_payload
+from tests.helpers import act, start_claim
+
+pytestmark = pytest.mark.usefixtures("ts_worker")
+
+
+async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 15.0) -> ClaimStatus:
+    async with asyncio.timeout(timeout):
+        while True:
+            status = await handle.query("status", result_type=ClaimStatus)
+            if predicate(status):
+                return status
+            await asyncio.sleep(0.05)
+
+
+async def until_appointment(env: WorkflowEnvironment, status: ClaimStatus) -> None:
+    assert status.appointment is not None
+    await env.sleep(status.appointment.starts_at - await env.get_current_time() + timedelta(seconds=1))
+
+
+async def walk_to_decision(env, handle) -> ClaimStatus:
+    booked = await wait_for(handle, lambda s: s.appointment is not None)
+    assert booked.stage is Stage.SCHEDULING
+    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    assert status.stage is Stage.EXAM
+    await until_appointment(env, status)
+    status = await act(handle, "exam", ExamOutcome(attended=True))
+    assert status.stage is Stage.REPORT
+    status = await act(handle, "report", ExamReport.model_validate(complete_report()))
+    assert status.stage is Stage.REVIEW
+    status = await act(handle, "review", ReviewResult(result="accepted"))
+    assert status.stage is Stage.DECISION
+    assert status.recommendation is not None and status.recommendation.value == "approve"
+    return status
+
+
+EXPECTED_EVENTS = [
+    "referral_received",
+    "appointment_booked",
+    "appointment_confirmed",
+    "exam_attended",
+    "report_submitted",
+    "report_accepted",
+    "decision_issued",
+    "claim_closed",
+]
+
+
+async def test_demo_claim_walks_every_stage_to_approved(ts_env, client, task_queue, pool):
+    referral = Referral.model_validate(referral_payload("DEMO"))
+    handle = await start_claim(client, referral, task_queue)
+    await walk_to_decision(ts_env, handle)
+    status = await act(
+        handle, "decision", DecisionInput(outcome="approved", reason_code="IME_SUPPORTS")
+    )
+    assert (status.stage, status.status) == (Stage.CLOSED, "closed")
+
+    final = await handle.result()
+    assert final.outcome is not None and final.outcome.value == "approved"
+    assert final.decision is not None and final.decision.reason_code == "IME_SUPPORTS"
+
+    events = await list_events(pool, final.claim_id)
+    assert [e.type for e in events] == EXPECTED_EVENTS
+    assert [e.seq for e in events] == list(range(1, len(EXPECTED_EVENTS) + 1))
+    projected = await get_status(pool, final.claim_id)
+    assert projected == final
+    # One claimant notice of the appointment, one decision notice: no duplicates.
+    templates = await pool.fetch(
+        "SELECT recipient, template FROM notification_outbox WHERE claim_id = $1", final.claim_id
+    )
+    assert ("claimant", "appointment_notice") in [tuple(r) for r in templates]
+    assert ("claimant", "decision_notice") in [tuple(r) for r in templates]
+
+
+async def test_ny_wc_claim_respects_notice_lead_and_report_window(ts_env, client, task_queue, pool):
+    referral = Referral.model_validate(referral_payload("NY-WC"))
+    handle = await start_claim(client, referral, task_queue)
+    booked = await wait_for(handle, lambda s: s.appointment is not None)
+    scheduled_on = booked.updated_at.date()
+    assert booked.appointment is not None and booked.examiner is not None
+    # 12 NYCRR 300.2(d)(11): the notice goes out at least 7 business days before the exam.
+    assert booked.appointment.starts_at.date() > add_business_days(scheduled_on, 6, "NY")
+    assert booked.examiner.id.startswith("ex-ny-orthopedic-surgery")
+
+    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    await until_appointment(ts_env, status)
+    status = await act(handle, "exam", ExamOutcome(attended=True))
+    report_due = next(d for d in status.deadlines if d.name == "report").due_at
+    exam_day = (await ts_env.get_current_time()).date()
+    # WCL §137 / 300.2: report due 10 business days after the exam.
+    assert report_due.astimezone(UTC).date() >= add_business_days(exam_day, 10, "NY")
+    status = await act(handle, "report", ExamReport.model_validate(complete_report("not_related")))
+    status = await act(handle, "review", ReviewResult(result="accepted"))
+    assert status.recommendation is not None and status.recommendation.value == "deny"
+    await act(handle, "decision", DecisionInput(outcome="denied", reason_code="NOT_RELATED"))
+    final = await handle.result()
+    assert (final.stage, final.outcome.value) == (Stage.CLOSED, "denied")
+    assert [e.type for e in await list_events(pool, final.claim_id)] == EXPECTED_EVENTS
+
+
+async def test_wrong_stage_action_is_rejected_and_changes_nothing(client, task_queue, pool):
+    referral = Referral.model_validate(referral_payload("DEMO"))
+    handle = await start_claim(client, referral, task_queue)
+    before = await wait_for(handle, lambda s: s.appointment is not None)
+    events_before = await list_events(pool, before.claim_id)
+
+    with pytest.raises(WorkflowUpdateFailedError) as rejected:
+        await act(handle, "decision", DecisionInput(outcome="approved", reason_code="X"))
+    assert "not allowed in stage SCHEDULING" in str(rejected.value.cause)
+
+    after = await handle.query("status", result_type=ClaimStatus)
+    assert after == before
+    assert await list_events(pool, before.claim_id) == events_before
+    # The rejected update left no trace in history either.
+    history = await handle.fetch_history()
+    assert not [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+
+
+async def test_exam_before_appointment_start_is_rejected(client, task_queue):
+    handle = await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+    await wait_for(handle, lambda s: s.appointment is not None)
+    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    assert status.appointment is not None
+    if datetime.now(UTC) < status.appointment.starts_at:
+        with pytest.raises(WorkflowUpdateFailedError) as rejected:
+            await act(handle, "exam", ExamOutcome(attended=True))
+        assert "once the appointment has started" in str(rejected.value.cause)
+    assert (await handle.query("status", result_type=ClaimStatus)).stage is Stage.EXAM
+
+
+async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client, task_queue, pool):
+    handle = await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+    await wait_for(handle, lambda s: s.appointment is not None)
+    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    await until_appointment(ts_env, status)
+    await act(handle, "exam", ExamOutcome(attended=True))
+    incomplete = complete_report() | {"answers": ["only one answer"], "causation": None}
+    status = await act(handle, "report", ExamReport.model_validate(incomplete))
+    assert status.stage is Stage.REPORT
+    events = await list_events(pool, status.claim_id)
+    assert events[-1].type == "report_qa_failed"
+    assert any("causation" in f for f in events[-1].details["findings"])
+    outbox = await pool.fetchval(
+        "SELECT count(*) FROM notification_outbox WHERE claim_id = $1 AND template = 'addendum_request'",
+        status.claim_id,
+    )
+    assert outbox == 1
+    status = await act(handle, "report", ExamReport.model_validate(complete_report()))
+    assert status.stage is Stage.REVIEW
+
+
+async def test_missed_confirmation_deadline_is_escalated(ts_env, client, task_queue, pool):
+    handle = await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+    await wait_for(handle, lambda s: s.appointment is not None)
+    await ts_env.sleep(timedelta(seconds=25))
+    status = await wait_for(handle, lambda s: any(d.breached for d in s.deadlines))
+    assert [d.name for d in status.deadlines if d.breached] == ["appointment_confirmation"]
+    row = await pool.fetchrow("SELECT overdue FROM claims WHERE claim_id = $1", status.claim_id)
+    assert row["overdue"] is True
+    breach = [e for e in await list_events(pool, status.claim_id) if e.type == "deadline_breached"]
+    assert len(breach) == 1 and breach[0].details == {
+        "deadline": "appointment_confirmation",
+        "owner": "examiner",
+    }
+
+
+async def test_withdraw_releases_the_appointment(client, task_queue, pool: asyncpg.Pool):
+    handle = await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+    booked = await wait_for(handle, lambda s: s.appointment is not None)
+    status = await act(handle, "withdraw", Withdraw(reason="claimant returned to work"))
+    assert (status.stage, status.outcome.value) == (Stage.CLOSED, "withdrawn")
+    await handle.result()
+    appointment = await pool.fetchval(
+        "SELECT status FROM appointments WHERE id = $1", booked.appointment.id
+    )
+    assert appointment == "cancelled"

@@ -1,0 +1,47 @@
+"""Runs the claim worker until SIGINT/SIGTERM, then drains in-flight tasks and exits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import ClaimActivities
+from connections import connect_temporal, open_pool
+from settings import Settings, get_settings
+from workflows import ClaimWorkflow
+
+log = logging.getLogger("ime.worker")
+
+
+def build_worker(client: Client, settings: Settings, activities: ClaimActivities) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[ClaimWorkflow],
+        activities=activities.all(),
+    )
+
+
+async def main() -> None:
+    settings = get_settings()
+    client = await connect_temporal(settings)
+    pool = await open_pool(settings)
+    worker = build_worker(client, settings, ClaimActivities(pool, settings.id_secret))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %s", settings.task_queue)
+    async with worker:
+        await stop.wait()
+        log.info("worker draining")
+    await pool.close()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(main())

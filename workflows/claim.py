@@ -1,0 +1,503 @@
+"""ClaimWorkflow: one durable workflow per claim, REFERRAL to CLOSED.
+
+Human steps are Updates with validators: a validator rejects an action that is illegal in the
+current stage before anything is written to history, and a handler changes the stage
+synchronously before it awaits anything, so the next action sees the new stage at once.
+The main loop owns everything nobody asks for: scheduling, deadline watching and closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import contracts
+    from domain.ids import claim_id_from_workflow_id
+    from domain.models import (
+        AppointmentRef,
+        ClaimEvent,
+        ClaimStatus,
+        ConfirmAppointment,
+        Deadline,
+        DecisionInput,
+        DecisionRecord,
+        ExaminerRef,
+        ExamOutcome,
+        ExamReport,
+        Notification,
+        Outcome,
+        ProjectionWrite,
+        Recommendation,
+        Referral,
+        ReviewResult,
+        ScheduleRequest,
+        Stage,
+        Withdraw,
+    )
+    from domain.profiles import Duration, JurisdictionProfile
+    from domain.quality import qa_findings, recommendation_for
+
+SA_STAGE = SearchAttributeKey.for_keyword("ClaimStage")
+SA_OUTCOME = SearchAttributeKey.for_keyword("ClaimOutcome")
+SA_JURISDICTION = SearchAttributeKey.for_keyword("Jurisdiction")
+SA_INSURER = SearchAttributeKey.for_keyword("InsurerId")
+SA_SAFETY_HOLD = SearchAttributeKey.for_bool("SafetyHold")
+SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+SA_OVERDUE = SearchAttributeKey.for_bool("Overdue")
+SEARCH_ATTRIBUTES = (
+    SA_STAGE,
+    SA_OUTCOME,
+    SA_JURISDICTION,
+    SA_INSURER,
+    SA_SAFETY_HOLD,
+    SA_NEXT_DEADLINE,
+    SA_OVERDUE,
+)
+
+# Activities retry until they succeed: a claim waits out a database outage rather than failing.
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+# Which stage each deadline belongs to, and who is told when it passes.
+_DEADLINE_STAGE = {
+    "appointment_confirmation": Stage.SCHEDULING,
+    "exam_outcome": Stage.EXAM,
+    "report": Stage.REPORT,
+    "review": Stage.REVIEW,
+    "decision": Stage.DECISION,
+}
+_DEADLINE_OWNER = {
+    "appointment_confirmation": "examiner",
+    "exam_outcome": "ops",
+    "report": "examiner",
+    "review": "reviewer",
+    "decision": "insurer",
+}
+
+
+@workflow.defn
+class ClaimWorkflow:
+    @workflow.init
+    def __init__(self, referral: Referral) -> None:
+        info = workflow.info()
+        self._referral = referral
+        self._claim_id = claim_id_from_workflow_id(info.workflow_id)
+        self._profile: JurisdictionProfile | None = None
+        self._stage = Stage.REFERRAL
+        self._outcome: Outcome | None = None
+        self._examiner: ExaminerRef | None = None
+        self._appointment: AppointmentRef | None = None
+        self._deadlines: dict[str, Deadline] = {}
+        self._decision: DecisionRecord | None = None
+        self._recommendation: Recommendation | None = None
+        self._report: ExamReport | None = None
+        self._addenda = 0
+        self._no_shows = 0
+        self._attempt = 0
+        self._seq = 0
+        self._created_at = info.workflow_start_time
+        self._updated_at = info.workflow_start_time
+
+    # --- main loop ----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, referral: Referral) -> ClaimStatus:
+        self._profile = await self._activity(
+            contracts.LOAD_PROFILE, referral.jurisdiction, result_type=JurisdictionProfile
+        )
+        await self._record(
+            "referral_received",
+            jurisdiction=referral.jurisdiction,
+            claim_type=referral.claim_type.value,
+            specialty=referral.requested_specialty.value,
+        )
+        self._stage = Stage.SCHEDULING
+        while self._stage is not Stage.CLOSED:
+            if self._stage is Stage.SCHEDULING and self._appointment is None:
+                await self._schedule()
+            else:
+                await self._wait_for_progress()
+        await self._close()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status()
+
+    async def _schedule(self) -> None:
+        profile = self._require_profile()
+        claimant = self._referral.claimant
+        while self._stage is Stage.SCHEDULING:
+            self._attempt += 1
+            earliest = (await self._due_from(workflow.now(), notice=profile.notice_lead))["notice"]
+            result = await self._activity(
+                contracts.SCHEDULE_EXAM,
+                ScheduleRequest(
+                    claim_id=self._claim_id,
+                    attempt=self._attempt,
+                    specialty=self._referral.requested_specialty,
+                    licence_state=profile.examiner_licence_state(claimant.address.state),
+                    claimant_name=claimant.full_name,
+                    claimant_dob=claimant.date_of_birth,
+                    treating_provider_npis=claimant.treating_provider_npis,
+                    earliest_start=earliest,
+                    duration_seconds=int(profile.exam_duration.as_timedelta().total_seconds()),
+                    business_hours=profile.business_hours,
+                    timezone=profile.timezone,
+                ),
+                result_type=contracts.ScheduleResult,
+            )
+            if result.booked and result.examiner and result.appointment:
+                self._examiner, self._appointment = result.examiner, result.appointment
+                due = await self._due_from(workflow.now(), appointment_confirmation=profile.confirm_due)
+                self._set_deadlines(due)
+                step = f"appointment-{self._attempt}"
+                await self._notify("claimant", "appointment_notice", step)
+                await self._notify("examiner", "appointment_request", step)
+                await self._record(
+                    "appointment_booked",
+                    examiner_id=self._examiner.id,
+                    starts_at=self._appointment.starts_at.isoformat(),
+                    attempt=self._attempt,
+                )
+                return
+            # No eligible examiner: tell ops, retry on a schedule until one appears or ops act.
+            await self._notify("ops", "no_examiner_available", f"no-examiner-{self._attempt}")
+            await self._record("no_examiner_available", attempt=self._attempt)
+            await workflow.sleep(profile.scheduling_retry.as_timedelta())
+
+    async def _wait_for_progress(self) -> None:
+        """Wait for the next action; when the stage's deadline passes first, tell its owner."""
+        seen, stage = self._seq, self._stage
+        deadline = self._active_deadline()
+        if deadline is None:
+            await workflow.wait_condition(lambda: self._seq != seen or self._stage is not stage)
+            return
+        remaining = deadline.due_at - workflow.now()
+        if remaining > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: self._seq != seen or self._stage is not stage, timeout=remaining
+                )
+                return
+            except TimeoutError:
+                pass
+        if self._active_deadline() is deadline:
+            await self._breach(deadline)
+
+    async def _breach(self, deadline: Deadline) -> None:
+        deadline.breached = True
+        owner = _DEADLINE_OWNER[deadline.name]
+        await self._notify(owner, "deadline_breached", f"breach-{deadline.name}-{self._seq}")
+        if owner != "ops":
+            await self._notify("ops", "deadline_breached", f"breach-{deadline.name}-{self._seq}")
+        await self._record("deadline_breached", deadline=deadline.name, owner=owner)
+
+    async def _close(self) -> None:
+        step = "close"
+        await self._notify("insurer", "claim_closed", step)
+        if self._outcome in (Outcome.APPROVED, Outcome.DENIED):
+            await self._notify("claimant", "decision_notice", step)
+        elif self._outcome is Outcome.WITHDRAWN:
+            await self._notify("claimant", "withdrawal_notice", step)
+        elif self._outcome is Outcome.NON_COOPERATION:
+            await self._notify("claimant", "non_cooperation_notice", step)
+        if self._examiner is not None:
+            await self._notify("examiner", "claim_closed", step)
+        await self._record("claim_closed", outcome=self._outcome.value if self._outcome else None)
+
+    # --- human steps --------------------------------------------------------------------------
+
+    @workflow.update(name="confirm-appointment")
+    async def confirm_appointment(self, _: ConfirmAppointment) -> ClaimStatus:
+        profile = self._require_profile()
+        assert self._appointment is not None
+        self._stage = Stage.EXAM
+        due = await self._due_from(self._appointment.ends_at, exam_outcome=profile.exam_grace)
+        self._set_deadlines(due)
+        await self._record("appointment_confirmed", actor="examiner")
+        return self._status()
+
+    @confirm_appointment.validator
+    def _validate_confirm(self, _: ConfirmAppointment) -> None:
+        self._require_stage(Stage.SCHEDULING)
+        if self._appointment is None:
+            raise ApplicationError("no appointment is booked yet", type="ActionNotAllowed")
+
+    @workflow.update(name="exam")
+    async def exam(self, outcome: ExamOutcome) -> ClaimStatus:
+        profile = self._require_profile()
+        assert self._appointment is not None
+        appointment_id = self._appointment.id
+        if outcome.attended:
+            self._stage = Stage.REPORT
+            due = await self._due_from(workflow.now(), report=profile.report_due)
+            self._set_deadlines(due)
+            await self._set_appointment_status(appointment_id, "attended")
+            await self._record("exam_attended", actor="examiner")
+        else:
+            self._no_shows += 1
+            await self._set_appointment_status(appointment_id, "no_show")
+            if self._no_shows > profile.max_no_shows:
+                self._stage, self._outcome = Stage.CLOSED, Outcome.NON_COOPERATION
+            else:
+                # Back to scheduling: the main loop books the next appointment.
+                self._stage, self._appointment = Stage.SCHEDULING, None
+            await self._record("exam_no_show", actor="examiner", no_shows=self._no_shows)
+        return self._status()
+
+    @exam.validator
+    def _validate_exam(self, _: ExamOutcome) -> None:
+        self._require_stage(Stage.EXAM)
+        assert self._appointment is not None
+        if workflow.now() < self._appointment.starts_at:
+            raise ApplicationError(
+                "the exam outcome can be recorded only once the appointment has started",
+                type="ActionNotAllowed",
+            )
+
+    @workflow.update(name="report")
+    async def report(self, report: ExamReport) -> ClaimStatus:
+        profile = self._require_profile()
+        self._report = report
+        findings = qa_findings(report, len(self._referral.questions))
+        if findings and self._addenda < profile.max_addenda:
+            # Automatic QA failed: the examiner gets an addendum request, the stage stays REPORT.
+            self._addenda += 1
+            due = await self._due_from(workflow.now(), report=profile.escalation_grace)
+            self._set_deadlines(due)
+            await self._notify("examiner", "addendum_request", f"addendum-{self._addenda}")
+            await self._record(
+                "report_qa_failed", actor="examiner", findings=findings, addendum=self._addenda
+            )
+            return self._status()
+        self._stage = Stage.REVIEW
+        due = await self._due_from(workflow.now(), review=profile.review_sla)
+        self._set_deadlines(due)
+        if findings:
+            await self._notify("ops", "qa_addenda_exhausted", f"qa-exhausted-{self._addenda}")
+        await self._record("report_submitted", actor="examiner", qa_findings=findings)
+        return self._status()
+
+    @report.validator
+    def _validate_report(self, _: ExamReport) -> None:
+        self._require_stage(Stage.REPORT)
+
+    @workflow.update(name="review")
+    async def review(self, review: ReviewResult) -> ClaimStatus:
+        profile = self._require_profile()
+        assert self._report is not None
+        if review.result == "addendum_requested":
+            self._addenda += 1
+            self._stage = Stage.REPORT
+            due = await self._due_from(workflow.now(), report=profile.escalation_grace)
+            self._set_deadlines(due)
+            await self._notify("examiner", "addendum_request", f"addendum-{self._addenda}")
+            await self._record(
+                "addendum_requested", actor="reviewer", reasons=review.reasons, addendum=self._addenda
+            )
+            return self._status()
+        self._stage = Stage.DECISION
+        self._recommendation = recommendation_for(self._report)
+        due = await self._due_from(workflow.now(), decision=profile.decision_due)
+        self._set_deadlines(due)
+        await self._notify("insurer", "report_available", "report-accepted")
+        if profile.claimant_gets_report in ("same_day", "yes"):
+            await self._notify("claimant", "report_copy", "report-accepted")
+        await self._record(
+            "report_accepted",
+            actor="reviewer",
+            recommendation=self._recommendation.value if self._recommendation else None,
+        )
+        return self._status()
+
+    @review.validator
+    def _validate_review(self, review: ReviewResult) -> None:
+        self._require_stage(Stage.REVIEW)
+        profile = self._require_profile()
+        if review.result == "addendum_requested" and self._addenda >= profile.max_addenda:
+            raise ApplicationError(
+                f"the addendum limit ({profile.max_addenda}) is reached; accept the report or "
+                "escalate to operations",
+                type="ActionNotAllowed",
+            )
+
+    @workflow.update(name="decision")
+    async def decision(self, decision: DecisionInput) -> ClaimStatus:
+        self._decision = DecisionRecord(
+            outcome=decision.outcome, reason_code=decision.reason_code, decided_at=workflow.now()
+        )
+        self._outcome = Outcome(decision.outcome)
+        self._stage = Stage.CLOSED
+        await self._record(
+            "decision_issued",
+            actor="insurer",
+            outcome=decision.outcome,
+            reason_code=decision.reason_code,
+        )
+        return self._status()
+
+    @decision.validator
+    def _validate_decision(self, _: DecisionInput) -> None:
+        self._require_stage(Stage.DECISION)
+
+    @workflow.update(name="withdraw")
+    async def withdraw(self, withdrawal: Withdraw) -> ClaimStatus:
+        appointment = self._appointment
+        self._stage, self._outcome = Stage.CLOSED, Outcome.WITHDRAWN
+        if appointment is not None:
+            # Compensation: release the examiner's slot (no-op if the exam already happened).
+            await self._set_appointment_status(appointment.id, "cancelled")
+        await self._record("claim_withdrawn", actor="requester")
+        return self._status()
+
+    @withdraw.validator
+    def _validate_withdraw(self, _: Withdraw) -> None:
+        if self._stage is Stage.CLOSED:
+            raise ApplicationError("the claim is already closed", type="ActionNotAllowed")
+
+    @workflow.query
+    def status(self) -> ClaimStatus:
+        return self._status()
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _require_stage(self, *stages: Stage) -> None:
+        if self._stage not in stages:
+            expected = " or ".join(s.value for s in stages)
+            raise ApplicationError(
+                f"not allowed in stage {self._stage.value}; allowed in {expected}",
+                type="ActionNotAllowed",
+            )
+
+    def _require_profile(self) -> JurisdictionProfile:
+        if self._profile is None:
+            # Only in the first instants of a claim, before its profile is loaded.
+            raise ApplicationError("the claim is still being registered", type="ActionNotAllowed")
+        return self._profile
+
+    def _active_deadline(self) -> Deadline | None:
+        active = [
+            d
+            for d in self._deadlines.values()
+            if not d.breached and _DEADLINE_STAGE[d.name] is self._stage
+        ]
+        return min(active, key=lambda d: d.due_at, default=None)
+
+    def _set_deadlines(self, due: dict[str, datetime]) -> None:
+        for name, at in due.items():
+            self._deadlines[name] = Deadline(name=name, due_at=at)
+
+    async def _due_from(self, start: datetime, **durations: Duration) -> dict[str, datetime]:
+        profile = self._require_profile()
+        result = await self._activity(
+            contracts.COMPUTE_DEADLINES,
+            contracts.DeadlineRequest(
+                start=start,
+                durations=durations,
+                state=profile.examiner_licence_state(self._referral.claimant.address.state),
+                timezone=profile.timezone,
+            ),
+            result_type=contracts.DeadlineResult,
+        )
+        return result.due
+
+    async def _notify(self, recipient: str, template: str, step: str) -> None:
+        await self._activity(
+            contracts.NOTIFY,
+            Notification(
+                key=f"{self._claim_id}:{recipient}:{template}:{step}",
+                claim_id=self._claim_id,
+                recipient=recipient,
+                template=template,
+            ),
+            result_type=bool,
+        )
+
+    async def _set_appointment_status(self, appointment_id: str, status: str) -> None:
+        await self._activity(
+            contracts.SET_APPOINTMENT_STATUS,
+            contracts.AppointmentStatusChange(appointment_id=appointment_id, status=status),
+        )
+
+    async def _activity(self, name: str, arg: object, result_type: type | None = None):
+        return await workflow.execute_activity(
+            name,
+            arg,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+            result_type=result_type,
+        )
+
+    async def _record(self, event_type: str, *, actor: str = "system", **details: object) -> None:
+        """Write the transition to the projection and audit log, and refresh what SREs see."""
+        self._seq += 1
+        self._updated_at = workflow.now()
+        status = self._status()
+        self._publish(status)
+        await self._activity(
+            contracts.RECORD_TRANSITION,
+            ProjectionWrite(
+                status=status,
+                event=ClaimEvent(
+                    claim_id=self._claim_id,
+                    seq=self._seq,
+                    type=event_type,
+                    stage=self._stage,
+                    actor=actor,
+                    at=self._updated_at,
+                    details=details,
+                ),
+            ),
+            result_type=bool,
+        )
+
+    def _publish(self, status: ClaimStatus) -> None:
+        pending = [d.due_at for d in status.deadlines if not d.breached]
+        next_deadline = self._active_deadline()
+        workflow.upsert_search_attributes(
+            [
+                SA_STAGE.value_set(status.stage.value),
+                SA_OUTCOME.value_set(status.outcome.value) if status.outcome else SA_OUTCOME.value_unset(),
+                SA_JURISDICTION.value_set(status.jurisdiction),
+                SA_INSURER.value_set(status.insurer_id),
+                SA_SAFETY_HOLD.value_set(status.safety_hold),
+                SA_NEXT_DEADLINE.value_set(next_deadline.due_at)
+                if next_deadline and status.status == "open"
+                else SA_NEXT_DEADLINE.value_unset(),
+                SA_OVERDUE.value_set(
+                    status.status == "open" and any(d.breached for d in status.deadlines)
+                ),
+            ]
+        )
+        summary = f"**{status.stage.value}** · {status.jurisdiction}"
+        if status.outcome:
+            summary += f" · {status.outcome.value}"
+        if pending and status.status == "open":
+            summary += f" · next deadline {min(pending).isoformat()}"
+        workflow.set_current_details(summary)
+
+    def _status(self) -> ClaimStatus:
+        closed = self._stage is Stage.CLOSED
+        return ClaimStatus(
+            claim_id=self._claim_id,
+            workflow_id=workflow.info().workflow_id,
+            insurer_id=self._referral.insurer_id,
+            claim_number=self._referral.claim_number,
+            claim_type=self._referral.claim_type,
+            jurisdiction=self._referral.jurisdiction,
+            stage=self._stage,
+            status="closed" if closed else "open",
+            outcome=self._outcome,
+            safety_hold=False,
+            recommendation=self._recommendation,
+            examiner=self._examiner,
+            appointment=self._appointment,
+            deadlines=list(self._deadlines.values()),
+            decision=self._decision,
+            created_at=self._created_at,
+            updated_at=self._updated_at,
+            version=self._seq,
+        )
