@@ -16,7 +16,9 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Identifier = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"
+    ),
 ]
 StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Npi = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]

@@ -10,9 +10,7 @@ def qa_findings(report: ExamReport, question_count: int) -> list[str]:
     findings: list[str] = []
     answered = [a for a in report.answers if a.strip()]
     if len(answered) < question_count:
-        findings.append(
-            f"answers: {len(answered)} of {question_count} referral questions answered"
-        )
+        findings.append(f"answers: {len(answered)} of {question_count} referral questions answered")
     if report.causation is None:
         findings.append("causation: no causation opinion")
     if report.mmi_reached is None:

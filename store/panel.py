@@ -122,7 +122,10 @@ def _refs(row, examiner) -> tuple[ExaminerRef, AppointmentRef]:
             id=examiner["examiner_id"], name=examiner["name"], specialty=examiner["specialty"]
         ),
         AppointmentRef(
-            id=row["id"], starts_at=row["starts_at"], ends_at=row["ends_at"], location=row["location"]
+            id=row["id"],
+            starts_at=row["starts_at"],
+            ends_at=row["ends_at"],
+            location=row["location"],
         ),
     )
 

@@ -117,3 +117,23 @@ async def ts_worker(
 @pytest.fixture
 def client(ts_env: WorkflowEnvironment) -> Client:
     return ts_env.client
+
+
+def dev_address(env: WorkflowEnvironment) -> str:
+    return env.client.service_client.config.target_host
+
+
+@pytest.fixture
+async def api_client(dev_env: WorkflowEnvironment, database_url: str, task_queue: str, pool):
+    """The real HTTP app (lifespan included) against the dev server, Postgres and a live worker."""
+    import httpx
+
+    from api.app import create_app
+
+    settings = make_settings(database_url, task_queue, dev_address(dev_env))
+    app = create_app(settings)
+    worker = build_worker(dev_env.client, settings, ClaimActivities(pool, TEST_SECRET))
+    async with worker, app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            yield http

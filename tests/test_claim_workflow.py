@@ -40,7 +40,9 @@ async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 15.0) -> 
 
 async def until_appointment(env: WorkflowEnvironment, status: ClaimStatus) -> None:
     assert status.appointment is not None
-    await env.sleep(status.appointment.starts_at - await env.get_current_time() + timedelta(seconds=1))
+    await env.sleep(
+        status.appointment.starts_at - await env.get_current_time() + timedelta(seconds=1)
+    )
 
 
 async def walk_to_decision(env, handle) -> ClaimStatus:
@@ -138,11 +140,17 @@ async def test_wrong_stage_action_is_rejected_and_changes_nothing(client, task_q
     assert await list_events(pool, before.claim_id) == events_before
     # The rejected update left no trace in history either.
     history = await handle.fetch_history()
-    assert not [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert not [
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
 
 
 async def test_exam_before_appointment_start_is_rejected(client, task_queue):
-    handle = await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+    handle = await start_claim(
+        client, Referral.model_validate(referral_payload("DEMO")), task_queue
+    )
     await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(handle, "confirm-appointment", ConfirmAppointment())
     assert status.appointment is not None
@@ -154,7 +162,9 @@ async def test_exam_before_appointment_start_is_rejected(client, task_queue):
 
 
 async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client, task_queue, pool):
-    handle = await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+    handle = await start_claim(
+        client, Referral.model_validate(referral_payload("DEMO")), task_queue
+    )
     await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(handle, "confirm-appointment", ConfirmAppointment())
     await until_appointment(ts_env, status)
@@ -175,7 +185,9 @@ async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client,
 
 
 async def test_missed_confirmation_deadline_is_escalated(ts_env, client, task_queue, pool):
-    handle = await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+    handle = await start_claim(
+        client, Referral.model_validate(referral_payload("DEMO")), task_queue
+    )
     await wait_for(handle, lambda s: s.appointment is not None)
     await ts_env.sleep(timedelta(seconds=25))
     status = await wait_for(handle, lambda s: any(d.breached for d in s.deadlines))
@@ -190,7 +202,9 @@ async def test_missed_confirmation_deadline_is_escalated(ts_env, client, task_qu
 
 
 async def test_withdraw_releases_the_appointment(client, task_queue, pool: asyncpg.Pool):
-    handle = await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+    handle = await start_claim(
+        client, Referral.model_validate(referral_payload("DEMO")), task_queue
+    )
     booked = await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(handle, "withdraw", Withdraw(reason="claimant returned to work"))
     assert (status.stage, status.outcome.value) == (Stage.CLOSED, "withdrawn")

@@ -151,7 +151,9 @@ class ClaimWorkflow:
             )
             if result.booked and result.examiner and result.appointment:
                 self._examiner, self._appointment = result.examiner, result.appointment
-                due = await self._due_from(workflow.now(), appointment_confirmation=profile.confirm_due)
+                due = await self._due_from(
+                    workflow.now(), appointment_confirmation=profile.confirm_due
+                )
                 self._set_deadlines(due)
                 step = f"appointment-{self._attempt}"
                 await self._notify("claimant", "appointment_notice", step)
@@ -296,7 +298,10 @@ class ClaimWorkflow:
             self._set_deadlines(due)
             await self._notify("examiner", "addendum_request", f"addendum-{self._addenda}")
             await self._record(
-                "addendum_requested", actor="reviewer", reasons=review.reasons, addendum=self._addenda
+                "addendum_requested",
+                actor="reviewer",
+                reasons=review.reasons,
+                addendum=self._addenda,
             )
             return self._status()
         self._stage = Stage.DECISION
@@ -460,7 +465,9 @@ class ClaimWorkflow:
         workflow.upsert_search_attributes(
             [
                 SA_STAGE.value_set(status.stage.value),
-                SA_OUTCOME.value_set(status.outcome.value) if status.outcome else SA_OUTCOME.value_unset(),
+                SA_OUTCOME.value_set(status.outcome.value)
+                if status.outcome
+                else SA_OUTCOME.value_unset(),
                 SA_JURISDICTION.value_set(status.jurisdiction),
                 SA_INSURER.value_set(status.insurer_id),
                 SA_SAFETY_HOLD.value_set(status.safety_hold),

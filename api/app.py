@@ -1,0 +1,41 @@
+"""The HTTP API (`uvicorn api.app:create_app --factory`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import claims, health
+from claim_service import ClaimService
+from connections import connect_temporal, open_pool
+from settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await open_pool(settings)
+        temporal = await connect_temporal(settings)
+        app.state.pool = pool
+        app.state.temporal = temporal
+        app.state.claims = ClaimService(pool, temporal, settings)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="IME Claims Orchestrator",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Independent medical examination claims, carried by durable workflows.",
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(claims.router)
+    return app

@@ -1,0 +1,54 @@
+"""One error shape for every failure: {"error": {"code", "message", "details"}}.
+
+No handler echoes submitted values or a stack trace, so neither PHI nor internals can leak.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import ClaimError
+
+log = logging.getLogger("ime.api")
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"error": {"code": code, "message": message, "details": details}},
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ClaimError)
+    async def _claim_error(_: Request, err: ClaimError) -> JSONResponse:
+        return error_response(err.status_code, err.code, err.message, err.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, err: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())),
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
+            for e in err.errors()
+        ]
+        return error_response(422, "invalid_input", "the request is invalid", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
+        return error_response(err.status_code, code, str(err.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+        # Log the type and route only: exception text can carry payload values.
+        log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url.path)
+        return error_response(500, "internal_error", "an internal error occurred")

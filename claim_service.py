@@ -1,0 +1,170 @@
+"""Starting claims and acting on them: the one code path the HTTP API and the CLI share."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.actions import ACTION_MODELS
+from domain.errors import (
+    ActionNotAllowed,
+    DuplicateClaimNumber,
+    InvalidInput,
+    NotFound,
+    NotImplementedAction,
+    Unavailable,
+)
+from domain.ids import claim_id_for, workflow_id_for
+from domain.models import ClaimEvent, ClaimStatus, Referral, Stage
+from settings import Settings
+from store import claims as claims_store
+from workflows import ClaimWorkflow
+from workflows.claim import SA_INSURER, SA_JURISDICTION, SA_STAGE
+
+# Actions the claim workflow handles today; the others are part of the contract and answer 501.
+SUPPORTED_ACTIONS = frozenset(
+    {"confirm-appointment", "exam", "report", "review", "decision", "withdraw"}
+)
+
+
+def parse_referral(body: Any) -> Referral:
+    try:
+        return Referral.model_validate(body)
+    except ValidationError as err:
+        raise InvalidInput.from_validation(err, "the referral is invalid") from None
+
+
+def parse_action(action: str, body: Any):
+    model = ACTION_MODELS.get(action)
+    if model is None:
+        raise NotFound(f"unknown action {action!r}", details={"actions": sorted(ACTION_MODELS)})
+    try:
+        return model.model_validate(body if body is not None else {})
+    except ValidationError as err:
+        raise InvalidInput.from_validation(err, f"the {action} payload is invalid") from None
+
+
+def referral_fingerprint(referral: Referral) -> str:
+    return hashlib.sha256(referral.model_dump_json().encode()).hexdigest()
+
+
+class ClaimService:
+    def __init__(self, pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+        self._pool = pool
+        self._client = client
+        self._settings = settings
+
+    async def start(self, referral: Referral) -> tuple[ClaimStatus, bool]:
+        """Start the claim's workflow once per insurer + claim number.
+
+        Returns the status and whether this call created the claim. Repeating the same referral is
+        harmless (and restarts a workflow whose start was interrupted); reusing a claim number
+        with a different referral is a conflict.
+        """
+        claim_id = claim_id_for(
+            self._settings.id_secret, referral.insurer_id, referral.claim_number
+        )
+        workflow_id = workflow_id_for(claim_id)
+        now = datetime.now(UTC)
+        initial = ClaimStatus(
+            claim_id=claim_id,
+            workflow_id=workflow_id,
+            insurer_id=referral.insurer_id,
+            claim_number=referral.claim_number,
+            claim_type=referral.claim_type,
+            jurisdiction=referral.jurisdiction,
+            stage=Stage.REFERRAL,
+            status="open",
+            created_at=now,
+            updated_at=now,
+            version=0,
+        )
+        fingerprint = referral_fingerprint(referral)
+        try:
+            created, existing = await claims_store.insert_new_claim(
+                self._pool, initial, fingerprint
+            )
+        except (OSError, asyncpg.PostgresError) as err:
+            raise Unavailable("the claim store is unavailable; retry shortly") from err
+        if not created and existing is not None and existing != fingerprint:
+            raise DuplicateClaimNumber(
+                "this claim number is already in use by a different referral from this insurer",
+                details={"claim_id": claim_id},
+            )
+        try:
+            await self._client.start_workflow(
+                ClaimWorkflow.run,
+                referral,
+                id=workflow_id,
+                task_queue=self._settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(SA_STAGE, Stage.REFERRAL.value),
+                        SearchAttributePair(SA_JURISDICTION, referral.jurisdiction),
+                        SearchAttributePair(SA_INSURER, referral.insurer_id),
+                    ]
+                ),
+                static_summary=f"IME claim · {referral.jurisdiction} · {referral.insurer_id}",
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # closed earlier: the same claim again
+        except RPCError as err:
+            raise Unavailable("the workflow service is unavailable; retry shortly") from err
+        status = await self.get(claim_id)
+        return status, created
+
+    async def get(self, claim_id: str) -> ClaimStatus:
+        status = await claims_store.get_status(self._pool, claim_id)
+        if status is None:
+            raise NotFound("no such claim")
+        return status
+
+    async def events(self, claim_id: str) -> list[ClaimEvent]:
+        await self.get(claim_id)
+        return await claims_store.list_events(self._pool, claim_id)
+
+    async def act(self, claim_id: str, action: str, body: Any) -> ClaimStatus:
+        payload = parse_action(action, body)
+        current = await self.get(claim_id)
+        if action not in SUPPORTED_ACTIONS:
+            raise NotImplementedAction(f"the {action} action is not available yet")
+        if current.status == "closed":
+            raise ActionNotAllowed("the claim is closed")
+        handle = self._client.get_workflow_handle(current.workflow_id)
+        try:
+            return await handle.execute_update(
+                action,
+                payload,
+                result_type=ClaimStatus,
+                rpc_timeout=timedelta(seconds=self._settings.action_timeout_seconds),
+            )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == "ActionNotAllowed":
+                raise ActionNotAllowed(cause.message) from None
+            raise
+        except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+            raise Unavailable("the claim did not answer in time; retry shortly") from err
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                raise ActionNotAllowed("the claim is no longer accepting actions") from None
+            raise Unavailable("the workflow service is unavailable; retry shortly") from err

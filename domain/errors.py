@@ -1,0 +1,69 @@
+"""Errors every boundary (HTTP, CLI) reports the same way: a code, a message, details.
+
+Messages are written by us and never include submitted values, so they cannot leak PHI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+
+class ClaimError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(ClaimError):
+    status_code = 422
+    code = "invalid_input"
+
+    @classmethod
+    def from_validation(cls, err: ValidationError, message: str) -> InvalidInput:
+        return cls(message, details=validation_details(err))
+
+
+class NotFound(ClaimError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ClaimError):
+    status_code = 409
+    code = "conflict"
+
+
+class ActionNotAllowed(Conflict):
+    code = "action_not_allowed"
+
+
+class DuplicateClaimNumber(Conflict):
+    code = "duplicate_claim_number"
+
+
+class NotImplementedAction(ClaimError):
+    status_code = 501
+    code = "not_implemented"
+
+
+class Unavailable(ClaimError):
+    status_code = 503
+    code = "unavailable"
+
+
+def validation_details(err: ValidationError) -> list[dict[str, Any]]:
+    """Field, reason and error type only: the rejected input is deliberately left out."""
+    return [
+        {
+            "field": ".".join(str(p) for p in e["loc"]) or "(body)",
+            "message": e["msg"],
+            "type": e["type"],
+        }
+        for e in err.errors(include_url=False, include_input=False, include_context=False)
+    ]

@@ -1,0 +1,158 @@
+"""End to end through the HTTP API: real dev server, real Postgres, a live worker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.factories import complete_report, referral_payload
+
+PHI = ("Jane Roe", "1980-04-02", "212-555-0100", "jane@example.org", "1 Main St")
+
+
+async def post_action(http, claim_id: str, action: str, body: dict | None = None):
+    return await http.post(f"/v1/claims/{claim_id}/actions/{action}", json=body or {})
+
+
+async def wait_until(http, claim_id: str, predicate, timeout: float = 20.0) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            body = (await http.get(f"/v1/claims/{claim_id}")).json()
+            if predicate(body):
+                return body
+            await asyncio.sleep(0.1)
+
+
+async def test_demo_claim_walks_to_closed_approved_through_the_api(api_client):
+    http = api_client
+    referral = referral_payload("DEMO")
+    created = await http.post("/v1/claims", json=referral)
+    assert created.status_code == 201, created.text
+    claim = created.json()
+    claim_id = claim["claim_id"]
+    assert claim["workflow_id"] == f"ime-claim-{claim_id}"
+    assert referral["claim_number"] not in claim_id
+    assert claim["status"] == "open"
+
+    again = await http.post("/v1/claims", json=referral)
+    assert again.status_code == 200 and again.json()["claim_id"] == claim_id
+
+    booked = await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
+    assert (
+        booked["stage"] == "SCHEDULING" and booked["examiner"]["specialty"] == "orthopedic_surgery"
+    )
+
+    confirmed = await post_action(http, claim_id, "confirm-appointment")
+    assert confirmed.status_code == 200 and confirmed.json()["stage"] == "EXAM"
+    starts_at = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
+    await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
+
+    steps = [
+        (
+            "exam",
+            {"attended": True, "risk_screen": {"level": "none", "toward": None, "notes": ""}},
+            "REPORT",
+        ),
+        ("report", complete_report(), "REVIEW"),
+        ("review", {"result": "accepted", "reasons": []}, "DECISION"),
+        ("decision", {"outcome": "approved", "reason_code": "IME_SUPPORTS", "notes": ""}, "CLOSED"),
+    ]
+    for action, body, stage in steps:
+        answer = await post_action(http, claim_id, action, body)
+        assert answer.status_code == 200, (action, answer.text)
+        assert answer.json()["stage"] == stage
+
+    final = await wait_until(http, claim_id, lambda c: c["version"] >= 8)
+    assert (final["stage"], final["status"], final["outcome"]) == ("CLOSED", "closed", "approved")
+    assert final["decision"]["reason_code"] == "IME_SUPPORTS"
+    assert final["recommendation"] == "approve"
+
+    events = (await http.get(f"/v1/claims/{claim_id}/events")).json()
+    types = [e["type"] for e in events]
+    assert types == [
+        "referral_received",
+        "appointment_booked",
+        "appointment_confirmed",
+        "exam_attended",
+        "report_submitted",
+        "report_accepted",
+        "decision_issued",
+        "claim_closed",
+    ]
+    assert [e["seq"] for e in events] == list(range(1, 9))
+    text = (await http.get(f"/v1/claims/{claim_id}")).text + str(events)
+    assert not [value for value in PHI if value in text]
+
+
+async def test_action_in_wrong_stage_is_409_and_changes_nothing(api_client):
+    http = api_client
+    claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
+    before = await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
+    answer = await post_action(
+        http, claim_id, "decision", {"outcome": "approved", "reason_code": "X"}
+    )
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "action_not_allowed"
+    assert "SCHEDULING" in answer.json()["error"]["message"]
+    assert (await http.get(f"/v1/claims/{claim_id}")).json() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"jurisdiction": "XX-NOPE"}, "jurisdiction"),
+        ({"claim_type": "pet_insurance"}, "claim_type"),
+        ({"questions": []}, "questions"),
+        ({"claimant": None}, "claimant"),
+    ],
+)
+async def test_invalid_referral_is_422_and_starts_nothing(api_client, pool, dev_env, change, field):
+    http = api_client
+    referral = referral_payload("DEMO") | change
+    answer = await http.post("/v1/claims", json=referral)
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert any(d["field"].startswith(field) for d in error["details"])
+    assert not [value for value in PHI if value in answer.text]
+    assert await pool.fetchval("SELECT count(*) FROM claims") == 0
+
+
+async def test_malformed_json_and_bad_action_payloads_are_structured_errors(api_client):
+    http = api_client
+    bad_json = await http.post(
+        "/v1/claims", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert bad_json.status_code == 422 and bad_json.json()["error"]["code"] == "invalid_input"
+
+    claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
+    bad_payload = await post_action(http, claim_id, "decision", {"outcome": "maybe"})
+    assert bad_payload.status_code == 422
+    assert {d["field"] for d in bad_payload.json()["error"]["details"]} >= {
+        "outcome",
+        "reason_code",
+    }
+    unknown = await post_action(http, claim_id, "teleport")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    missing = await http.get("/v1/claims/does-not-exist")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+async def test_same_claim_number_with_a_different_referral_is_a_conflict(api_client):
+    http = api_client
+    referral = referral_payload("DEMO")
+    first = await http.post("/v1/claims", json=referral)
+    assert first.status_code == 201
+    changed = referral | {"questions": ["A different question?"]}
+    second = await http.post("/v1/claims", json=changed)
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "duplicate_claim_number"
+    assert second.json()["error"]["details"]["claim_id"] == first.json()["claim_id"]
+
+
+async def test_readiness_reports_both_dependencies(api_client):
+    answer = await api_client.get("/readyz")
+    assert answer.status_code == 200
+    assert answer.json()["checks"] == {"postgres": "ok", "temporal": "ok"}

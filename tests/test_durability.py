@@ -1,0 +1,126 @@
+"""A worker killed with SIGKILL mid-claim: a new worker finishes the claim, nothing duplicated."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.client import WorkflowHandle
+
+from domain.models import (
+    ClaimStatus,
+    ConfirmAppointment,
+    DecisionInput,
+    ExamOutcome,
+    ExamReport,
+    Referral,
+    ReviewResult,
+    Stage,
+)
+from store.claims import list_events
+from tests.conftest import TEST_SECRET, dev_address
+from tests.factories import complete_report, referral_payload
+from tests.helpers import act, start_claim
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn_worker(address: str, database_url: str, task_queue: str) -> subprocess.Popen:
+    env = os.environ | {
+        "IME_TEMPORAL_ADDRESS": address,
+        "IME_DATABASE_URL": database_url,
+        "IME_TASK_QUEUE": task_queue,
+        "IME_ID_SECRET": TEST_SECRET,
+    }
+    return subprocess.Popen(
+        [sys.executable, "worker.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 30.0) -> ClaimStatus:
+    async with asyncio.timeout(timeout):
+        while True:
+            status = await handle.query("status", result_type=ClaimStatus)
+            if predicate(status):
+                return status
+            await asyncio.sleep(0.1)
+
+
+async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
+    dev_env, database_url, task_queue, pool
+):
+    address = dev_address(dev_env)
+    client = dev_env.client
+    worker = spawn_worker(address, database_url, task_queue)
+    try:
+        handle = await start_claim(
+            client, Referral.model_validate(referral_payload("DEMO")), task_queue
+        )
+        booked = await wait_for(handle, lambda s: s.appointment is not None)
+
+        # Kill while the claim waits for the examiner; the next worker picks it up from history.
+        kill(worker)
+        worker = spawn_worker(address, database_url, task_queue)
+        status = await act(handle, "confirm-appointment", ConfirmAppointment())
+        wait = (booked.appointment.starts_at - datetime.now(UTC)).total_seconds()
+        await asyncio.sleep(max(0.0, wait) + 0.5)
+        await act(handle, "exam", ExamOutcome(attended=True))
+
+        # Kill while an action is in flight: the update is delivered again to the new worker.
+        report = asyncio.create_task(
+            act(handle, "report", ExamReport.model_validate(complete_report()))
+        )
+        await asyncio.sleep(0.05)
+        kill(worker)
+        worker = spawn_worker(address, database_url, task_queue)
+        status = await asyncio.wait_for(report, timeout=60)
+        assert status.stage is Stage.REVIEW
+
+        await act(handle, "review", ReviewResult(result="accepted"))
+        kill(worker)
+        worker = spawn_worker(address, database_url, task_queue)
+        await act(handle, "decision", DecisionInput(outcome="approved", reason_code="OK"))
+        final = await asyncio.wait_for(handle.result(), timeout=60)
+    finally:
+        kill(worker)
+
+    assert (final.stage, final.outcome.value) == (Stage.CLOSED, "approved")
+    events = await list_events(pool, final.claim_id)
+    assert Counter(e.type for e in events) == Counter(
+        {
+            "referral_received": 1,
+            "appointment_booked": 1,
+            "appointment_confirmed": 1,
+            "exam_attended": 1,
+            "report_submitted": 1,
+            "report_accepted": 1,
+            "decision_issued": 1,
+            "claim_closed": 1,
+        }
+    )
+    assert [e.seq for e in events] == list(range(1, 9))
+    notices = await pool.fetch(
+        "SELECT recipient, template, count(*) AS n FROM notification_outbox"
+        " WHERE claim_id = $1 GROUP BY 1, 2",
+        final.claim_id,
+    )
+    assert notices and all(n["n"] == 1 for n in notices)
+    appointments = await pool.fetchval(
+        "SELECT count(*) FROM appointments WHERE claim_id = $1", final.claim_id
+    )
+    assert appointments == 1
