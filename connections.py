@@ -22,13 +22,23 @@ async def connect_temporal(settings: Settings) -> Client:
     )
 
 
-async def open_pool(settings: Settings) -> asyncpg.Pool:
-    if not settings.database_url:
+def database_url(settings: Settings) -> str:
+    """IME_DATABASE_URL, or else the embedded Postgres that `make run` keeps under the data dir."""
+    if settings.database_url:
+        return settings.database_url
+    from devstack.postgres import discover_url
+
+    url = discover_url(settings.data_dir / "pgdata")
+    if url is None:
         raise ConfigurationError(
-            "IME_DATABASE_URL is not set (make run sets it for the embedded Postgres)"
+            "IME_DATABASE_URL is not set and no embedded Postgres is running (start `make run`)"
         )
+    return url
+
+
+async def open_pool(settings: Settings) -> asyncpg.Pool:
     return await create_pool(
-        settings.database_url,
+        database_url(settings),
         min_size=settings.database_pool_min,
         max_size=settings.database_pool_max,
     )

@@ -1,0 +1,86 @@
+"""The operations CLI end to end: real dev server, Postgres and worker; the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from activities import ClaimActivities
+from tests.conftest import TEST_SECRET, dev_address, make_settings
+from tests.factories import referral_payload
+from worker import build_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def cli(dev_env, database_url, task_queue, pool):
+    env = os.environ | {
+        "IME_TEMPORAL_ADDRESS": dev_address(dev_env),
+        "IME_DATABASE_URL": database_url,
+        "IME_TASK_QUEUE": task_queue,
+        "IME_ID_SECRET": TEST_SECRET,
+    }
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "starter.py",
+            *args,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        return process.returncode, stdout.decode(), stderr.decode()
+
+    settings = make_settings(database_url, task_queue, dev_address(dev_env))
+    async with build_worker(dev_env.client, settings, ClaimActivities(pool, TEST_SECRET)):
+        yield run
+
+
+async def test_cli_starts_a_claim_shows_status_and_reports_illegal_actions(cli, tmp_path, pool):
+    referral_file = tmp_path / "referral.json"
+    referral_file.write_text(json.dumps(referral_payload("DEMO")))
+
+    code, stdout, stderr = await cli("start", "--file", str(referral_file))
+    assert code == 0, stderr
+    claim = json.loads(stdout)
+    assert claim["stage"] in {"REFERRAL", "SCHEDULING"} and "created" in stderr
+
+    code, stdout, _ = await cli("start", "--file", str(referral_file))
+    assert code == 0 and json.loads(stdout)["claim_id"] == claim["claim_id"]
+
+    code, stdout, _ = await cli("status", claim["claim_id"])
+    assert code == 0 and json.loads(stdout)["claim_id"] == claim["claim_id"]
+
+    code, _, stderr = await cli(
+        "act",
+        claim["claim_id"],
+        "decision",
+        "--data",
+        '{"outcome": "approved", "reason_code": "X"}',
+    )
+    assert code == 1
+    assert json.loads(stderr)["error"]["code"] == "action_not_allowed"
+
+
+async def test_cli_rejects_an_invalid_referral_without_starting_anything(cli, tmp_path, pool):
+    referral_file = tmp_path / "bad.json"
+    referral_file.write_text(json.dumps(referral_payload("DEMO") | {"jurisdiction": "NOPE"}))
+    code, stdout, stderr = await cli("start", "--file", str(referral_file))
+    assert code == 2 and stdout == ""
+    error = json.loads(stderr)["error"]
+    assert error["code"] == "invalid_input"
+    assert [d["field"] for d in error["details"]] == ["jurisdiction"]
+    assert "Jane Roe" not in stderr
+    assert await pool.fetchval("SELECT count(*) FROM claims") == 0
+
+    code, _, stderr = await cli("start", "--claim-number", "X-1")
+    assert code == 2 and json.loads(stderr)["error"]["code"] == "invalid_input"

@@ -1,0 +1,159 @@
+"""The store against a real embedded Postgres."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from domain.models import (
+    ClaimEvent,
+    ClaimStatus,
+    ClaimType,
+    ProjectionWrite,
+    ScheduleRequest,
+    Specialty,
+    Stage,
+)
+from store import claims as claims_store
+from store import panel
+from store.migrate import migrate, migration_files
+
+
+def status_at(version: int, stage: Stage = Stage.SCHEDULING) -> ClaimStatus:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    return ClaimStatus(
+        claim_id="c1",
+        workflow_id="ime-claim-c1",
+        insurer_id="acme-ins",
+        claim_number="WC-1",
+        claim_type=ClaimType.WORKERS_COMP,
+        jurisdiction="NY-WC",
+        stage=stage,
+        status="open",
+        created_at=now,
+        updated_at=now + timedelta(seconds=version),
+        version=version,
+    )
+
+
+def write(version: int, stage: Stage = Stage.SCHEDULING) -> ProjectionWrite:
+    status = status_at(version, stage)
+    return ProjectionWrite(
+        status=status,
+        event=ClaimEvent(
+            claim_id="c1", seq=version, type=f"step_{version}", stage=stage, at=status.updated_at
+        ),
+    )
+
+
+async def test_migrations_apply_twice_without_error(postgres):
+    admin = await asyncpg.connect(postgres.url())
+    await admin.execute("DROP DATABASE IF EXISTS migrate_twice")
+    await admin.execute("CREATE DATABASE migrate_twice")
+    conn = await asyncpg.connect(postgres.url("migrate_twice"))
+    try:
+        first = await migrate(conn)
+        second = await migrate(conn)
+        assert first == [p.stem for p in migration_files()]
+        assert second == []
+        versions = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        assert [r["version"] for r in versions] == first
+    finally:
+        await conn.close()
+        await admin.execute("DROP DATABASE migrate_twice WITH (FORCE)")
+        await admin.close()
+
+
+async def test_projection_write_replayed_with_same_sequence_leaves_one_row(pool):
+    async with pool.acquire() as conn:
+        assert await claims_store.apply_projection(conn, write(1)) is True
+        assert await claims_store.apply_projection(conn, write(1)) is False
+        assert await claims_store.apply_projection(conn, write(1)) is False
+    rows = await pool.fetch("SELECT seq FROM claim_events WHERE claim_id = 'c1'")
+    assert [r["seq"] for r in rows] == [1]
+    assert await pool.fetchval("SELECT count(*) FROM claims WHERE claim_id = 'c1'") == 1
+
+
+async def test_out_of_order_projection_writes_keep_the_newest_status(pool):
+    async with pool.acquire() as conn:
+        await claims_store.apply_projection(conn, write(2, Stage.EXAM))
+        await claims_store.apply_projection(conn, write(1, Stage.SCHEDULING))
+    status = await claims_store.get_status(pool, "c1")
+    assert status is not None and (status.version, status.stage) == (2, Stage.EXAM)
+    events = await claims_store.list_events(pool, "c1")
+    assert [e.seq for e in events] == [1, 2]
+
+
+async def test_audit_log_is_append_only(pool):
+    async with pool.acquire() as conn:
+        await claims_store.apply_projection(conn, write(1))
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("UPDATE claim_events SET type = 'forged' WHERE claim_id = 'c1'")
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("DELETE FROM claim_events WHERE claim_id = 'c1'")
+
+
+def schedule_request(claim_id: str, **overrides) -> ScheduleRequest:
+    values = {
+        "claim_id": claim_id,
+        "attempt": 1,
+        "specialty": Specialty.NEUROLOGY,
+        "licence_state": "TX",
+        "claimant_name": "Test Person",
+        "claimant_dob": "1970-01-01",
+        "earliest_start": datetime(2026, 12, 1, 15, 0, tzinfo=UTC),
+        "duration_seconds": 3600,
+        "business_hours": True,
+        "timezone": "America/Chicago",
+    } | overrides
+    return ScheduleRequest.model_validate(values)
+
+
+async def test_booking_is_idempotent_and_never_double_books(pool):
+    async with pool.acquire() as conn:
+        first = await panel.book(conn, schedule_request("a"), "claimant-a")
+        again = await panel.book(conn, schedule_request("a"), "claimant-a")
+        assert first == again
+        # Both TX neurologists are taken for this slot by other claims: the next slot is used.
+        second = await panel.book(conn, schedule_request("b"), "claimant-b")
+        third = await panel.book(conn, schedule_request("c"), "claimant-c")
+    assert first is not None and second is not None and third is not None
+    assert first[0].id != second[0].id
+    assert third[1].starts_at > first[1].starts_at
+    # The database itself refuses an overlapping booking for the same examiner.
+    with pytest.raises(asyncpg.ExclusionViolationError):
+        await pool.execute(
+            "INSERT INTO appointments (id, claim_id, attempt, examiner_id, claimant_key,"
+            " starts_at, ends_at, location) VALUES ('x:1', 'x', 1, $1, 'k', $2, $3, 'here')",
+            first[0].id,
+            first[1].starts_at + timedelta(minutes=30),
+            first[1].ends_at + timedelta(minutes=30),
+        )
+
+
+async def test_matching_excludes_conflicts_licence_and_inactive(pool):
+    async with pool.acquire() as conn:
+        # A treating provider of the claimant is never their examiner.
+        npi = await conn.fetchval("SELECT npi FROM examiners WHERE id = 'ex-tx-neurology-1'")
+        booked = await panel.book(
+            conn, schedule_request("n1", treating_provider_npis=[npi]), "claimant-n"
+        )
+        assert booked is not None and booked[0].id == "ex-tx-neurology-2"
+        # An examiner who already examined this claimant on another claim is excluded.
+        again = await panel.book(
+            conn, schedule_request("n2", treating_provider_npis=[]), "claimant-n"
+        )
+        assert again is not None and again[0].id == "ex-tx-neurology-1"
+        # Both conflicted (one examined, one treats): nobody is eligible.
+        assert (
+            await panel.book(
+                conn, schedule_request("n2b", treating_provider_npis=[npi]), "claimant-n"
+            )
+            is None
+        )
+        # No licence in the state: nobody.
+        assert await panel.book(conn, schedule_request("n3", licence_state="WY"), "k3") is None
+        await conn.execute("UPDATE examiners SET active = false WHERE specialty = 'neurology'")
+        assert await panel.book(conn, schedule_request("n4"), "k4") is None
