@@ -1,8 +1,8 @@
 """Operations CLI: start claims, read their status, act on them.
 
-    python starter.py start --file referral.json
-    python starter.py status CLAIM_ID
-    python starter.py act CLAIM_ID confirm-appointment --data '{}'
+python starter.py start --file referral.json
+python starter.py status CLAIM_ID
+python starter.py act CLAIM_ID confirm-appointment --data '{}'
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ _BIN = Path(sys.executable).parent
 def _existing(name: str) -> str:
     path = _BIN / name
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `make install` to install the project wheels")
+        raise FileNotFoundError(
+            f"{path} is missing: run `make install` to install the project wheels"
+        )
     return str(path)
 
 

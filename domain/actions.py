@@ -1,4 +1,4 @@
-"""The actions of PRODUCT §6: URL name -> payload model. The workflow's update names are the same."""
+"""The actions of PRODUCT §6: URL name -> payload model (the workflow's update names match)."""
 
 from __future__ import annotations
 

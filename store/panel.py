@@ -15,11 +15,13 @@ _MAX_SLOTS_PER_EXAMINER = 400
 
 async def upsert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Examiner) -> None:
     await conn.execute(
-        """INSERT INTO examiners (id, name, npi, specialty, licensed_states, active, capacity, location)
+        """INSERT INTO examiners
+               (id, name, npi, specialty, licensed_states, active, capacity, location)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, npi = EXCLUDED.npi,
                specialty = EXCLUDED.specialty, licensed_states = EXCLUDED.licensed_states,
-               active = EXCLUDED.active, capacity = EXCLUDED.capacity, location = EXCLUDED.location""",
+               active = EXCLUDED.active, capacity = EXCLUDED.capacity,
+               location = EXCLUDED.location""",
         examiner.id,
         examiner.name,
         examiner.npi,
@@ -97,8 +99,8 @@ async def book(
                 async with conn.transaction():
                     row = await conn.fetchrow(
                         """INSERT INTO appointments
-                               (id, claim_id, attempt, examiner_id, claimant_key, starts_at, ends_at,
-                                location)
+                               (id, claim_id, attempt, examiner_id, claimant_key,
+                                starts_at, ends_at, location)
                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                            RETURNING id, starts_at, ends_at, location""",
                         appointment_id,

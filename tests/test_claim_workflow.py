@@ -176,7 +176,8 @@ async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client,
     assert events[-1].type == "report_qa_failed"
     assert any("causation" in f for f in events[-1].details["findings"])
     outbox = await pool.fetchval(
-        "SELECT count(*) FROM notification_outbox WHERE claim_id = $1 AND template = 'addendum_request'",
+        "SELECT count(*) FROM notification_outbox"
+        " WHERE claim_id = $1 AND template = 'addendum_request'",
         status.claim_id,
     )
     assert outbox == 1

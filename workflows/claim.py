@@ -8,7 +8,6 @@ The main loop owns everything nobody asks for: scheduling, deadline watching and
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
