@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowHandle
+import os
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 
 from domain.ids import claim_id_for, workflow_id_for
 from domain.models import ClaimStatus, Referral
@@ -23,3 +26,25 @@ async def start_claim(client: Client, referral: Referral, task_queue: str) -> Wo
 
 async def act(handle: WorkflowHandle, action: str, payload) -> ClaimStatus:
     return await handle.execute_update(action, payload, result_type=ClaimStatus)
+
+
+HISTORIES = Path(__file__).with_name("histories")
+
+
+async def keep_history(handle: WorkflowHandle, name: str) -> None:
+    """With IME_RECORD_HISTORIES=1, save the run's history as a replay fixture (see test_replay)."""
+    if os.environ.get("IME_RECORD_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+async def act_and_finish(handle: WorkflowHandle, action: str, payload) -> ClaimStatus:
+    """For the action that closes a claim: wait for acceptance, then for the workflow result.
+
+    The time-skipping test server forgets an update's outcome once its workflow has completed,
+    so polling a closing update's result there can race with the completion.
+    """
+    await handle.start_update(action, payload, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    return await handle.result()

@@ -24,7 +24,7 @@ from domain.models import (
 )
 from store.claims import get_status, list_events
 from tests.factories import complete_report, referral_payload
-from tests.helpers import act, start_claim
+from tests.helpers import act, act_and_finish, keep_history, start_claim
 
 pytestmark = pytest.mark.usefixtures("ts_worker")
 
@@ -77,12 +77,11 @@ async def test_demo_claim_walks_every_stage_to_approved(ts_env, client, task_que
     referral = Referral.model_validate(referral_payload("DEMO"))
     handle = await start_claim(client, referral, task_queue)
     await walk_to_decision(ts_env, handle)
-    status = await act(
+    final = await act_and_finish(
         handle, "decision", DecisionInput(outcome="approved", reason_code="IME_SUPPORTS")
     )
-    assert (status.stage, status.status) == (Stage.CLOSED, "closed")
-
-    final = await handle.result()
+    assert (final.stage, final.status) == (Stage.CLOSED, "closed")
+    await keep_history(handle, "demo_approved")
     assert final.outcome is not None and final.outcome.value == "approved"
     assert final.decision is not None and final.decision.reason_code == "IME_SUPPORTS"
 
@@ -119,8 +118,10 @@ async def test_ny_wc_claim_respects_notice_lead_and_report_window(ts_env, client
     status = await act(handle, "report", ExamReport.model_validate(complete_report("not_related")))
     status = await act(handle, "review", ReviewResult(result="accepted"))
     assert status.recommendation is not None and status.recommendation.value == "deny"
-    await act(handle, "decision", DecisionInput(outcome="denied", reason_code="NOT_RELATED"))
-    final = await handle.result()
+    final = await act_and_finish(
+        handle, "decision", DecisionInput(outcome="denied", reason_code="NOT_RELATED")
+    )
+    await keep_history(handle, "ny_wc_denied")
     assert (final.stage, final.outcome.value) == (Stage.CLOSED, "denied")
     assert [e.type for e in await list_events(pool, final.claim_id)] == EXPECTED_EVENTS
 
@@ -183,6 +184,9 @@ async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client,
     assert outbox == 1
     status = await act(handle, "report", ExamReport.model_validate(complete_report()))
     assert status.stage is Stage.REVIEW
+    final = await act_and_finish(handle, "withdraw", Withdraw(reason="settled"))
+    assert final.outcome is not None and final.outcome.value == "withdrawn"
+    await keep_history(handle, "qa_addendum_then_withdrawn")
 
 
 async def test_missed_confirmation_deadline_is_escalated(ts_env, client, task_queue, pool):
@@ -200,6 +204,8 @@ async def test_missed_confirmation_deadline_is_escalated(ts_env, client, task_qu
         "deadline": "appointment_confirmation",
         "owner": "examiner",
     }
+    await act_and_finish(handle, "withdraw", Withdraw(reason="no examiner confirmation"))
+    await keep_history(handle, "confirmation_breached_then_withdrawn")
 
 
 async def test_withdraw_releases_the_appointment(client, task_queue, pool: asyncpg.Pool):
@@ -207,9 +213,8 @@ async def test_withdraw_releases_the_appointment(client, task_queue, pool: async
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
     booked = await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "withdraw", Withdraw(reason="claimant returned to work"))
+    status = await act_and_finish(handle, "withdraw", Withdraw(reason="claimant returned to work"))
     assert (status.stage, status.outcome.value) == (Stage.CLOSED, "withdrawn")
-    await handle.result()
     appointment = await pool.fetchval(
         "SELECT status FROM appointments WHERE id = $1", booked.appointment.id
     )

@@ -121,6 +121,8 @@ class ClaimWorkflow:
                 await self._schedule()
             else:
                 await self._wait_for_progress()
+        # Let the closing action finish recording before the claim's own closing steps.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         await self._close()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status()

@@ -1,0 +1,31 @@
+"""Histories recorded from earlier versions of ClaimWorkflow must replay on the current code.
+
+A failure here means a change to workflow code would break claims already in flight: guard the
+change with `workflow.patched(...)`. Refresh the fixtures (after such a guarded change) with
+`make record-histories`; keep the old files so both code paths stay covered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows import ClaimWorkflow
+
+HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+
+
+def test_replay_fixtures_exist():
+    assert len(HISTORIES) >= 4
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_recorded_history_replays_on_current_code(path: Path):
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=[ClaimWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
