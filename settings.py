@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     # How long the API waits for a workflow to accept or reject an action.
     action_timeout_seconds: float = 30.0
 
+    # `make run` demo simulator: claims it starts at once, then one more every interval while
+    # fewer than demo_max_open of its claims are open. IME_DEMO=false turns it off.
+    demo: bool = True
+    demo_claims: int = 6
+    demo_interval_seconds: float = 15.0
+    demo_max_open: int = 12
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
-
 import pytest
 
-from tests.factories import complete_report, referral_payload
+from tests.factories import referral_payload
+from tests.walk import (
+    HAPPY_PATH_EVENTS,
+    post_action,
+    wait_until,
+    walk_demo_claim_to_approval,
+)
 
 PHI = ("Jane Roe", "1980-04-02", "212-555-0100", "jane@example.org", "1 Main St")
-
-
-async def post_action(http, claim_id: str, action: str, body: dict | None = None):
-    return await http.post(f"/v1/claims/{claim_id}/actions/{action}", json=body or {})
-
-
-async def wait_until(http, claim_id: str, predicate, timeout: float = 20.0) -> dict:
-    async with asyncio.timeout(timeout):
-        while True:
-            body = (await http.get(f"/v1/claims/{claim_id}")).json()
-            if predicate(body):
-                return body
-            await asyncio.sleep(0.1)
 
 
 async def test_demo_claim_walks_to_closed_approved_through_the_api(api_client):
@@ -31,58 +21,19 @@ async def test_demo_claim_walks_to_closed_approved_through_the_api(api_client):
     created = await http.post("/v1/claims", json=referral)
     assert created.status_code == 201, created.text
     claim = created.json()
-    claim_id = claim["claim_id"]
-    assert claim["workflow_id"] == f"ime-claim-{claim_id}"
-    assert referral["claim_number"] not in claim_id
+    assert claim["workflow_id"] == f"ime-claim-{claim['claim_id']}"
+    assert referral["claim_number"] not in claim["workflow_id"]
     assert claim["status"] == "open"
-
     again = await http.post("/v1/claims", json=referral)
-    assert again.status_code == 200 and again.json()["claim_id"] == claim_id
+    assert again.status_code == 200 and again.json()["claim_id"] == claim["claim_id"]
 
-    booked = await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
-    assert (
-        booked["stage"] == "SCHEDULING" and booked["examiner"]["specialty"] == "orthopedic_surgery"
-    )
-
-    confirmed = await post_action(http, claim_id, "confirm-appointment")
-    assert confirmed.status_code == 200 and confirmed.json()["stage"] == "EXAM"
-    starts_at = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
-    await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
-
-    steps = [
-        (
-            "exam",
-            {"attended": True, "risk_screen": {"level": "none", "toward": None, "notes": ""}},
-            "REPORT",
-        ),
-        ("report", complete_report(), "REVIEW"),
-        ("review", {"result": "accepted", "reasons": []}, "DECISION"),
-        ("decision", {"outcome": "approved", "reason_code": "IME_SUPPORTS", "notes": ""}, "CLOSED"),
-    ]
-    for action, body, stage in steps:
-        answer = await post_action(http, claim_id, action, body)
-        assert answer.status_code == 200, (action, answer.text)
-        assert answer.json()["stage"] == stage
-
-    final = await wait_until(http, claim_id, lambda c: c["version"] >= 8)
+    final, events = await walk_demo_claim_to_approval(http)
     assert (final["stage"], final["status"], final["outcome"]) == ("CLOSED", "closed", "approved")
     assert final["decision"]["reason_code"] == "IME_SUPPORTS"
     assert final["recommendation"] == "approve"
-
-    events = (await http.get(f"/v1/claims/{claim_id}/events")).json()
-    types = [e["type"] for e in events]
-    assert types == [
-        "referral_received",
-        "appointment_booked",
-        "appointment_confirmed",
-        "exam_attended",
-        "report_submitted",
-        "report_accepted",
-        "decision_issued",
-        "claim_closed",
-    ]
-    assert [e["seq"] for e in events] == list(range(1, 9))
-    text = (await http.get(f"/v1/claims/{claim_id}")).text + str(events)
+    assert [e["type"] for e in events] == HAPPY_PATH_EVENTS
+    assert [e["seq"] for e in events] == list(range(1, len(HAPPY_PATH_EVENTS) + 1))
+    text = (await http.get(f"/v1/claims/{final['claim_id']}")).text + str(events)
     assert not [value for value in PHI if value in text]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from devstack.supervisor import OWNER_ENV
 from settings import PROJECT_ROOT
+from tests.walk import HAPPY_PATH_EVENTS, walk_demo_claim_to_approval
 
 pytestmark = pytest.mark.slow
 
@@ -185,6 +187,7 @@ async def stop_and_check_clean(stack: Stack) -> None:
     assert any("temporal" in name and "start-dev" in name for name in names), names
     assert any("worker.py" in name for name in names), names
     assert any("uvicorn" in name for name in names), names
+    assert any("devstack.demo" in name for name in names), names
 
     assert await stack.interrupt() == 0, stack.output()
 
@@ -199,6 +202,16 @@ async def test_supervisor_starts_stops_cleanly_and_resumes(stack: Stack) -> None
     await stack.wait_ready()
     async with httpx.AsyncClient(timeout=5.0) as http:
         assert (await http.get(stack.ui_url)).status_code == 200
+    # What the README's curl lines do, against the real stack: a DEMO claim to CLOSED/approved.
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30.0) as http:
+        final, events = await walk_demo_claim_to_approval(http)
+        assert (final["stage"], final["outcome"]) == ("CLOSED", "approved")
+        assert [e["type"] for e in events] == HAPPY_PATH_EVENTS
+        # The demo simulator started its own claims and is driving them.
+        demo_claims = json.loads((stack.data_dir / "demo_claims.json").read_text())["claims"]
+        assert demo_claims
+        moved = (await http.get(f"/v1/claims/{demo_claims[0]['claim_id']}")).json()
+        assert moved["version"] >= 1
     assert (stack.data_dir / "temporal.sqlite").exists()
     await leave_marks(stack)
     await stop_and_check_clean(stack)

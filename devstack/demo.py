@@ -1,0 +1,220 @@
+"""Demo simulator: starts DEMO claims through the HTTP API and plays examiner, reviewer and
+adjuster for them, so the Temporal UI shows claims moving through every stage.
+
+It acts only on the claims it started (remembered in `<data dir>/demo_claims.json`, so a second
+`make run` carries on with them). Run it alone with `python -m devstack.demo`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import signal
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from settings import get_settings
+
+log = logging.getLogger("ime.demo")
+
+DEMO_INSURER = "demo-insurer"
+STATES = {"NY": ("Albany", "12207"), "CA": ("Fresno", "93721"), "TX": ("Austin", "78701")}
+SPECIALTIES = ["orthopedic_surgery", "neurology", "physical_medicine", "internal_medicine"]
+
+# Each scenario is a script of what the humans do; the workflow does the rest.
+SCENARIOS = ["approved", "denied", "no_show", "overdue_report", "qa_addendum", "withdrawn"]
+
+
+@dataclass
+class DemoClaim:
+    claim_id: str
+    scenario: str
+
+
+def referral(n: int) -> dict[str, Any]:
+    state = list(STATES)[n % len(STATES)]
+    city, postal = STATES[state]
+    return {
+        "insurer_id": DEMO_INSURER,
+        "claim_number": f"DEMO-{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:6].upper()}",
+        "claim_type": "workers_comp",
+        "jurisdiction": "DEMO",
+        "requested_specialty": SPECIALTIES[n % len(SPECIALTIES)],
+        "claimant": {
+            "full_name": f"Demo Claimant {n}",
+            "date_of_birth": "1984-06-15",
+            "phone": "+1-555-0100",
+            "email": f"demo{n}@example.org",
+            "address": {
+                "line1": f"{n} Demo Street",
+                "city": city,
+                "state": state,
+                "postal_code": postal,
+            },
+            "treating_provider_npis": [],
+        },
+        "injury": {
+            "date_of_injury": "2026-09-01",
+            "body_parts": ["lumbar spine"],
+            "description": "demo injury",
+        },
+        "questions": ["Is the condition causally related?", "Is the claimant at MMI?"],
+    }
+
+
+def report(causation: str, complete: bool = True) -> dict[str, Any]:
+    return {
+        "diagnoses": ["lumbar strain"],
+        "causation": causation if complete else None,
+        "mmi_reached": True,
+        "mmi_date": "2026-11-20",
+        "impairment_percent": 4,
+        "work_restrictions": "no lifting over 20 lb",
+        "further_treatment": "physical therapy",
+        "answers": ["Answered.", "Answered."] if complete else ["Answered."],
+        "records_reviewed": ["intake records"],
+    }
+
+
+class Simulator:
+    def __init__(self, http: httpx.AsyncClient, state_file: Path) -> None:
+        self._http = http
+        self._state_file = state_file
+        self._claims: dict[str, DemoClaim] = {}
+        self._started = 0
+
+    # --- persistence of the claims this simulator owns ----------------------------------------
+
+    def load(self) -> list[DemoClaim]:
+        if not self._state_file.exists():
+            return []
+        raw = json.loads(self._state_file.read_text())
+        self._claims = {c["claim_id"]: DemoClaim(**c) for c in raw.get("claims", [])}
+        self._started = raw.get("started", len(self._claims))
+        return list(self._claims.values())
+
+    def save(self) -> None:
+        data = {"started": self._started, "claims": [c.__dict__ for c in self._claims.values()]}
+        self._state_file.write_text(json.dumps(data, indent=1))
+
+    # --- driving claims ------------------------------------------------------------------------
+
+    async def start_claim(self) -> DemoClaim:
+        n = self._started
+        answer = await self._http.post("/v1/claims", json=referral(n))
+        answer.raise_for_status()
+        claim = DemoClaim(answer.json()["claim_id"], SCENARIOS[n % len(SCENARIOS)])
+        self._started += 1
+        self._claims[claim.claim_id] = claim
+        self.save()
+        log.info("started demo claim %s (%s)", claim.claim_id, claim.scenario)
+        return claim
+
+    async def status(self, claim_id: str) -> dict[str, Any]:
+        answer = await self._http.get(f"/v1/claims/{claim_id}")
+        answer.raise_for_status()
+        return answer.json()
+
+    async def act(self, claim_id: str, action: str, body: dict[str, Any] | None = None) -> bool:
+        answer = await self._http.post(f"/v1/claims/{claim_id}/actions/{action}", json=body or {})
+        if answer.status_code == 409:
+            return False  # the claim moved on meanwhile (e.g. resumed after a restart)
+        answer.raise_for_status()
+        return True
+
+    async def think(self, low: float = 1.5, high: float = 4.0) -> None:
+        await asyncio.sleep(random.uniform(low, high))
+
+    async def drive(self, claim: DemoClaim) -> None:
+        """Play the humans of one claim until it closes."""
+        no_shows = 0
+        addendum_sent = False
+        while True:
+            status = await self.status(claim.claim_id)
+            stage = status["stage"]
+            if status["status"] == "closed":
+                log.info("demo claim %s closed: %s", claim.claim_id, status["outcome"])
+                return
+            if claim.scenario == "withdrawn" and stage == "REPORT":
+                await self.think()
+                await self.act(claim.claim_id, "withdraw", {"reason": "claimant settled"})
+            elif stage == "SCHEDULING" and status["appointment"]:
+                await self.think()
+                await self.act(claim.claim_id, "confirm-appointment")
+            elif stage == "EXAM":
+                starts = datetime.fromisoformat(status["appointment"]["starts_at"])
+                await asyncio.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 0.5)
+                attended = not (claim.scenario == "no_show" and no_shows == 0)
+                no_shows += 0 if attended else 1
+                await self.act(
+                    claim.claim_id,
+                    "exam",
+                    {"attended": attended, "risk_screen": {"level": "none", "toward": None}},
+                )
+            elif stage == "REPORT":
+                if claim.scenario == "overdue_report":
+                    await asyncio.sleep(25)  # past the 20-second report deadline
+                else:
+                    await self.think(3, 6)
+                complete = not (claim.scenario == "qa_addendum" and not addendum_sent)
+                addendum_sent = addendum_sent or not complete
+                causation = "not_related" if claim.scenario == "denied" else "related"
+                await self.act(claim.claim_id, "report", report(causation, complete))
+            elif stage == "REVIEW":
+                await self.think(2, 5)
+                await self.act(claim.claim_id, "review", {"result": "accepted", "reasons": []})
+            elif stage == "DECISION":
+                await self.think(3, 6)
+                denied = status["recommendation"] == "deny"
+                await self.act(
+                    claim.claim_id,
+                    "decision",
+                    {
+                        "outcome": "denied" if denied else "approved",
+                        "reason_code": "IME_NOT_RELATED" if denied else "IME_SUPPORTS",
+                    },
+                )
+            else:
+                await asyncio.sleep(1)
+
+    async def run(self, initial: int, every_seconds: float, max_open: int) -> None:
+        tasks = {asyncio.create_task(self.drive(c)) for c in self.load()}
+        for _ in range(initial):
+            tasks.add(asyncio.create_task(self.drive(await self.start_claim())))
+        while True:
+            tasks = {t for t in tasks if not t.done()}
+            if len(tasks) < max_open:
+                tasks.add(asyncio.create_task(self.drive(await self.start_claim())))
+            await asyncio.sleep(every_seconds)
+
+
+async def main() -> None:
+    settings = get_settings()
+    base_url = f"http://{settings.api_host}:{settings.api_port}"
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        sim = Simulator(http, settings.data_dir / "demo_claims.json")
+        runner = asyncio.create_task(
+            sim.run(settings.demo_claims, settings.demo_interval_seconds, settings.demo_max_open)
+        )
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        runner.cancel()
+        stopper.cancel()
+        if runner in done and runner.exception():
+            raise runner.exception()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(main())

@@ -1,0 +1,63 @@
+"""Walking a DEMO claim through the HTTP API the way the README's curl lines do."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
+
+from tests.factories import complete_report, referral_payload
+
+HAPPY_PATH_EVENTS = [
+    "referral_received",
+    "appointment_booked",
+    "appointment_confirmed",
+    "exam_attended",
+    "report_submitted",
+    "report_accepted",
+    "decision_issued",
+    "claim_closed",
+]
+
+
+async def post_action(http: httpx.AsyncClient, claim_id: str, action: str, body=None):
+    return await http.post(f"/v1/claims/{claim_id}/actions/{action}", json=body or {})
+
+
+async def wait_until(http: httpx.AsyncClient, claim_id: str, predicate, timeout=30.0) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            body = (await http.get(f"/v1/claims/{claim_id}")).json()
+            if predicate(body):
+                return body
+            await asyncio.sleep(0.1)
+
+
+async def walk_demo_claim_to_approval(http: httpx.AsyncClient) -> tuple[dict, list[dict]]:
+    """POST a DEMO referral, play every human step, return the final status and the events."""
+    created = await http.post("/v1/claims", json=referral_payload("DEMO"))
+    assert created.status_code == 201, created.text
+    claim_id = created.json()["claim_id"]
+
+    booked = await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
+    assert booked["stage"] == "SCHEDULING"
+    confirmed = await post_action(http, claim_id, "confirm-appointment")
+    assert confirmed.status_code == 200 and confirmed.json()["stage"] == "EXAM"
+    starts_at = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
+    await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
+
+    steps = [
+        ("exam", {"attended": True, "risk_screen": {"level": "none", "toward": None}}, "REPORT"),
+        ("report", complete_report(), "REVIEW"),
+        ("review", {"result": "accepted", "reasons": []}, "DECISION"),
+        ("decision", {"outcome": "approved", "reason_code": "IME_SUPPORTS"}, "CLOSED"),
+    ]
+    for action, body, stage in steps:
+        answer = await post_action(http, claim_id, action, body)
+        assert answer.status_code == 200, (action, answer.text)
+        assert answer.json()["stage"] == stage
+
+    final = await wait_until(http, claim_id, lambda c: c["version"] >= len(HAPPY_PATH_EVENTS))
+    events = (await http.get(f"/v1/claims/{claim_id}/events")).json()
+    return final, events
