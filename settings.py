@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     # fewer than demo_max_open of its claims are open. IME_DEMO=false turns it off.
     demo: bool = True
     demo_claims: int = 6
-    demo_interval_seconds: float = 15.0
-    demo_max_open: int = 12
+    demo_interval_seconds: float = 6.0
+    demo_max_open: int = 10
 
 
 @lru_cache

@@ -129,8 +129,20 @@ class Simulator:
         answer.raise_for_status()
         return True
 
-    async def think(self, low: float = 1.5, high: float = 4.0) -> None:
+    async def think(self, low: float = 3.0, high: float = 8.0) -> None:
         await asyncio.sleep(random.uniform(low, high))
+
+    async def drive_until_closed(self, claim: DemoClaim) -> None:
+        """Keep playing a claim through API restarts; forget it once it is closed."""
+        while True:
+            try:
+                await self.drive(claim)
+                break
+            except httpx.HTTPError as err:
+                log.warning("demo claim %s: %s; retrying", claim.claim_id, type(err).__name__)
+                await asyncio.sleep(2)
+        self._claims.pop(claim.claim_id, None)
+        self.save()
 
     async def drive(self, claim: DemoClaim) -> None:
         """Play the humans of one claim until it closes."""
@@ -162,16 +174,16 @@ class Simulator:
                 if claim.scenario == "overdue_report":
                     await asyncio.sleep(25)  # past the 20-second report deadline
                 else:
-                    await self.think(3, 6)
+                    await self.think(5, 12)
                 complete = not (claim.scenario == "qa_addendum" and not addendum_sent)
                 addendum_sent = addendum_sent or not complete
                 causation = "not_related" if claim.scenario == "denied" else "related"
                 await self.act(claim.claim_id, "report", report(causation, complete))
             elif stage == "REVIEW":
-                await self.think(2, 5)
+                await self.think(3, 8)
                 await self.act(claim.claim_id, "review", {"result": "accepted", "reasons": []})
             elif stage == "DECISION":
-                await self.think(3, 6)
+                await self.think(5, 12)
                 denied = status["recommendation"] == "deny"
                 await self.act(
                     claim.claim_id,
@@ -185,14 +197,14 @@ class Simulator:
                 await asyncio.sleep(1)
 
     async def run(self, initial: int, every_seconds: float, max_open: int) -> None:
-        tasks = {asyncio.create_task(self.drive(c)) for c in self.load()}
-        for _ in range(initial):
-            tasks.add(asyncio.create_task(self.drive(await self.start_claim())))
+        tasks = {asyncio.create_task(self.drive_until_closed(c)) for c in self.load()}
+        for _ in range(max(0, initial - len(tasks))):
+            tasks.add(asyncio.create_task(self.drive_until_closed(await self.start_claim())))
         while True:
+            await asyncio.sleep(every_seconds)
             tasks = {t for t in tasks if not t.done()}
             if len(tasks) < max_open:
-                tasks.add(asyncio.create_task(self.drive(await self.start_claim())))
-            await asyncio.sleep(every_seconds)
+                tasks.add(asyncio.create_task(self.drive_until_closed(await self.start_claim())))
 
 
 async def main() -> None:
@@ -217,4 +229,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(main())

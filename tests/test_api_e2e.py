@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.factories import referral_payload
@@ -15,7 +17,7 @@ from tests.walk import (
 PHI = ("Jane Roe", "1980-04-02", "212-555-0100", "jane@example.org", "1 Main St")
 
 
-async def test_demo_claim_walks_to_closed_approved_through_the_api(api_client):
+async def test_demo_claim_walks_to_closed_approved_through_the_api(api_client, dev_env):
     http = api_client
     referral = referral_payload("DEMO")
     created = await http.post("/v1/claims", json=referral)
@@ -35,6 +37,16 @@ async def test_demo_claim_walks_to_closed_approved_through_the_api(api_client):
     assert [e["seq"] for e in events] == list(range(1, len(HAPPY_PATH_EVENTS) + 1))
     text = (await http.get(f"/v1/claims/{final['claim_id']}")).text + str(events)
     assert not [value for value in PHI if value in text]
+
+    # SREs find the claim in the Temporal UI by its search attributes.
+    query = (
+        f"WorkflowId = '{final['workflow_id']}' AND ClaimStage = 'CLOSED' AND "
+        "ClaimOutcome = 'approved' AND Jurisdiction = 'DEMO' AND InsurerId = 'acme-ins' "
+        "AND Overdue = false AND SafetyHold = false"
+    )
+    async with asyncio.timeout(10):
+        while not [w async for w in dev_env.client.list_workflows(query)]:
+            await asyncio.sleep(0.2)
 
 
 async def test_action_in_wrong_stage_is_409_and_changes_nothing(api_client):

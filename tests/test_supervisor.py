@@ -197,6 +197,28 @@ async def stop_and_check_clean(stack: Stack) -> None:
     assert not (stack.data_dir / "supervisor.pid").exists()
 
 
+async def worker_killed_is_restarted(stack: Stack) -> None:
+    def workers() -> list[psutil.Process]:
+        found = []
+        for proc in stack.descendants():
+            try:
+                if "worker.py" in " ".join(proc.cmdline()) and proc.status() != "zombie":
+                    found.append(proc)
+            except psutil.Error:
+                continue  # exited meanwhile
+        return found
+
+    [worker] = workers()
+    worker.kill()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        replacement = [p for p in workers() if p.pid != worker.pid]
+        if replacement and "worker exited with code" in stack.output():
+            return
+        await asyncio.sleep(0.25)
+    pytest.fail(f"the killed worker was not restarted:\n{stack.output()}")
+
+
 async def test_supervisor_starts_stops_cleanly_and_resumes(stack: Stack) -> None:
     stack.start()
     await stack.wait_ready()
@@ -213,6 +235,7 @@ async def test_supervisor_starts_stops_cleanly_and_resumes(stack: Stack) -> None
         moved = (await http.get(f"/v1/claims/{demo_claims[0]['claim_id']}")).json()
         assert moved["version"] >= 1
     assert (stack.data_dir / "temporal.sqlite").exists()
+    await worker_killed_is_restarted(stack)
     await leave_marks(stack)
     await stop_and_check_clean(stack)
 

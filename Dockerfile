@@ -1,0 +1,14 @@
+# One image for the worker and the API (the command differs); see docker-compose.yml.
+FROM python:3.12-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY settings.py connections.py claim_service.py worker.py starter.py ./
+COPY domain ./domain
+COPY workflows ./workflows
+COPY activities ./activities
+COPY store ./store
+COPY api ./api
+COPY devstack ./devstack
+RUN pip install --no-cache-dir .
+USER nobody
+CMD ["python", "worker.py"]

@@ -1,0 +1,33 @@
+"""Prepare an external Postgres and Temporal for the service: migrations, the seeded panel and
+the search attributes. Idempotent: `python -m devstack.provision` (docker-compose runs it first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import asyncpg
+
+from connections import connect_temporal, database_url
+from devstack import search_attributes
+from settings import get_settings
+from store.migrate import migrate
+from store.seed import seed
+
+
+async def provision() -> None:
+    settings = get_settings()
+    conn = await asyncpg.connect(database_url(settings))
+    try:
+        applied = await migrate(conn)
+        if os.environ.get("IME_SEED_PANEL", "true").lower() == "true":
+            await seed(conn)
+    finally:
+        await conn.close()
+    await search_attributes.register(await connect_temporal(settings))
+    print(f"provisioned: migrations applied {applied or 'none (up to date)'}")
+
+
+if __name__ == "__main__":
+    asyncio.run(provision())
