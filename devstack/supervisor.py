@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import asyncpg
 import httpx
@@ -40,6 +40,7 @@ from pydantic import ValidationError
 
 from connections import connect_temporal
 from devstack import binaries, search_attributes
+from devstack.samples import SAMPLE_REFERRAL
 from settings import PROJECT_ROOT, Settings
 from store.migrate import migrate
 from store.seed import seed
@@ -66,39 +67,6 @@ DEMO_REFERRAL_FILE = "demo-referral.json"
 # supervisor that was killed outright (children run in their own sessions and survive it)
 # can be found and stopped by the next run on the same data directory.
 OWNER_ENV = "DEVSTACK_DATA_DIR"
-
-# The referral of PRODUCT.md section 6, on the DEMO profile (seconds-long deadlines).
-DEMO_REFERRAL: dict[str, Any] = {
-    "insurer_id": "acme-ins",
-    "claim_number": "WC-2026-000123",
-    "claim_type": "workers_comp",
-    "jurisdiction": "DEMO",
-    "requested_specialty": "orthopedic_surgery",
-    "claimant": {
-        "full_name": "Jane Roe",
-        "date_of_birth": "1980-04-02",
-        "phone": "+1-212-555-0100",
-        "email": "jane@example.org",
-        "address": {
-            "line1": "1 Main St",
-            "city": "Albany",
-            "state": "NY",
-            "postal_code": "12207",
-        },
-        "language": "en",
-        "interpreter_needed": False,
-        "treating_provider_npis": ["1234567893"],
-    },
-    "injury": {
-        "date_of_injury": "2026-09-14",
-        "body_parts": ["lumbar spine"],
-        "description": "lifting",
-    },
-    "questions": [
-        "Is the lumbar condition causally related to the incident?",
-        "Is the claimant at MMI?",
-    ],
-}
 
 
 class StackError(RuntimeError):
@@ -288,7 +256,7 @@ def banner(settings: Settings, database_url: str) -> str:
 
 
 def write_demo_referral(data_dir: Path) -> None:
-    (data_dir / DEMO_REFERRAL_FILE).write_text(json.dumps(DEMO_REFERRAL, indent=2) + "\n")
+    (data_dir / DEMO_REFERRAL_FILE).write_text(json.dumps(SAMPLE_REFERRAL, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- guards

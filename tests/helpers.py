@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -48,3 +49,13 @@ async def act_and_finish(handle: WorkflowHandle, action: str, payload) -> ClaimS
     """
     await handle.start_update(action, payload, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     return await handle.result()
+
+
+async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 30.0) -> ClaimStatus:
+    """Poll the workflow's status query until `predicate` holds."""
+    async with asyncio.timeout(timeout):
+        while True:
+            status = await handle.query("status", result_type=ClaimStatus)
+            if predicate(status):
+                return status
+            await asyncio.sleep(0.05)

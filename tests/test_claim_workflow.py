@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.deadlines import add_business_days
@@ -24,18 +23,10 @@ from domain.models import (
 )
 from store.claims import get_status, list_events
 from tests.factories import complete_report, referral_payload
-from tests.helpers import act, act_and_finish, keep_history, start_claim
+from tests.helpers import act, act_and_finish, keep_history, start_claim, wait_for
+from tests.walk import HAPPY_PATH_EVENTS
 
 pytestmark = pytest.mark.usefixtures("ts_worker")
-
-
-async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 15.0) -> ClaimStatus:
-    async with asyncio.timeout(timeout):
-        while True:
-            status = await handle.query("status", result_type=ClaimStatus)
-            if predicate(status):
-                return status
-            await asyncio.sleep(0.05)
 
 
 async def until_appointment(env: WorkflowEnvironment, status: ClaimStatus) -> None:
@@ -61,16 +52,7 @@ async def walk_to_decision(env, handle) -> ClaimStatus:
     return status
 
 
-EXPECTED_EVENTS = [
-    "referral_received",
-    "appointment_booked",
-    "appointment_confirmed",
-    "exam_attended",
-    "report_submitted",
-    "report_accepted",
-    "decision_issued",
-    "claim_closed",
-]
+EXPECTED_EVENTS = HAPPY_PATH_EVENTS
 
 
 async def test_demo_claim_walks_every_stage_to_approved(ts_env, client, task_queue, pool):

@@ -11,10 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from temporalio.client import WorkflowHandle
-
 from domain.models import (
-    ClaimStatus,
     ConfirmAppointment,
     DecisionInput,
     ExamOutcome,
@@ -26,7 +23,7 @@ from domain.models import (
 from store.claims import list_events
 from tests.conftest import TEST_SECRET, dev_address
 from tests.factories import complete_report, referral_payload
-from tests.helpers import act, start_claim
+from tests.helpers import act, start_claim, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,15 +47,6 @@ def spawn_worker(address: str, database_url: str, task_queue: str) -> subprocess
 def kill(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-
-
-async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 30.0) -> ClaimStatus:
-    async with asyncio.timeout(timeout):
-        while True:
-            status = await handle.query("status", result_type=ClaimStatus)
-            if predicate(status):
-                return status
-            await asyncio.sleep(0.1)
 
 
 async def test_claim_survives_worker_sigkill_with_one_event_per_transition(

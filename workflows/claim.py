@@ -151,14 +151,15 @@ class ClaimWorkflow:
                 result_type=contracts.ScheduleResult,
             )
             if result.booked and result.examiner and result.appointment:
-                self._examiner, self._appointment = result.examiner, result.appointment
                 due = await self._due_from(
                     workflow.now(), appointment_confirmation=profile.confirm_due
                 )
-                self._set_deadlines(due)
                 step = f"appointment-{self._attempt}"
                 await self._notify("claimant", "appointment_notice", step)
                 await self._notify("examiner", "appointment_request", step)
+                # Published with its record, so a status query never sees half a booking.
+                self._examiner, self._appointment = result.examiner, result.appointment
+                self._set_deadlines(due)
                 await self._record(
                     "appointment_booked",
                     examiner_id=self._examiner.id,
@@ -268,13 +269,7 @@ class ClaimWorkflow:
         findings = qa_findings(report, len(self._referral.questions))
         if findings and self._addenda < profile.max_addenda:
             # Automatic QA failed: the examiner gets an addendum request, the stage stays REPORT.
-            self._addenda += 1
-            due = await self._due_from(workflow.now(), report=profile.escalation_grace)
-            self._set_deadlines(due)
-            await self._notify("examiner", "addendum_request", f"addendum-{self._addenda}")
-            await self._record(
-                "report_qa_failed", actor="examiner", findings=findings, addendum=self._addenda
-            )
+            await self._request_addendum("report_qa_failed", actor="examiner", findings=findings)
             return self._status()
         self._stage = Stage.REVIEW
         due = await self._due_from(workflow.now(), review=profile.review_sla)
@@ -293,16 +288,8 @@ class ClaimWorkflow:
         profile = self._require_profile()
         assert self._report is not None
         if review.result == "addendum_requested":
-            self._addenda += 1
-            self._stage = Stage.REPORT
-            due = await self._due_from(workflow.now(), report=profile.escalation_grace)
-            self._set_deadlines(due)
-            await self._notify("examiner", "addendum_request", f"addendum-{self._addenda}")
-            await self._record(
-                "addendum_requested",
-                actor="reviewer",
-                reasons=review.reasons,
-                addendum=self._addenda,
+            await self._request_addendum(
+                "addendum_requested", actor="reviewer", reasons=review.reasons
             )
             return self._status()
         self._stage = Stage.DECISION
@@ -318,6 +305,16 @@ class ClaimWorkflow:
             recommendation=self._recommendation.value if self._recommendation else None,
         )
         return self._status()
+
+    async def _request_addendum(self, event: str, *, actor: str, **details: object) -> None:
+        """Back to REPORT with a new, shorter report deadline; the examiner is told."""
+        profile = self._require_profile()
+        self._addenda += 1
+        self._stage = Stage.REPORT
+        due = await self._due_from(workflow.now(), report=profile.escalation_grace)
+        self._set_deadlines(due)
+        await self._notify("examiner", "addendum_request", f"addendum-{self._addenda}")
+        await self._record(event, actor=actor, addendum=self._addenda, **details)
 
     @review.validator
     def _validate_review(self, review: ReviewResult) -> None:
