@@ -8,12 +8,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
 
-from domain.errors import ClaimError
+from domain.errors import ClaimError, Unavailable
+
+# Failures of a dependency rather than of the request: the caller should retry.
+_DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    RPCError,
+    OSError,
+    TimeoutError,
+)
 
 log = logging.getLogger("ime.api")
 
@@ -47,8 +58,20 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
         return error_response(err.status_code, code, str(err.detail))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, err: Exception) -> JSONResponse:
-        # Log the type and route only: exception text can carry payload values.
-        log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url.path)
-        return error_response(500, "internal_error", "an internal error occurred")
+    async def _dependency(request: Request, err: Exception) -> JSONResponse:
+        log.warning("dependency failure %s on %s", type(err).__name__, request.url.path)
+        unavailable = Unavailable("a dependency is unavailable; retry shortly")
+        return error_response(503, unavailable.code, unavailable.message)
+
+    for kind in _DEPENDENCY_ERRORS:
+        app.add_exception_handler(kind, _dependency)
+
+    @app.middleware("http")
+    async def _unexpected(request: Request, call_next):
+        # Catch-all kept out of Starlette's server-error path, which would re-raise and have the
+        # server log the exception text (it can carry payload values).
+        try:
+            return await call_next(request)
+        except Exception as err:
+            log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url.path)
+            return error_response(500, "internal_error", "an internal error occurred")

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from tests.conftest import dev_address
 from tests.factories import referral_payload
 from tests.walk import (
     HAPPY_PATH_EVENTS,
@@ -119,3 +120,51 @@ async def test_readiness_reports_both_dependencies(api_client):
     answer = await api_client.get("/readyz")
     assert answer.status_code == 200
     assert answer.json()["checks"] == {"postgres": "ok", "temporal": "ok"}
+
+
+async def test_database_outage_is_503_unavailable_not_a_stack_trace(dev_env, postgres, template_db):
+    """Postgres gone under a running API: structured 503s, readiness says which dependency."""
+    import asyncpg
+    import httpx
+
+    from api.app import create_app
+    from tests.conftest import make_settings
+
+    name = "outage_check"
+    admin = await asyncpg.connect(postgres.url())
+    await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
+    app = create_app(make_settings(postgres.url(name), "tq-outage", dev_address(dev_env)))
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+                assert (await http.get("/readyz")).status_code == 200
+                await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+                answer = await http.get("/v1/claims/some-claim")
+                assert answer.status_code == 503
+                assert answer.json()["error"]["code"] == "unavailable"
+                ready = await http.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.json()["checks"]["postgres"].startswith("failing")
+                assert ready.json()["checks"]["temporal"] == "ok"
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+
+
+async def test_unexpected_error_is_a_plain_500_without_its_text(api_client, monkeypatch):
+    from claim_service import ClaimService
+
+    async def broken(self, claim_id: str):
+        raise ValueError("Jane Roe 1980-04-02 leaked into an exception")
+
+    monkeypatch.setattr(ClaimService, "get", broken)
+    answer = await api_client.get("/v1/claims/anything")
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": {
+            "code": "internal_error",
+            "message": "an internal error occurred",
+            "details": None,
+        }
+    }
