@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +33,7 @@ from domain.errors import (
     Unavailable,
 )
 from domain.ids import claim_id_for, workflow_id_for
-from domain.models import ClaimEvent, ClaimStatus, Referral, Stage
+from domain.models import ClaimEvent, ClaimPage, ClaimQuery, ClaimStatus, Referral, Stage
 from settings import Settings
 from store import claims as claims_store
 from workflows import ClaimWorkflow
@@ -59,6 +60,22 @@ def parse_action(action: str, body: Any):
         return model.model_validate(body if body is not None else {})
     except ValidationError as err:
         raise InvalidInput.from_validation(err, f"the {action} payload is invalid") from None
+
+
+def encode_cursor(status: ClaimStatus) -> str:
+    raw = f"{status.updated_at.isoformat()}|{status.claim_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        updated_at, claim_id = raw.split("|", 1)
+        return datetime.fromisoformat(updated_at), claim_id
+    except ValueError:
+        raise InvalidInput(
+            "the cursor is not valid", details=[{"field": "cursor", "message": "unknown cursor"}]
+        ) from None
 
 
 def referral_fingerprint(referral: Referral) -> str:
@@ -137,6 +154,22 @@ class ClaimService:
         if status is None:
             raise NotFound("no such claim")
         return status
+
+    async def list(self, query: ClaimQuery, *, insurer_id: str | None = None) -> ClaimPage:
+        """A page of claims, oldest update first; pass `next_cursor` back for the next page."""
+        items = await claims_store.list_statuses(
+            self._pool,
+            insurer_id=insurer_id,
+            stage=query.stage.value if query.stage else None,
+            outcome=query.outcome.value if query.outcome else None,
+            jurisdiction=query.jurisdiction,
+            overdue=query.overdue,
+            updated_after=query.updated_after,
+            after=decode_cursor(query.cursor) if query.cursor else None,
+            limit=query.limit,
+        )
+        last = items[-1] if len(items) == query.limit else None
+        return ClaimPage(items=items, next_cursor=encode_cursor(last) if last else None)
 
     async def events(self, claim_id: str) -> list[ClaimEvent]:
         await self.get(claim_id)

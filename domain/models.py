@@ -323,3 +323,20 @@ class Notification(Model):
     recipient: Literal["claimant", "examiner", "insurer", "ops", "reviewer", "supervisor"]
     template: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClaimQuery(Model):
+    """Filters of `GET /v1/claims`; `cursor` continues from the previous page."""
+
+    stage: Stage | None = None
+    outcome: Outcome | None = None
+    jurisdiction: Identifier | None = None
+    overdue: bool | None = None
+    updated_after: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ClaimPage(Model):
+    items: list[ClaimStatus]
+    next_cursor: str | None = None

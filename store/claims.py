@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from domain.models import ClaimEvent, ClaimStatus, ProjectionWrite
@@ -104,3 +106,40 @@ async def list_events(conn: asyncpg.Connection | asyncpg.Pool, claim_id: str) ->
         claim_id,
     )
     return [ClaimEvent.model_validate(dict(r)) for r in rows]
+
+
+async def list_statuses(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    insurer_id: str | None,
+    stage: str | None,
+    outcome: str | None,
+    jurisdiction: str | None,
+    overdue: bool | None,
+    updated_after: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[ClaimStatus]:
+    """Claims in (updated_at, claim_id) order: stable keyset pages for incremental polling."""
+    rows = await conn.fetch(
+        """SELECT body FROM claims
+           WHERE ($1::text IS NULL OR insurer_id = $1)
+             AND ($2::text IS NULL OR stage = $2)
+             AND ($3::text IS NULL OR outcome = $3)
+             AND ($4::text IS NULL OR jurisdiction = $4)
+             AND ($5::boolean IS NULL OR overdue = $5)
+             AND ($6::timestamptz IS NULL OR updated_at > $6)
+             AND ($7::timestamptz IS NULL OR (updated_at, claim_id) > ($7, $8))
+           ORDER BY updated_at, claim_id
+           LIMIT $9""",
+        insurer_id,
+        stage,
+        outcome,
+        jurisdiction,
+        overdue,
+        updated_after,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [ClaimStatus.model_validate(r["body"]) for r in rows]

@@ -11,8 +11,12 @@ from devstack.samples import SAMPLE_REFERRAL
 
 def referral_payload(jurisdiction: str = "DEMO", **overrides: Any) -> dict[str, Any]:
     body = copy.deepcopy(SAMPLE_REFERRAL)
-    body["claim_number"] = f"WC-2026-{uuid.uuid4().hex[:8]}"
+    suffix = uuid.uuid4().hex[:8]
+    body["claim_number"] = f"WC-2026-{suffix}"
     body["jurisdiction"] = jurisdiction
+    # A different claimant each time: the panel's conflict rule keeps an examiner from seeing the
+    # same claimant on two claims, which would starve tests that start several claims.
+    body["claimant"]["full_name"] = f"Jane Roe {suffix}"
     body.update(overrides)
     return body
 

@@ -168,3 +168,36 @@ async def test_unexpected_error_is_a_plain_500_without_its_text(api_client, monk
             "details": None,
         }
     }
+
+
+async def test_claims_list_filters_and_pages_with_a_cursor(api_client):
+    http = api_client
+    ids = []
+    for _ in range(3):
+        ids.append(
+            (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
+        )
+    for claim_id in ids:
+        await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
+
+    first = await http.get("/v1/claims", params={"stage": "SCHEDULING", "limit": 2})
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    second = (
+        await http.get(
+            "/v1/claims", params={"stage": "SCHEDULING", "limit": 2, "cursor": page["next_cursor"]}
+        )
+    ).json()
+    assert second["next_cursor"] is None
+    listed = [c["claim_id"] for c in page["items"] + second["items"]]
+    assert sorted(listed) == sorted(ids)
+    updated = [c["updated_at"] for c in page["items"] + second["items"]]
+    assert updated == sorted(updated)
+
+    assert (await http.get("/v1/claims", params={"stage": "CLOSED"})).json()["items"] == []
+    assert (await http.get("/v1/claims", params={"jurisdiction": "NY-WC"})).json()["items"] == []
+    for bad in ({"stage": "LIMBO"}, {"limit": 0}, {"cursor": "%%%"}, {"overdue": "perhaps"}):
+        answer = await http.get("/v1/claims", params=bad)
+        assert answer.status_code == 422, bad
+        assert answer.json()["error"]["code"] == "invalid_input"

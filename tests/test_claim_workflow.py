@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -201,3 +202,73 @@ async def test_withdraw_releases_the_appointment(client, task_queue, pool: async
         "SELECT status FROM appointments WHERE id = $1", booked.appointment.id
     )
     assert appointment == "cancelled"
+
+
+async def test_no_eligible_examiner_tells_ops_and_retries_until_one_joins(
+    ts_env, client, task_queue, pool
+):
+    payload = referral_payload("DEMO")
+    payload["claimant"]["address"] |= {"state": "WY", "city": "Cheyenne", "postal_code": "82001"}
+    handle = await start_claim(client, Referral.model_validate(payload), task_queue)
+    claim_id = (await handle.query("status", result_type=ClaimStatus)).claim_id
+
+    async def event_types() -> list[str]:
+        return [e.type for e in await list_events(pool, claim_id)]
+
+    async with asyncio.timeout(15):
+        while "no_examiner_available" not in await event_types():
+            await asyncio.sleep(0.05)
+    notified = await pool.fetchval(
+        "SELECT count(*) FROM notification_outbox WHERE claim_id = $1 AND recipient = 'ops'"
+        " AND template = 'no_examiner_available'",
+        claim_id,
+    )
+    assert notified == 1
+    assert (await handle.query("status", result_type=ClaimStatus)).appointment is None
+
+    await pool.execute(
+        "INSERT INTO examiners (id, name, npi, specialty, licensed_states, location)"
+        " VALUES ('ex-wy-1', 'Dr. Wyoming', '1999999999', 'orthopedic_surgery', '{WY}', 'Cheyenne')"
+    )
+    await ts_env.sleep(timedelta(seconds=11))
+    booked = await wait_for(handle, lambda s: s.appointment is not None)
+    assert booked.examiner is not None and booked.examiner.id == "ex-wy-1"
+    assert await event_types() == [
+        "referral_received",
+        "no_examiner_available",
+        "appointment_booked",
+    ]
+
+
+async def test_repeated_no_shows_close_the_claim_for_non_cooperation(
+    ts_env, client, task_queue, pool
+):
+    handle = await start_claim(
+        client, Referral.model_validate(referral_payload("DEMO")), task_queue
+    )
+    appointments = []
+    for attempt in (1, 2, 3):
+        booked = await wait_for(
+            handle,
+            lambda s, n=attempt: s.appointment is not None and s.appointment.id.endswith(f":{n}"),
+        )
+        appointments.append(booked.appointment.id)
+        status = await act(handle, "confirm-appointment", ConfirmAppointment())
+        await until_appointment(ts_env, status)
+        if attempt < 3:
+            status = await act(handle, "exam", ExamOutcome(attended=False))
+            assert (status.stage, status.appointment) == (Stage.SCHEDULING, None)
+    # The profile allows two no-shows; the third closes the claim.
+    final = await act_and_finish(handle, "exam", ExamOutcome(attended=False))
+    await keep_history(handle, "three_no_shows")
+    assert (final.stage, final.outcome.value) == (Stage.CLOSED, "non_cooperation")
+    rows = await pool.fetch(
+        "SELECT id, status FROM appointments WHERE claim_id = $1 ORDER BY attempt", final.claim_id
+    )
+    assert [(r["id"], r["status"]) for r in rows] == [(a, "no_show") for a in appointments]
+    notice = await pool.fetchval(
+        "SELECT count(*) FROM notification_outbox WHERE claim_id = $1"
+        " AND recipient = 'claimant' AND template = 'non_cooperation_notice'",
+        final.claim_id,
+    )
+    assert notice == 1

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import Principal, claim_service, principal
 from claim_service import ClaimService, parse_referral
 from domain.errors import InvalidInput
-from domain.models import ClaimEvent, ClaimStatus
+from domain.models import ClaimEvent, ClaimPage, ClaimQuery, ClaimStatus
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
@@ -37,6 +37,15 @@ async def start_claim(
     if not created:
         response.status_code = 200
     return status
+
+
+@router.get("", response_model=ClaimPage)
+async def list_claims(
+    query: Annotated[ClaimQuery, Query()],
+    claims: ClaimService = Depends(claim_service),
+    caller: Principal = Depends(principal),
+) -> ClaimPage:
+    return await claims.list(query, insurer_id=caller.insurer_id)
 
 
 @router.get("/{claim_id}", response_model=ClaimStatus)
