@@ -109,9 +109,12 @@ def task_queue() -> str:
 async def ts_worker(
     ts_env: WorkflowEnvironment, pool: asyncpg.Pool, database_url: str, task_queue: str
 ) -> AsyncIterator[Worker]:
+    from tests.helpers import terminate_leftovers
+
     settings = make_settings(database_url, task_queue)
     async with build_worker(ts_env.client, settings, ClaimActivities(pool, TEST_SECRET)) as worker:
         yield worker
+        await terminate_leftovers()
 
 
 @pytest.fixture

@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
+from temporalio.service import RPCError
 
 from domain.ids import claim_id_for, workflow_id_for
 from domain.models import ClaimStatus, Referral
 from tests.conftest import TEST_SECRET
 from workflows import ClaimWorkflow
 
+# Claims a test started: terminated at teardown if still open, because a workflow left running
+# without its worker would keep the time-skipping server from skipping time in later tests.
+STARTED: list[WorkflowHandle] = []
+
+
+async def terminate_leftovers() -> None:
+    while STARTED:
+        handle = STARTED.pop()
+        with contextlib.suppress(RPCError):
+            await handle.terminate(reason="test finished")
+
 
 async def start_claim(client: Client, referral: Referral, task_queue: str) -> WorkflowHandle:
     claim_id = claim_id_for(TEST_SECRET, referral.insurer_id, referral.claim_number)
-    return await client.start_workflow(
+    handle = await client.start_workflow(
         ClaimWorkflow.run,
         referral,
         id=workflow_id_for(claim_id),
         task_queue=task_queue,
         result_type=ClaimStatus,
     )
+    STARTED.append(handle)
+    return handle
 
 
 async def act(handle: WorkflowHandle, action: str, payload) -> ClaimStatus:
