@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import claims, health
+from api.routes import claims, examiners, health
 from claim_service import ClaimService
 from connections import connect_temporal, open_pool
 from settings import Settings, get_settings
@@ -38,4 +38,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(claims.router)
+    app.include_router(examiners.router)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import asyncpg
 from fastapi import Request
 
 from claim_service import ClaimService
@@ -17,6 +18,10 @@ class Principal:
     role: Role
     insurer_id: str | None = None
     examiner_id: str | None = None
+
+
+def pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
 
 
 def claim_service(request: Request) -> ClaimService:

@@ -13,15 +13,13 @@ from domain.models import AppointmentRef, Examiner, ExaminerRef, ScheduleRequest
 _MAX_SLOTS_PER_EXAMINER = 400
 
 
-async def upsert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Examiner) -> None:
-    await conn.execute(
-        """INSERT INTO examiners
-               (id, name, npi, specialty, licensed_states, active, capacity, location)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, npi = EXCLUDED.npi,
-               specialty = EXCLUDED.specialty, licensed_states = EXCLUDED.licensed_states,
-               active = EXCLUDED.active, capacity = EXCLUDED.capacity,
-               location = EXCLUDED.location""",
+_INSERT_EXAMINER = """INSERT INTO examiners
+    (id, name, npi, specialty, licensed_states, active, capacity, location)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+
+
+def _examiner_values(examiner: Examiner) -> tuple:
+    return (
         examiner.id,
         examiner.name,
         examiner.npi,
@@ -30,6 +28,17 @@ async def upsert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Exa
         examiner.active,
         examiner.capacity,
         examiner.location,
+    )
+
+
+async def upsert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Examiner) -> None:
+    await conn.execute(
+        _INSERT_EXAMINER
+        + """ ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, npi = EXCLUDED.npi,
+               specialty = EXCLUDED.specialty, licensed_states = EXCLUDED.licensed_states,
+               active = EXCLUDED.active, capacity = EXCLUDED.capacity,
+               location = EXCLUDED.location""",
+        *_examiner_values(examiner),
     )
 
 
@@ -140,3 +149,12 @@ async def set_appointment_status(
         appointment_id,
         status,
     )
+
+
+async def insert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Examiner) -> bool:
+    """Add an examiner; False when the id or the NPI is already on the panel."""
+    try:
+        await conn.execute(_INSERT_EXAMINER, *_examiner_values(examiner))
+    except asyncpg.UniqueViolationError:
+        return False
+    return True

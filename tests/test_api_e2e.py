@@ -201,3 +201,28 @@ async def test_claims_list_filters_and_pages_with_a_cursor(api_client):
         answer = await http.get("/v1/claims", params=bad)
         assert answer.status_code == 422, bad
         assert answer.json()["error"]["code"] == "invalid_input"
+
+
+async def test_examiner_panel_lists_and_adds_examiners(api_client):
+    http = api_client
+    panel = (await http.get("/v1/examiners")).json()
+    assert len(panel) == 60
+    assert {e["specialty"] for e in panel} >= {"orthopedic_surgery", "psychiatry", "neurology"}
+    new = {
+        "id": "ex-nj-ortho-1",
+        "name": "Dr. New Jersey",
+        "npi": "1888888888",
+        "specialty": "orthopedic_surgery",
+        "licensed_states": ["NJ", "NY"],
+        "location": "Newark, NJ",
+    }
+    created = await http.post("/v1/examiners", json=new)
+    assert created.status_code == 201 and created.json()["capacity"] == 20
+    again = await http.post("/v1/examiners", json=new)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    invalid = await http.post(
+        "/v1/examiners", json=new | {"id": "x2", "npi": "12", "licensed_states": []}
+    )
+    assert invalid.status_code == 422
+    assert {d["field"] for d in invalid.json()["error"]["details"]} == {"npi", "licensed_states"}
+    assert len((await http.get("/v1/examiners")).json()) == 61
