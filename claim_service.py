@@ -33,7 +33,7 @@ from domain.errors import (
     Unavailable,
 )
 from domain.ids import claim_id_for, workflow_id_for
-from domain.models import ClaimEvent, ClaimPage, ClaimQuery, ClaimStatus, Referral, Stage
+from domain.models import INTAKE, ClaimEvent, ClaimPage, ClaimQuery, ClaimStatus, Referral, Stage
 from settings import Settings
 from store import claims as claims_store
 from workflows import ClaimWorkflow
@@ -47,7 +47,7 @@ SUPPORTED_ACTIONS = frozenset(
 
 def parse_referral(body: Any) -> Referral:
     try:
-        return Referral.model_validate(body)
+        return Referral.model_validate(body, context=INTAKE)
     except ValidationError as err:
         raise InvalidInput.from_validation(err, "the referral is invalid") from None
 
@@ -125,6 +125,9 @@ class ClaimService:
                 "this claim number is already in use by a different referral from this insurer",
                 details={"claim_id": claim_id},
             )
+        if not created and await self._is_closed(claim_id):
+            # Closed claims stay closed, even after Temporal's retention forgot the workflow.
+            return await self.get(claim_id), False
         try:
             await self._client.start_workflow(
                 ClaimWorkflow.run,
@@ -148,6 +151,10 @@ class ClaimService:
             raise Unavailable("the workflow service is unavailable; retry shortly") from err
         status = await self.get(claim_id)
         return status, created
+
+    async def _is_closed(self, claim_id: str) -> bool:
+        status = await claims_store.get_status(self._pool, claim_id)
+        return status is not None and status.status == "closed"
 
     async def get(self, claim_id: str) -> ClaimStatus:
         status = await claims_store.get_status(self._pool, claim_id)
@@ -175,7 +182,11 @@ class ClaimService:
         await self.get(claim_id)
         return await claims_store.list_events(self._pool, claim_id)
 
-    async def act(self, claim_id: str, action: str, body: Any) -> ClaimStatus:
+    async def act(
+        self, claim_id: str, action: str, body: Any, *, idempotency_key: str | None = None
+    ) -> ClaimStatus:
+        """Perform an action. Retrying with the same `idempotency_key` never applies it twice:
+        the key becomes the Temporal update id, which the workflow de-duplicates."""
         payload = parse_action(action, body)
         current = await self.get(claim_id)
         if action not in SUPPORTED_ACTIONS:
@@ -187,6 +198,7 @@ class ClaimService:
             return await handle.execute_update(
                 action,
                 payload,
+                id=f"{action}:{idempotency_key}" if idempotency_key else None,
                 result_type=ClaimStatus,
                 rpc_timeout=timedelta(seconds=self._settings.action_timeout_seconds),
             )

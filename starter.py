@@ -59,8 +59,11 @@ def _run(work: Callable[[ClaimService], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except ClaimError as error:
         _fail(error.code, error.message, error.details, 2 if error.status_code == 422 else 1)
-    except (ConfigurationError, OSError, RuntimeError) as error:
-        _fail("unavailable", f"cannot reach the service: {type(error).__name__}: {error}")
+    except ConfigurationError as error:
+        _fail("unavailable", str(error))
+    except Exception as error:
+        # The exception's text can carry payload values: only its type is shown.
+        _fail("unavailable", f"the service failed: {type(error).__name__}; see the service logs")
     raise AssertionError("unreachable")
 
 
@@ -157,13 +160,18 @@ def act(
     claim_id: str,
     action: str,
     data: Annotated[str, typer.Option("--data", "-d", help="action payload JSON")] = "{}",
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="retries with the same key are applied once")
+    ] = None,
 ) -> None:
     """Perform an action (confirm-appointment, exam, report, review, decision, withdraw, ...)."""
     try:
         payload = _load_json(data, "--data")
     except ClaimError as error:
         _fail(error.code, error.message, error.details, 2)
-    result = _run(lambda claims: claims.act(claim_id, action, payload))
+    result = _run(
+        lambda claims: claims.act(claim_id, action, payload, idempotency_key=idempotency_key)
+    )
     _print_json(result.model_dump(mode="json"))
     _finish(0)
 

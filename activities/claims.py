@@ -14,6 +14,7 @@ from domain.deadlines import due_at
 from domain.ids import claimant_key
 from domain.models import Notification, ProjectionWrite, ScheduleRequest
 from domain.profiles import JurisdictionProfile, get_profile
+from domain.quality import qa_findings, recommendation_for
 from store import claims as claims_store
 from store import outbox
 from store import panel as panel_store
@@ -32,6 +33,7 @@ class ClaimActivities:
             self.schedule_exam,
             self.set_appointment_status,
             self.notify,
+            self.assess_report,
         ]
 
     @activity.defn(name=contracts.LOAD_PROFILE)
@@ -66,6 +68,15 @@ class ClaimActivities:
     @activity.defn(name=contracts.SET_APPOINTMENT_STATUS)
     async def set_appointment_status(self, change: contracts.AppointmentStatusChange) -> None:
         await panel_store.set_appointment_status(self._pool, change.appointment_id, change.status)
+
+    @activity.defn(name=contracts.ASSESS_REPORT)
+    async def assess_report(
+        self, req: contracts.ReportAssessmentRequest
+    ) -> contracts.ReportAssessment:
+        return contracts.ReportAssessment(
+            findings=qa_findings(req.report, req.question_count),
+            recommendation=recommendation_for(req.report),
+        )
 
     @activity.defn(name=contracts.NOTIFY)
     async def notify(self, note: Notification) -> bool:

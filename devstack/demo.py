@@ -124,9 +124,14 @@ class Simulator:
 
     async def act(self, claim_id: str, action: str, body: dict[str, Any] | None = None) -> bool:
         answer = await self._http.post(f"/v1/claims/{claim_id}/actions/{action}", json=body or {})
-        if answer.status_code == 409:
-            return False  # the claim moved on meanwhile (e.g. resumed after a restart)
-        answer.raise_for_status()
+        if answer.is_server_error:
+            answer.raise_for_status()  # retried by drive_until_closed
+        if answer.is_client_error:
+            # 409: the claim moved on meanwhile (e.g. resumed after a restart); anything else is a
+            # simulator bug worth a log line, not a retry loop.
+            if answer.status_code != 409:
+                log.warning("demo %s on %s answered %s", action, claim_id, answer.status_code)
+            return False
         return True
 
     async def think(self, low: float = 3.0, high: float = 8.0) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.models import AppointmentRef, ExaminerRef
+from domain.models import AppointmentRef, ExaminerRef, ExamReport, Recommendation
 from domain.profiles import Duration
 
 LOAD_PROFILE = "load_profile"
@@ -18,6 +18,7 @@ RECORD_TRANSITION = "record_transition"
 SCHEDULE_EXAM = "schedule_exam"
 SET_APPOINTMENT_STATUS = "set_appointment_status"
 NOTIFY = "notify"
+ASSESS_REPORT = "assess_report"
 
 
 class Contract(BaseModel):
@@ -44,3 +45,13 @@ class ScheduleResult(Contract):
 class AppointmentStatusChange(Contract):
     appointment_id: str
     status: str
+
+
+class ReportAssessmentRequest(Contract):
+    report: ExamReport
+    question_count: int
+
+
+class ReportAssessment(Contract):
+    findings: list[str]
+    recommendation: Recommendation | None

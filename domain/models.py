@@ -10,7 +10,15 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -20,8 +28,87 @@ Identifier = Annotated[
         strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"
     ),
 ]
-StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+# USPS codes of the states, DC and the territories.
+US_STATES = frozenset(
+    {
+        "AK",
+        "AL",
+        "AR",
+        "AS",
+        "AZ",
+        "CA",
+        "CO",
+        "CT",
+        "DC",
+        "DE",
+        "FL",
+        "GA",
+        "GU",
+        "HI",
+        "IA",
+        "ID",
+        "IL",
+        "IN",
+        "KS",
+        "KY",
+        "LA",
+        "MA",
+        "MD",
+        "ME",
+        "MI",
+        "MN",
+        "MO",
+        "MP",
+        "MS",
+        "MT",
+        "NC",
+        "ND",
+        "NE",
+        "NH",
+        "NJ",
+        "NM",
+        "NV",
+        "NY",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "PR",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VA",
+        "VI",
+        "VT",
+        "WA",
+        "WI",
+        "WV",
+        "WY",
+    }
+)
+
+
+def _us_state(value: str) -> str:
+    if value not in US_STATES:
+        raise ValueError("must be a US state or territory postal code")
+    return value
+
+
+StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_us_state)]
 Npi = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
+
+
+INTAKE = {"intake": True}
+
+
+def at_intake(info: ValidationInfo) -> bool:
+    """Rules that depend on today's date or today's configuration are checked when a referral
+    comes in (validate with `context=INTAKE`), not when a workflow decodes its recorded input, so
+    a later change can never break the replay of a claim already in flight."""
+    return bool(info.context and info.context.get("intake"))
 
 
 class Model(BaseModel):
@@ -100,7 +187,9 @@ class Claimant(Model):
 
     @field_validator("date_of_birth")
     @classmethod
-    def _born_in_the_past(cls, value: date) -> date:
+    def _born_in_the_past(cls, value: date, info: ValidationInfo) -> date:
+        if not at_intake(info):
+            return value
         if value >= date.today() or value.year < 1900:
             raise ValueError("date_of_birth must be a past date after 1900")
         return value
@@ -113,7 +202,9 @@ class Injury(Model):
 
     @field_validator("date_of_injury")
     @classmethod
-    def _not_in_future(cls, value: date) -> date:
+    def _not_in_future(cls, value: date, info: ValidationInfo) -> date:
+        if not at_intake(info):
+            return value
         if value > date.today():
             raise ValueError("date_of_injury cannot be in the future")
         return value
@@ -131,10 +222,10 @@ class Referral(Model):
 
     @field_validator("jurisdiction")
     @classmethod
-    def _known_profile(cls, value: str) -> str:
+    def _known_profile(cls, value: str, info: ValidationInfo) -> str:
         from domain.profiles import PROFILES
 
-        if value not in PROFILES:
+        if at_intake(info) and value not in PROFILES:
             raise ValueError(f"unknown jurisdiction profile; expected one of {sorted(PROFILES)}")
         return value
 
@@ -240,6 +331,8 @@ class Deadline(Model):
     name: str
     due_at: datetime
     breached: bool = False
+    # When the stage this deadline guards was left (late or not); None while it is pending.
+    met_at: datetime | None = None
 
 
 class DecisionRecord(Model):
@@ -320,7 +413,9 @@ class Notification(Model):
 
     key: str
     claim_id: str
-    recipient: Literal["claimant", "examiner", "insurer", "ops", "reviewer", "supervisor"]
+    recipient: Literal[
+        "claimant", "examiner", "insurer", "ops", "reviewer", "supervisor", "clinician"
+    ]
     template: str
     details: dict[str, Any] = Field(default_factory=dict)
 

@@ -15,7 +15,7 @@ _STATUS_COLUMNS = """
 
 
 def _row_values(status: ClaimStatus) -> tuple:
-    pending = [d for d in status.deadlines if not d.breached]
+    pending = [d for d in status.deadlines if not d.breached and d.met_at is None]
     return (
         status.claim_id,
         status.workflow_id,
@@ -28,7 +28,7 @@ def _row_values(status: ClaimStatus) -> tuple:
         status.outcome.value if status.outcome else None,
         status.safety_hold,
         status.examiner.id if status.examiner else None,
-        any(d.breached for d in status.deadlines) and status.status == "open",
+        status.status == "open" and any(d.breached and d.met_at is None for d in status.deadlines),
         min((d.due_at for d in pending), default=None),
         status.model_dump(mode="json"),
         status.version,
@@ -87,7 +87,7 @@ async def apply_projection(conn: asyncpg.Connection, write: ProjectionWrite) -> 
                     safety_hold = EXCLUDED.safety_hold, examiner_id = EXCLUDED.examiner_id,
                     overdue = EXCLUDED.overdue, next_deadline = EXCLUDED.next_deadline,
                     body = EXCLUDED.body, version = EXCLUDED.version,
-                    updated_at = EXCLUDED.updated_at
+                    created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
                 WHERE claims.version < EXCLUDED.version""",
             *_row_values(write.status),
         )

@@ -106,6 +106,15 @@ async def book(
                 break
             try:
                 async with conn.transaction():
+                    # Serialise bookings per examiner so concurrent claims cannot overrun capacity.
+                    free = await conn.fetchval(
+                        """SELECT e.capacity > (SELECT count(*) FROM appointments a
+                                                WHERE a.examiner_id = e.id AND a.status = 'booked')
+                           FROM examiners e WHERE e.id = $1 FOR UPDATE""",
+                        examiner["id"],
+                    )
+                    if not free:
+                        break
                     row = await conn.fetchrow(
                         """INSERT INTO appointments
                                (id, claim_id, attempt, examiner_id, claimant_key,

@@ -74,3 +74,9 @@ async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 30.0) -> 
             if predicate(status):
                 return status
             await asyncio.sleep(0.05)
+
+
+async def start_demo_claim(client: Client, task_queue: str) -> WorkflowHandle:
+    from tests.factories import referral_payload
+
+    return await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)

@@ -226,3 +226,19 @@ async def test_examiner_panel_lists_and_adds_examiners(api_client):
     assert invalid.status_code == 422
     assert {d["field"] for d in invalid.json()["error"]["details"]} == {"npi", "licensed_states"}
     assert len((await http.get("/v1/examiners")).json()) == 61
+
+
+async def test_retried_action_with_the_same_idempotency_key_is_applied_once(api_client):
+    http = api_client
+    claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
+    await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
+    url = f"/v1/claims/{claim_id}/actions/confirm-appointment"
+    key = {"Idempotency-Key": "confirm-7f3a"}
+    first = await http.post(url, json={}, headers=key)
+    retry = await http.post(url, json={}, headers=key)
+    assert first.status_code == retry.status_code == 200
+    assert retry.json()["version"] == first.json()["version"]
+    fresh = await http.post(url, json={}, headers={"Idempotency-Key": "another"})
+    assert fresh.status_code == 409
+    events = (await http.get(f"/v1/claims/{claim_id}/events")).json()
+    assert [e["type"] for e in events].count("appointment_confirmed") == 1

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from domain.deadlines import add_business_days, business_slots, due_at
 from domain.ids import claim_id_for, claimant_key, workflow_id_for
-from domain.models import ExamReport, Recommendation, Referral
+from domain.models import INTAKE, ExamReport, Recommendation, Referral
 from domain.profiles import PROFILES, Duration
 from domain.quality import qa_findings, recommendation_for
 from tests.factories import complete_report, referral_payload
@@ -139,7 +139,24 @@ def test_every_profile_of_the_spec_is_loaded_with_its_rules():
 def test_referral_rejects_unknown_profile_and_bad_fields():
     with pytest.raises(ValidationError) as err:
         Referral.model_validate(
-            referral_payload("XX") | {"requested_specialty": "astrology", "questions": []}
+            referral_payload("XX") | {"requested_specialty": "astrology", "questions": []},
+            context=INTAKE,
         )
     fields = {e["loc"][0] for e in err.value.errors()}
     assert fields == {"jurisdiction", "requested_specialty", "questions"}
+
+
+def test_intake_only_rules_do_not_apply_when_a_workflow_decodes_its_input():
+    recorded = referral_payload("RETIRED-PROFILE")
+    with pytest.raises(ValidationError):
+        Referral.model_validate(recorded, context=INTAKE)
+    # A profile removed after the claim started must not break the claim's replay.
+    assert Referral.model_validate(recorded).jurisdiction == "RETIRED-PROFILE"
+
+
+def test_state_codes_must_be_real():
+    payload = referral_payload("ERISA-LTD")
+    payload["claimant"]["address"]["state"] = "ZZ"
+    with pytest.raises(ValidationError) as err:
+        Referral.model_validate(payload, context=INTAKE)
+    assert [e["loc"] for e in err.value.errors()] == [("claimant", "address", "state")]

@@ -8,6 +8,7 @@ The main loop owns everything nobody asks for: scheduling, deadline watching and
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -39,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from domain.profiles import Duration, JurisdictionProfile
-    from domain.quality import qa_findings, recommendation_for
 
 SA_STAGE = SearchAttributeKey.for_keyword("ClaimStage")
 SA_OUTCOME = SearchAttributeKey.for_keyword("ClaimOutcome")
@@ -70,6 +70,13 @@ _DEADLINE_STAGE = {
     "review": Stage.REVIEW,
     "decision": Stage.DECISION,
 }
+_CLAIMANT_NOTICE = {
+    Outcome.APPROVED: "decision_notice",
+    Outcome.DENIED: "decision_notice",
+    Outcome.WITHDRAWN: "withdrawal_notice",
+    Outcome.NON_COOPERATION: "non_cooperation_notice",
+    Outcome.CANCELLED_BY_OPS: "cancellation_notice",
+}
 _DEADLINE_OWNER = {
     "appointment_confirmation": "examiner",
     "exam_outcome": "ops",
@@ -89,15 +96,17 @@ class ClaimWorkflow:
         self._profile: JurisdictionProfile | None = None
         self._stage = Stage.REFERRAL
         self._outcome: Outcome | None = None
+        self._closing = False
         self._examiner: ExaminerRef | None = None
         self._appointment: AppointmentRef | None = None
         self._deadlines: dict[str, Deadline] = {}
         self._decision: DecisionRecord | None = None
         self._recommendation: Recommendation | None = None
-        self._report: ExamReport | None = None
+        self._assessing_report = False
         self._addenda = 0
         self._no_shows = 0
         self._attempt = 0
+        self._awaiting_examiner = False
         self._seq = 0
         self._created_at = info.workflow_start_time
         self._updated_at = info.workflow_start_time
@@ -115,7 +124,7 @@ class ClaimWorkflow:
             claim_type=referral.claim_type.value,
             specialty=referral.requested_specialty.value,
         )
-        self._stage = Stage.SCHEDULING
+        self._enter(Stage.SCHEDULING)
         while self._stage is not Stage.CLOSED:
             if self._stage is Stage.SCHEDULING and self._appointment is None:
                 await self._schedule()
@@ -128,8 +137,10 @@ class ClaimWorkflow:
         return self._status()
 
     async def _schedule(self) -> None:
+        """Book an examiner; without an eligible one, tell ops once and retry with backoff."""
         profile = self._require_profile()
         claimant = self._referral.claimant
+        retry = profile.scheduling_retry.as_timedelta()
         while self._stage is Stage.SCHEDULING:
             self._attempt += 1
             earliest = (await self._due_from(workflow.now(), notice=profile.notice_lead))["notice"]
@@ -151,26 +162,42 @@ class ClaimWorkflow:
                 result_type=contracts.ScheduleResult,
             )
             if result.booked and result.examiner and result.appointment:
-                due = await self._due_from(
-                    workflow.now(), appointment_confirmation=profile.confirm_due
-                )
-                step = f"appointment-{self._attempt}"
-                await self._notify("claimant", "appointment_notice", step)
-                await self._notify("examiner", "appointment_request", step)
-                # Published with its record, so a status query never sees half a booking.
-                self._examiner, self._appointment = result.examiner, result.appointment
-                self._set_deadlines(due)
-                await self._record(
-                    "appointment_booked",
-                    examiner_id=self._examiner.id,
-                    starts_at=self._appointment.starts_at.isoformat(),
-                    attempt=self._attempt,
-                )
+                await self._publish_booking(profile, result.examiner, result.appointment)
                 return
-            # No eligible examiner: tell ops, retry on a schedule until one appears or ops act.
-            await self._notify("ops", "no_examiner_available", f"no-examiner-{self._attempt}")
-            await self._record("no_examiner_available", attempt=self._attempt)
-            await workflow.sleep(profile.scheduling_retry.as_timedelta())
+            if self._stage is not Stage.SCHEDULING:
+                return
+            if not self._awaiting_examiner:
+                self._awaiting_examiner = True
+                await self._notify("ops", "no_examiner_available", f"no-examiner-{self._attempt}")
+                await self._record("no_examiner_available", attempt=self._attempt)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._stage is not Stage.SCHEDULING, timeout=retry
+                )
+            retry = min(retry * 2, profile.scheduling_retry.as_timedelta() * 8)
+
+    async def _publish_booking(
+        self, profile: JurisdictionProfile, examiner: ExaminerRef, appointment: AppointmentRef
+    ) -> None:
+        """Tell the parties, then show the booking; a withdrawal meanwhile releases the slot."""
+        due = await self._due_from(workflow.now(), appointment_confirmation=profile.confirm_due)
+        if self._stage is Stage.SCHEDULING:
+            self._set_deadlines(due)
+            step = f"appointment-{self._attempt}"
+            await self._notify("claimant", "appointment_notice", step)
+            await self._notify("examiner", "appointment_request", step)
+        if self._stage is not Stage.SCHEDULING:
+            await self._set_appointment_status(appointment.id, "cancelled")
+            return
+        # Published only now, with its record: actions on the appointment need it complete.
+        self._awaiting_examiner = False
+        self._examiner, self._appointment = examiner, appointment
+        await self._record(
+            "appointment_booked",
+            examiner_id=examiner.id,
+            starts_at=appointment.starts_at.isoformat(),
+            attempt=self._attempt,
+        )
 
     async def _wait_for_progress(self) -> None:
         """Wait for the next action; when the stage's deadline passes first, tell its owner."""
@@ -194,34 +221,39 @@ class ClaimWorkflow:
     async def _breach(self, deadline: Deadline) -> None:
         deadline.breached = True
         owner = _DEADLINE_OWNER[deadline.name]
-        await self._notify(owner, "deadline_breached", f"breach-{deadline.name}-{self._seq}")
+        step = f"breach-{deadline.name}-{self._seq}"
+        await self._notify(owner, "deadline_breached", step)
         if owner != "ops":
-            await self._notify("ops", "deadline_breached", f"breach-{deadline.name}-{self._seq}")
+            await self._notify("ops", "deadline_breached", step)
         await self._record("deadline_breached", deadline=deadline.name, owner=owner)
 
     async def _close(self) -> None:
         step = "close"
+        if self._appointment is not None:
+            # Compensation for every way of closing: a slot still booked is released (no-op when
+            # the exam took place or the slot was already released).
+            await self._set_appointment_status(self._appointment.id, "cancelled")
         await self._notify("insurer", "claim_closed", step)
-        if self._outcome in (Outcome.APPROVED, Outcome.DENIED):
-            await self._notify("claimant", "decision_notice", step)
-        elif self._outcome is Outcome.WITHDRAWN:
-            await self._notify("claimant", "withdrawal_notice", step)
-        elif self._outcome is Outcome.NON_COOPERATION:
-            await self._notify("claimant", "non_cooperation_notice", step)
+        notice = _CLAIMANT_NOTICE.get(self._outcome) if self._outcome else None
+        if notice:
+            await self._notify("claimant", notice, step)
         if self._examiner is not None:
             await self._notify("examiner", "claim_closed", step)
         await self._record("claim_closed", outcome=self._outcome.value if self._outcome else None)
 
     # --- human steps --------------------------------------------------------------------------
+    # Each handler changes the stage before its first await: the validator of the next action
+    # (run in the same workflow task) sees it, so two concurrent actions cannot both pass.
 
     @workflow.update(name="confirm-appointment")
     async def confirm_appointment(self, _: ConfirmAppointment) -> ClaimStatus:
         profile = self._require_profile()
         assert self._appointment is not None
-        self._stage = Stage.EXAM
+        self._enter(Stage.EXAM)
         due = await self._due_from(self._appointment.ends_at, exam_outcome=profile.exam_grace)
-        self._set_deadlines(due)
-        await self._record("appointment_confirmed", actor="examiner")
+        if self._stage is Stage.EXAM:
+            self._set_deadlines(due)
+            await self._record("appointment_confirmed", actor="examiner")
         return self._status()
 
     @confirm_appointment.validator
@@ -236,20 +268,25 @@ class ClaimWorkflow:
         assert self._appointment is not None
         appointment_id = self._appointment.id
         if outcome.attended:
-            self._stage = Stage.REPORT
+            self._enter(Stage.REPORT)
+            await self._escalate_risk(outcome)
             due = await self._due_from(workflow.now(), report=profile.report_due)
-            self._set_deadlines(due)
+            if self._stage is Stage.REPORT:
+                self._set_deadlines(due)
             await self._set_appointment_status(appointment_id, "attended")
             await self._record("exam_attended", actor="examiner")
+            return self._status()
+        self._no_shows += 1
+        if self._no_shows > profile.max_no_shows:
+            self._outcome = Outcome.NON_COOPERATION
+            self._enter(Stage.CLOSED)
         else:
-            self._no_shows += 1
-            await self._set_appointment_status(appointment_id, "no_show")
-            if self._no_shows > profile.max_no_shows:
-                self._stage, self._outcome = Stage.CLOSED, Outcome.NON_COOPERATION
-            else:
-                # Back to scheduling: the main loop books the next appointment.
-                self._stage, self._appointment = Stage.SCHEDULING, None
-            await self._record("exam_no_show", actor="examiner", no_shows=self._no_shows)
+            # Back to scheduling: the main loop books the next appointment.
+            self._enter(Stage.SCHEDULING)
+            self._appointment = None
+        no_shows = self._no_shows
+        await self._set_appointment_status(appointment_id, "no_show")
+        await self._record("exam_no_show", actor="examiner", no_shows=no_shows)
         return self._status()
 
     @exam.validator
@@ -262,42 +299,78 @@ class ClaimWorkflow:
                 type="ActionNotAllowed",
             )
 
+    async def _escalate_risk(self, outcome: ExamOutcome) -> None:
+        """Route a positive risk screen to the on-call clinician (and ops when imminent).
+
+        The screen's detail goes only to the outbox (the database), never to the audit log that
+        insurers read.
+        """
+        level = outcome.risk_screen.level
+        if level not in ("moderate", "imminent"):
+            return
+        details = {"level": level, "toward": outcome.risk_screen.toward}
+        await self._notify("clinician", f"risk_screen_{level}", "exam", details)
+        if level == "imminent":
+            await self._notify("ops", "risk_screen_imminent", "exam", details)
+
     @workflow.update(name="report")
     async def report(self, report: ExamReport) -> ClaimStatus:
         profile = self._require_profile()
-        self._report = report
-        findings = qa_findings(report, len(self._referral.questions))
+        self._assessing_report = True
+        try:
+            # Rules run in an activity: a checklist change never alters a replayed claim.
+            assessment = await self._activity(
+                contracts.ASSESS_REPORT,
+                contracts.ReportAssessmentRequest(
+                    report=report, question_count=len(self._referral.questions)
+                ),
+                result_type=contracts.ReportAssessment,
+            )
+        finally:
+            self._assessing_report = False
+        if self._stage is not Stage.REPORT:
+            return self._status()  # withdrawn meanwhile
+        findings = assessment.findings
         if findings and self._addenda < profile.max_addenda:
             # Automatic QA failed: the examiner gets an addendum request, the stage stays REPORT.
             await self._request_addendum("report_qa_failed", actor="examiner", findings=findings)
             return self._status()
-        self._stage = Stage.REVIEW
+        self._recommendation = assessment.recommendation
+        self._enter(Stage.REVIEW)
         due = await self._due_from(workflow.now(), review=profile.review_sla)
-        self._set_deadlines(due)
+        if self._stage is Stage.REVIEW:
+            self._set_deadlines(due)
         if findings:
             await self._notify("ops", "qa_addenda_exhausted", f"qa-exhausted-{self._addenda}")
+        if profile.claimant_gets_report == "same_day":
+            await self._notify("claimant", "report_copy", "report-filed")
         await self._record("report_submitted", actor="examiner", qa_findings=findings)
         return self._status()
 
     @report.validator
     def _validate_report(self, _: ExamReport) -> None:
         self._require_stage(Stage.REPORT)
+        if self._assessing_report:
+            raise ApplicationError(
+                "a report for this claim is being checked; retry in a moment",
+                type="ActionNotAllowed",
+            )
 
     @workflow.update(name="review")
     async def review(self, review: ReviewResult) -> ClaimStatus:
         profile = self._require_profile()
-        assert self._report is not None
         if review.result == "addendum_requested":
+            # Reasons are free text: only their count goes to the audit log.
             await self._request_addendum(
-                "addendum_requested", actor="reviewer", reasons=review.reasons
+                "addendum_requested", actor="reviewer", reasons=len(review.reasons)
             )
             return self._status()
-        self._stage = Stage.DECISION
-        self._recommendation = recommendation_for(self._report)
+        self._enter(Stage.DECISION)
         due = await self._due_from(workflow.now(), decision=profile.decision_due)
-        self._set_deadlines(due)
+        if self._stage is Stage.DECISION:
+            self._set_deadlines(due)
         await self._notify("insurer", "report_available", "report-accepted")
-        if profile.claimant_gets_report in ("same_day", "yes"):
+        if profile.claimant_gets_report == "yes":
             await self._notify("claimant", "report_copy", "report-accepted")
         await self._record(
             "report_accepted",
@@ -310,11 +383,13 @@ class ClaimWorkflow:
         """Back to REPORT with a new, shorter report deadline; the examiner is told."""
         profile = self._require_profile()
         self._addenda += 1
-        self._stage = Stage.REPORT
+        addendum = self._addenda
+        self._enter(Stage.REPORT)
         due = await self._due_from(workflow.now(), report=profile.escalation_grace)
-        self._set_deadlines(due)
-        await self._notify("examiner", "addendum_request", f"addendum-{self._addenda}")
-        await self._record(event, actor=actor, addendum=self._addenda, **details)
+        if self._stage is Stage.REPORT:
+            self._set_deadlines(due)
+        await self._notify("examiner", "addendum_request", f"addendum-{addendum}")
+        await self._record(event, actor=actor, addendum=addendum, **details)
 
     @review.validator
     def _validate_review(self, review: ReviewResult) -> None:
@@ -333,7 +408,7 @@ class ClaimWorkflow:
             outcome=decision.outcome, reason_code=decision.reason_code, decided_at=workflow.now()
         )
         self._outcome = Outcome(decision.outcome)
-        self._stage = Stage.CLOSED
+        self._enter(Stage.CLOSED)
         await self._record(
             "decision_issued",
             actor="insurer",
@@ -348,8 +423,13 @@ class ClaimWorkflow:
 
     @workflow.update(name="withdraw")
     async def withdraw(self, withdrawal: Withdraw) -> ClaimStatus:
+        self._closing = True
+        # A claim withdrawn in its first instants is registered first, so its timeline reads
+        # in order.
+        await workflow.wait_condition(lambda: self._seq > 0)
         appointment = self._appointment
-        self._stage, self._outcome = Stage.CLOSED, Outcome.WITHDRAWN
+        self._outcome = Outcome.WITHDRAWN
+        self._enter(Stage.CLOSED)
         if appointment is not None:
             # Compensation: release the examiner's slot (no-op if the exam already happened).
             await self._set_appointment_status(appointment.id, "cancelled")
@@ -358,7 +438,7 @@ class ClaimWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, _: Withdraw) -> None:
-        if self._stage is Stage.CLOSED:
+        if self._stage is Stage.CLOSED or self._closing:
             raise ApplicationError("the claim is already closed", type="ActionNotAllowed")
 
     @workflow.query
@@ -367,6 +447,18 @@ class ClaimWorkflow:
 
     # --- helpers ------------------------------------------------------------------------------
 
+    def _enter(self, stage: Stage) -> None:
+        """Move to `stage`; the deadlines of the stage being left are met from now on."""
+        if self._stage is Stage.CLOSED:
+            return  # nothing reopens a closed claim
+        now = workflow.now()
+        for deadline in self._deadlines.values():
+            if deadline.met_at is None and _DEADLINE_STAGE[deadline.name] is self._stage:
+                deadline.met_at = now
+        self._stage = stage
+        if stage is Stage.CLOSED:
+            self._closing = True
+
     def _require_stage(self, *stages: Stage) -> None:
         if self._stage not in stages:
             expected = " or ".join(s.value for s in stages)
@@ -374,6 +466,8 @@ class ClaimWorkflow:
                 f"not allowed in stage {self._stage.value}; allowed in {expected}",
                 type="ActionNotAllowed",
             )
+        if self._closing:
+            raise ApplicationError("the claim is closing", type="ActionNotAllowed")
 
     def _require_profile(self) -> JurisdictionProfile:
         if self._profile is None:
@@ -382,12 +476,18 @@ class ClaimWorkflow:
         return self._profile
 
     def _active_deadline(self) -> Deadline | None:
+        """The current stage's pending deadline, if any."""
         active = [
             d
             for d in self._deadlines.values()
-            if not d.breached and _DEADLINE_STAGE[d.name] is self._stage
+            if d.met_at is None and not d.breached and _DEADLINE_STAGE[d.name] is self._stage
         ]
         return min(active, key=lambda d: d.due_at, default=None)
+
+    def _overdue(self) -> bool:
+        return self._stage is not Stage.CLOSED and any(
+            d.breached and d.met_at is None for d in self._deadlines.values()
+        )
 
     def _set_deadlines(self, due: dict[str, datetime]) -> None:
         for name, at in due.items():
@@ -407,7 +507,9 @@ class ClaimWorkflow:
         )
         return result.due
 
-    async def _notify(self, recipient: str, template: str, step: str) -> None:
+    async def _notify(
+        self, recipient: str, template: str, step: str, details: dict | None = None
+    ) -> None:
         await self._activity(
             contracts.NOTIFY,
             Notification(
@@ -415,6 +517,7 @@ class ClaimWorkflow:
                 claim_id=self._claim_id,
                 recipient=recipient,
                 template=template,
+                details=details or {},
             ),
             result_type=bool,
         )
@@ -458,8 +561,9 @@ class ClaimWorkflow:
         )
 
     def _publish(self, status: ClaimStatus) -> None:
-        pending = [d.due_at for d in status.deadlines if not d.breached]
+        """Search attributes and the UI's current details: what SREs filter and see."""
         next_deadline = self._active_deadline()
+        overdue = self._overdue()
         workflow.upsert_search_attributes(
             [
                 SA_STAGE.value_set(status.stage.value),
@@ -470,18 +574,18 @@ class ClaimWorkflow:
                 SA_INSURER.value_set(status.insurer_id),
                 SA_SAFETY_HOLD.value_set(status.safety_hold),
                 SA_NEXT_DEADLINE.value_set(next_deadline.due_at)
-                if next_deadline and status.status == "open"
+                if next_deadline
                 else SA_NEXT_DEADLINE.value_unset(),
-                SA_OVERDUE.value_set(
-                    status.status == "open" and any(d.breached for d in status.deadlines)
-                ),
+                SA_OVERDUE.value_set(overdue),
             ]
         )
         summary = f"**{status.stage.value}** · {status.jurisdiction}"
         if status.outcome:
             summary += f" · {status.outcome.value}"
-        if pending and status.status == "open":
-            summary += f" · next deadline {min(pending).isoformat()}"
+        if overdue:
+            summary += " · OVERDUE"
+        if next_deadline:
+            summary += f" · {next_deadline.name} due {next_deadline.due_at.isoformat()}"
         workflow.set_current_details(summary)
 
     def _status(self) -> ClaimStatus:

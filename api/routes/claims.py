@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.deps import Principal, claim_service, principal
 from claim_service import ClaimService, parse_referral
@@ -70,8 +70,12 @@ async def claim_events(
 async def act(
     claim_id: str,
     action: str,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, description="retries with the same key are applied once"),
+    ] = None,
     body: Any = Depends(json_body),
     claims: ClaimService = Depends(claim_service),
     _: Principal = Depends(principal),
 ) -> ClaimStatus:
-    return await claims.act(claim_id, action, body)
+    return await claims.act(claim_id, action, body, idempotency_key=idempotency_key)
