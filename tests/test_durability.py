@@ -89,7 +89,12 @@ async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
 
     assert (final.stage, final.outcome.value) == (Stage.CLOSED, "approved")
     events = await list_events(pool, final.claim_id)
-    assert Counter(e.type for e in events) == Counter(
+    # DEMO deadlines are seconds long and a killed worker costs seconds of failover, so a
+    # deadline may legitimately pass; each may be reported at most once.
+    breaches = [e.details["deadline"] for e in events if e.type == "deadline_breached"]
+    assert len(breaches) == len(set(breaches))
+    transitions = [e for e in events if e.type != "deadline_breached"]
+    assert Counter(e.type for e in transitions) == Counter(
         {
             "referral_received": 1,
             "appointment_booked": 1,
@@ -101,7 +106,7 @@ async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
             "claim_closed": 1,
         }
     )
-    assert [e.seq for e in events] == list(range(1, 9))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
     notices = await pool.fetch(
         "SELECT recipient, template, count(*) AS n FROM notification_outbox"
         " WHERE claim_id = $1 GROUP BY 1, 2",
