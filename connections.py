@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
+from codec import KeyRing, data_converter, dev_key_ring
 from settings import Settings
 from store.db import create_pool
 
@@ -14,11 +15,21 @@ class ConfigurationError(RuntimeError):
     pass
 
 
+def key_ring(settings: Settings) -> KeyRing:
+    if settings.codec_keys:
+        return KeyRing.parse(settings.codec_keys, settings.codec_active_key)
+    return dev_key_ring(settings.data_dir / "codec-keys.json")
+
+
+def converter(settings: Settings) -> DataConverter:
+    return data_converter(key_ring(settings))
+
+
 async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=converter(settings),
     )
 
 

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     api_port: int = 8000
     ui_port: int = 8233
 
+    # Payload encryption key ring, `kid:<base64 32-byte key>,...`; new payloads use the active key
+    # (default: the last). Empty means the dev ring in `<data_dir>/codec-keys.json`.
+    codec_keys: str = Field(default="", repr=False)
+    codec_active_key: str = ""
+    # Origins allowed to call the codec endpoints from a browser (the Temporal UI); empty means
+    # the local UI on ui_port.
+    codec_cors_origins: list[str] = []
+
+    def cors_origins(self) -> list[str]:
+        local = [f"http://localhost:{self.ui_port}", f"http://127.0.0.1:{self.ui_port}"]
+        return self.codec_cors_origins or local
+
     # How long the API waits for a workflow to accept or reject an action.
     action_timeout_seconds: float = 30.0
 

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
-from api.routes import claims, examiners, health
+from api.routes import claims, codec, examiners, health
 from claim_service import ClaimService
-from connections import connect_temporal, open_pool
+from codec import EncryptionCodec
+from connections import connect_temporal, key_ring, open_pool
 from settings import Settings, get_settings
 
 
@@ -24,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         app.state.temporal = temporal
         app.state.claims = ClaimService(pool, temporal, settings)
+        app.state.codec = EncryptionCodec(key_ring(settings))
         try:
             yield
         finally:
@@ -36,7 +39,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Independent medical examination claims, carried by durable workflows.",
     )
     errors.install(app)
+    # The Temporal UI calls the codec endpoints from the browser.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins(),
+        allow_credentials=True,
+        allow_methods=["POST", "OPTIONS"],
+        allow_headers=["*"],
+    )
     app.include_router(health.router)
     app.include_router(claims.router)
     app.include_router(examiners.router)
+    app.include_router(codec.router)
     return app

@@ -38,7 +38,7 @@ import httpx
 import psutil
 from pydantic import ValidationError
 
-from connections import connect_temporal
+from connections import connect_temporal, key_ring
 from devstack import binaries, search_attributes
 from devstack.samples import SAMPLE_REFERRAL
 from settings import PROJECT_ROOT, Settings
@@ -142,8 +142,8 @@ def child_env(settings: Settings, database_url: str) -> dict[str, str]:
     supervisor resolved, even when it came from a `.env` file or a relative data dir.
     """
     env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        env[f"IME_{name.upper()}"] = str(value)
+    for name, value in settings.model_dump(mode="json").items():
+        env[f"IME_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     env["IME_DATABASE_URL"] = database_url
     env[OWNER_ENV] = str(settings.data_dir)
     # Log lines reach the log files as they happen, not when a buffer fills.
@@ -167,6 +167,9 @@ def temporal_argv(settings: Settings) -> list[str]:
         str(temporal_port(settings)),
         "--ui-port",
         str(settings.ui_port),
+        # The UI decrypts payloads through the API's codec endpoint; the key stays in the API.
+        "--ui-codec-endpoint",
+        f"{api_url(settings)}/codec",
         # No call home for a version check: the machine may be offline.
         "--dynamic-config-value",
         "frontend.enableServerVersionCheck=false",
@@ -587,6 +590,8 @@ class Supervisor:
         stop_leftovers(self.data_dir)
         check_ports(self.settings)
         write_demo_referral(self.data_dir)
+        # Made once here, before the children that share it start.
+        key_ring(self.settings)
         # Temporal boots while Postgres starts and migrates: the two are independent.
         self._start_child("temporal", temporal_argv(self.settings), child_env(self.settings, ""))
         database_url = await self._prepare_postgres()

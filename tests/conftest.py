@@ -12,11 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import ClaimActivities
+from codec import KeyRing, data_converter
 from devstack import binaries
 from devstack import search_attributes as sa
 from devstack.postgres import EmbeddedPostgres
@@ -28,6 +28,9 @@ from worker import build_worker
 
 TEMPLATE_DB = "ime_template"
 TEST_SECRET = "test-secret"
+# A fixed key, so recorded replay histories stay decryptable. Never used outside tests.
+TEST_CODEC_KEYS = "test-1:" + "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LXRlc3Q="
+TEST_CONVERTER = data_converter(KeyRing.parse(TEST_CODEC_KEYS))
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +75,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_CONVERTER,
         test_server_existing_path=binaries.temporal_test_server(),
     )
     await sa.register(env.client)
@@ -83,7 +86,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_CONVERTER,
         dev_server_existing_path=binaries.temporal_cli(),
         search_attributes=list(sa.SEARCH_ATTRIBUTES),
     )
@@ -96,6 +99,7 @@ def make_settings(database_url: str, task_queue: str, address: str = "") -> Sett
         database_url=database_url,
         task_queue=task_queue,
         id_secret=TEST_SECRET,
+        codec_keys=TEST_CODEC_KEYS,
         **({"temporal_address": address} if address else {}),
     )
 

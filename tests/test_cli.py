@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from activities import ClaimActivities
-from tests.conftest import TEST_SECRET, dev_address, make_settings
+from tests.conftest import TEST_CODEC_KEYS, TEST_SECRET, dev_address, make_settings
 from tests.factories import referral_payload
 from worker import build_worker
 
@@ -25,6 +25,7 @@ async def cli(dev_env, database_url, task_queue, pool):
         "IME_DATABASE_URL": database_url,
         "IME_TASK_QUEUE": task_queue,
         "IME_ID_SECRET": TEST_SECRET,
+        "IME_CODEC_KEYS": TEST_CODEC_KEYS,
     }
 
     async def run(*args: str) -> tuple[int, str, str]:

@@ -21,7 +21,7 @@ from domain.models import (
     Stage,
 )
 from store.claims import list_events
-from tests.conftest import TEST_SECRET, dev_address
+from tests.conftest import TEST_CODEC_KEYS, TEST_SECRET, dev_address
 from tests.factories import complete_report, referral_payload
 from tests.helpers import act, start_claim, wait_for
 
@@ -34,6 +34,7 @@ def spawn_worker(address: str, database_url: str, task_queue: str) -> subprocess
         "IME_DATABASE_URL": database_url,
         "IME_TASK_QUEUE": task_queue,
         "IME_ID_SECRET": TEST_SECRET,
+        "IME_CODEC_KEYS": TEST_CODEC_KEYS,
     }
     return subprocess.Popen(
         [sys.executable, "worker.py"],

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.conftest import TEST_CONVERTER
 from workflows import ClaimWorkflow
 
 HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
@@ -26,6 +26,6 @@ def test_replay_fixtures_exist():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_history_replays_on_current_code(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[ClaimWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ClaimWorkflow], data_converter=TEST_CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
