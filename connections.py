@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio.client import Client
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from codec import KeyRing, data_converter, dev_key_ring
 from settings import Settings
@@ -25,11 +26,12 @@ def converter(settings: Settings) -> DataConverter:
     return data_converter(key_ring(settings))
 
 
-async def connect_temporal(settings: Settings) -> Client:
+async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=converter(settings),
+        runtime=runtime,
     )
 
 

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = PROJECT_ROOT / ".data"
 
+    # host:port for the worker's Prometheus metrics (Temporal SDK metrics); empty disables them.
+    worker_metrics_address: str = ""
+
     # Secret for deriving opaque claim ids (HMAC over insurer + claim number), so ids
     # cannot be reversed by guessing claim numbers.
     id_secret: str = Field(default="dev-only-change-me", repr=False)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities import ClaimActivities
@@ -23,12 +25,27 @@ def build_worker(client: Client, settings: Settings, activities: ClaimActivities
         task_queue=settings.task_queue,
         workflows=[ClaimWorkflow],
         activities=activities.all(),
+        # On SIGTERM running activities get this long to finish before they are cancelled
+        # (and retried elsewhere: every side effect is idempotent).
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A runtime serving the SDK's worker metrics to Prometheus, when an address is set."""
+    if not settings.worker_metrics_address:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=settings.worker_metrics_address),
+            global_tags={"service": "ime-worker"},
+        )
     )
 
 
 async def main() -> None:
     settings = get_settings()
-    client = await connect_temporal(settings)
+    client = await connect_temporal(settings, metrics_runtime(settings))
     pool = await open_pool(settings)
     worker = build_worker(client, settings, ClaimActivities(pool, settings.id_secret))
     stop = asyncio.Event()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors
+from api import errors, metrics
 from api.routes import claims, codec, examiners, health
 from claim_service import ClaimService
 from codec import EncryptionCodec
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Independent medical examination claims, carried by durable workflows.",
     )
     errors.install(app)
+    metrics.install(app)
     # The Temporal UI calls the codec endpoints from the browser.
     app.add_middleware(
         CORSMiddleware,

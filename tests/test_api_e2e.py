@@ -242,3 +242,13 @@ async def test_retried_action_with_the_same_idempotency_key_is_applied_once(api_
     assert fresh.status_code == 409
     events = (await http.get(f"/v1/claims/{claim_id}/events")).json()
     assert [e["type"] for e in events].count("appointment_confirmed") == 1
+
+
+async def test_metrics_count_requests_by_route_template(api_client):
+    await api_client.get("/v1/claims/not-a-claim")
+    scraped = (await api_client.get("/metrics")).text
+    assert (
+        'ime_http_requests_total{method="GET",route="/v1/claims/{claim_id}",status="404"} 1.0'
+        in scraped
+    )
+    assert "not-a-claim" not in scraped

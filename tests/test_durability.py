@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from domain.models import (
     ConfirmAppointment,
@@ -28,8 +31,11 @@ from tests.helpers import act, start_claim, wait_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def spawn_worker(address: str, database_url: str, task_queue: str) -> subprocess.Popen:
+def spawn_worker(
+    address: str, database_url: str, task_queue: str, metrics_address: str = ""
+) -> subprocess.Popen:
     env = os.environ | {
+        "IME_WORKER_METRICS_ADDRESS": metrics_address,
         "IME_TEMPORAL_ADDRESS": address,
         "IME_DATABASE_URL": database_url,
         "IME_TASK_QUEUE": task_queue,
@@ -45,6 +51,12 @@ def spawn_worker(address: str, database_url: str, task_queue: str) -> subprocess
     )
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def kill(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
@@ -55,12 +67,19 @@ async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
 ):
     address = dev_address(dev_env)
     client = dev_env.client
-    worker = spawn_worker(address, database_url, task_queue)
+    metrics_address = f"127.0.0.1:{free_port()}"
+    worker = spawn_worker(address, database_url, task_queue, metrics_address)
     try:
         handle = await start_claim(
             client, Referral.model_validate(referral_payload("DEMO")), task_queue
         )
         booked = await wait_for(handle, lambda s: s.appointment is not None)
+
+        # The worker serves the SDK's metrics to Prometheus.
+        async with httpx.AsyncClient() as http:
+            scraped = (await http.get(f"http://{metrics_address}/metrics")).text
+        assert "temporal_activity_execution_latency" in scraped
+        assert 'service="ime-worker"' in scraped
 
         # Kill while the claim waits for the examiner; the next worker picks it up from history.
         kill(worker)
