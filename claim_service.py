@@ -41,7 +41,18 @@ from workflows.claim import SA_INSURER, SA_JURISDICTION, SA_STAGE
 
 # Actions the claim workflow handles today; the others are part of the contract and answer 501.
 SUPPORTED_ACTIONS = frozenset(
-    {"confirm-appointment", "exam", "report", "review", "decision", "withdraw"}
+    {
+        "assign",
+        "confirm-appointment",
+        "decline-appointment",
+        "reschedule",
+        "exam",
+        "report",
+        "review",
+        "decision",
+        "extend-decision",
+        "withdraw",
+    }
 )
 
 

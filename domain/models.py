@@ -333,6 +333,9 @@ class Deadline(Model):
     breached: bool = False
     # When the stage this deadline guards was left (late or not); None while it is pending.
     met_at: datetime | None = None
+    # When the owner gets a reminder (the profile's reminder fraction of the window).
+    remind_at: datetime | None = None
+    reminded: bool = False
 
 
 class DecisionRecord(Model):
@@ -395,6 +398,7 @@ class ScheduleRequest(Model):
     business_hours: bool
     timezone: str
     exclude_examiner_ids: list[str] = Field(default_factory=list)
+    only_examiner_id: str | None = None
 
 
 class Examiner(Model):

@@ -60,6 +60,7 @@ async def eligible_examiners(conn: asyncpg.Connection, req: ScheduleRequest, cla
              AND e.specialty = $1
              AND $2 = ANY (e.licensed_states)
              AND NOT (e.id = ANY ($3::text[]))
+             AND ($7::text IS NULL OR e.id = $7)
              AND NOT (e.npi = ANY ($4::text[]))
              AND NOT EXISTS (SELECT 1 FROM appointments a
                              WHERE a.examiner_id = e.id AND a.claimant_key = $5
@@ -74,6 +75,7 @@ async def eligible_examiners(conn: asyncpg.Connection, req: ScheduleRequest, cla
         req.treating_provider_npis,
         claimant_key,
         req.claim_id,
+        req.only_examiner_id,
     )
 
 

@@ -12,12 +12,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.deadlines import add_business_days
 from domain.models import (
+    Assign,
     ClaimStatus,
     ConfirmAppointment,
     DecisionInput,
+    DeclineAppointment,
     ExamOutcome,
     ExamReport,
+    ExtendDecision,
     Referral,
+    Reschedule,
     ReviewResult,
     Stage,
     Withdraw,
@@ -29,6 +33,7 @@ from tests.helpers import (
     act_and_finish,
     keep_history,
     start_claim,
+    start_demo_claim,
     wait_for,
 )
 from tests.walk import HAPPY_PATH_EVENTS
@@ -379,24 +384,115 @@ async def test_imminent_risk_screen_reaches_clinician_and_ops_but_not_the_audit_
     assert "imminent" not in timeline and "risk" not in timeline
 
 
-async def test_concurrent_no_shows_count_once(ts_env, client, task_queue):
-    handle = await start_claim(
-        client, Referral.model_validate(referral_payload("DEMO")), task_queue
+async def outbox(pool, claim_id: str, template: str) -> list[str]:
+    rows = await pool.fetch(
+        "SELECT recipient FROM notification_outbox WHERE claim_id = $1 AND template = $2",
+        claim_id,
+        template,
     )
+    return sorted(r["recipient"] for r in rows)
+
+
+async def test_examiner_declines_and_the_next_examiner_is_booked(client, task_queue, pool):
+    handle = await start_demo_claim(client, task_queue)
+    first = await wait_for(handle, lambda s: s.appointment is not None)
+    status = await act(handle, "decline-appointment", DeclineAppointment(reason="on leave"))
+    assert status.stage is Stage.SCHEDULING
+    second = await wait_for(
+        handle, lambda s: s.appointment is not None and s.appointment.id != first.appointment.id
+    )
+    assert second.examiner.id != first.examiner.id
+    cancelled = await pool.fetchval(
+        "SELECT status FROM appointments WHERE id = $1", first.appointment.id
+    )
+    assert cancelled == "cancelled"
+    types = [e.type for e in await list_events(pool, second.claim_id)]
+    assert types[-3:] == ["appointment_booked", "appointment_declined", "appointment_booked"]
+    await keep_history(handle, "declined_then_rebooked")
+
+
+async def test_ops_assign_an_examiner_when_none_is_eligible(client, task_queue, pool):
+    payload = referral_payload("DEMO")
+    payload["claimant"]["address"] |= {"state": "WY", "city": "Cheyenne", "postal_code": "82001"}
+    handle = await start_claim(client, Referral.model_validate(payload), task_queue)
+    claim_id = (await handle.query("status", result_type=ClaimStatus)).claim_id
+    async with asyncio.timeout(15):
+        while "no_examiner_available" not in [e.type for e in await list_events(pool, claim_id)]:
+            await asyncio.sleep(0.05)
+
+    # A California examiner is not licensed for a Wyoming claimant: refused, nothing changes.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await act(handle, "assign", Assign(examiner_id="ex-ca-orthopedic-surgery-1"))
+    assert "cannot take this claim" in str(refused.value.cause)
+    assert (await handle.query("status", result_type=ClaimStatus)).appointment is None
+
+    await pool.execute(
+        "INSERT INTO examiners (id, name, npi, specialty, licensed_states, location)"
+        " VALUES ('ex-wy-9', 'Dr. Wyoming', '1999999998', 'orthopedic_surgery', '{WY}', 'Cheyenne')"
+    )
+    status = await act(handle, "assign", Assign(examiner_id="ex-wy-9"))
+    assert status.examiner is not None and status.examiner.id == "ex-wy-9"
+    assert status.appointment is not None
+    events = await list_events(pool, claim_id)
+    assert events[-1].type == "examiner_assigned" and events[-1].actor == "ops"
+    await keep_history(handle, "assigned_by_ops")
+
+
+async def test_reschedule_from_exam_books_a_new_appointment(client, task_queue, pool):
+    handle = await start_demo_claim(client, task_queue)
+    await wait_for(handle, lambda s: s.appointment is not None)
+    confirmed = await act(handle, "confirm-appointment", ConfirmAppointment())
+    old = confirmed.appointment
+    status = await act(
+        handle, "reschedule", Reschedule(reason="claimant is ill", requested_by="claimant")
+    )
+    assert status.stage is Stage.SCHEDULING
+    new = await wait_for(handle, lambda s: s.appointment is not None and s.appointment.id != old.id)
+    assert new.stage is Stage.SCHEDULING
+    assert await pool.fetchval("SELECT status FROM appointments WHERE id = $1", old.id) == (
+        "cancelled"
+    )
+    rescheduled = [
+        e for e in await list_events(pool, new.claim_id) if e.type == "appointment_rescheduled"
+    ]
+    assert [e.details for e in rescheduled] == [{"requested_by": "claimant"}]
+    await keep_history(handle, "rescheduled_from_exam")
+
+
+async def test_erisa_decision_can_be_extended_twice_with_notice(ts_env, client, task_queue, pool):
+    payload = referral_payload("ERISA-LTD") | {"claim_type": "long_term_disability"}
+    handle = await start_claim(client, Referral.model_validate(payload), task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(handle, "confirm-appointment", ConfirmAppointment())
     await until_appointment(ts_env, status)
-    results = await asyncio.gather(
-        act(handle, "exam", ExamOutcome(attended=False)),
-        act(handle, "exam", ExamOutcome(attended=False)),
-        return_exceptions=True,
-    )
-    rejected = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
-    assert len(rejected) == 1, results
-    history = await handle.fetch_history()
-    accepted = [
-        e
-        for e in history.events
-        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    await act(handle, "exam", ExamOutcome(attended=True))
+    await act(handle, "report", ExamReport.model_validate(complete_report()))
+    status = await act(handle, "review", ReviewResult(result="accepted"))
+    first_due = next(d.due_at for d in status.deadlines if d.name == "decision")
+
+    for n in (1, 2):
+        status = await act(handle, "extend-decision", ExtendDecision(reason="awaiting records"))
+        due = next(d.due_at for d in status.deadlines if d.name == "decision")
+        assert due == first_due + timedelta(days=30 * n)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await act(handle, "extend-decision", ExtendDecision(reason="one more"))
+    assert "no decision extension left" in str(refused.value.cause)
+    assert await outbox(pool, status.claim_id, "decision_extension_notice") == [
+        "claimant",
+        "claimant",
     ]
-    assert len(accepted) == 2  # confirm-appointment and one exam
+    await keep_history(handle, "erisa_decision_extended")
+
+
+async def test_owner_is_reminded_before_a_deadline(ts_env, client, task_queue, pool):
+    handle = await start_demo_claim(client, task_queue)
+    booked = await wait_for(handle, lambda s: s.appointment is not None)
+    deadline = next(d for d in booked.deadlines if d.name == "appointment_confirmation")
+    assert deadline.remind_at is not None and deadline.remind_at < deadline.due_at
+    await ts_env.sleep(timedelta(seconds=16))  # 75 % of the 20-second window has passed
+    async with asyncio.timeout(10):
+        while not await outbox(pool, booked.claim_id, "deadline_reminder"):
+            await asyncio.sleep(0.05)
+    assert await outbox(pool, booked.claim_id, "deadline_reminder") == ["examiner"]
+    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    assert not [d for d in status.deadlines if d.breached]

@@ -20,7 +20,7 @@ HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
 
 
 def test_replay_fixtures_exist():
-    assert len(HISTORIES) >= 4
+    assert len(HISTORIES) >= 9
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

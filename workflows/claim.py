@@ -20,20 +20,24 @@ with workflow.unsafe.imports_passed_through():
     from domain.ids import claim_id_from_workflow_id
     from domain.models import (
         AppointmentRef,
+        Assign,
         ClaimEvent,
         ClaimStatus,
         ConfirmAppointment,
         Deadline,
         DecisionInput,
         DecisionRecord,
+        DeclineAppointment,
         ExaminerRef,
         ExamOutcome,
         ExamReport,
+        ExtendDecision,
         Notification,
         Outcome,
         ProjectionWrite,
         Recommendation,
         Referral,
+        Reschedule,
         ReviewResult,
         ScheduleRequest,
         Stage,
@@ -107,6 +111,9 @@ class ClaimWorkflow:
         self._no_shows = 0
         self._attempt = 0
         self._awaiting_examiner = False
+        self._booking = False
+        self._declined_by: set[str] = set()
+        self._decision_extensions = 0
         self._seq = 0
         self._created_at = info.workflow_start_time
         self._updated_at = info.workflow_start_time
@@ -139,16 +146,42 @@ class ClaimWorkflow:
     async def _schedule(self) -> None:
         """Book an examiner; without an eligible one, tell ops once and retry with backoff."""
         profile = self._require_profile()
-        claimant = self._referral.claimant
         retry = profile.scheduling_retry.as_timedelta()
-        while self._stage is Stage.SCHEDULING:
+        while self._needs_booking():
+            # An ops assignment may be booking right now: never book twice.
+            await workflow.wait_condition(lambda: not self._booking)
+            if not self._needs_booking() or await self._book_and_publish():
+                continue
+            if self._stage is not Stage.SCHEDULING:
+                return
+            if not self._awaiting_examiner:
+                self._awaiting_examiner = True
+                await self._notify("ops", "no_examiner_available", f"no-examiner-{self._attempt}")
+                await self._record("no_examiner_available", attempt=self._attempt)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: not self._needs_booking(), timeout=retry)
+            retry = min(retry * 2, profile.scheduling_retry.as_timedelta() * 8)
+
+    def _needs_booking(self) -> bool:
+        return self._stage is Stage.SCHEDULING and self._appointment is None
+
+    async def _book_and_publish(
+        self, *, only_examiner_id: str | None = None, event: str = "appointment_booked"
+    ) -> bool:
+        """Book a slot (with `only_examiner_id` when ops assign one), tell the parties, then show
+        the booking. Exclusive: `_booking` keeps a second booking from starting meanwhile."""
+        profile = self._require_profile()
+        claimant = self._referral.claimant
+        self._booking = True
+        try:
             self._attempt += 1
+            attempt = self._attempt
             earliest = (await self._due_from(workflow.now(), notice=profile.notice_lead))["notice"]
             result = await self._activity(
                 contracts.SCHEDULE_EXAM,
                 ScheduleRequest(
                     claim_id=self._claim_id,
-                    attempt=self._attempt,
+                    attempt=attempt,
                     specialty=self._referral.requested_specialty,
                     licence_state=profile.examiner_licence_state(claimant.address.state),
                     claimant_name=claimant.full_name,
@@ -158,46 +191,41 @@ class ClaimWorkflow:
                     duration_seconds=int(profile.exam_duration.as_timedelta().total_seconds()),
                     business_hours=profile.business_hours,
                     timezone=profile.timezone,
+                    exclude_examiner_ids=sorted(self._declined_by),
+                    only_examiner_id=only_examiner_id,
                 ),
                 result_type=contracts.ScheduleResult,
             )
-            if result.booked and result.examiner and result.appointment:
-                await self._publish_booking(profile, result.examiner, result.appointment)
-                return
+            if not (result.booked and result.examiner and result.appointment):
+                return False
+            examiner, appointment = result.examiner, result.appointment
+            due = await self._due_from(workflow.now(), appointment_confirmation=profile.confirm_due)
+            if self._stage is Stage.SCHEDULING:
+                step = f"appointment-{attempt}"
+                await self._notify("claimant", "appointment_notice", step)
+                await self._notify("examiner", "appointment_request", step)
             if self._stage is not Stage.SCHEDULING:
-                return
-            if not self._awaiting_examiner:
-                self._awaiting_examiner = True
-                await self._notify("ops", "no_examiner_available", f"no-examiner-{self._attempt}")
-                await self._record("no_examiner_available", attempt=self._attempt)
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._stage is not Stage.SCHEDULING, timeout=retry
-                )
-            retry = min(retry * 2, profile.scheduling_retry.as_timedelta() * 8)
-
-    async def _publish_booking(
-        self, profile: JurisdictionProfile, examiner: ExaminerRef, appointment: AppointmentRef
-    ) -> None:
-        """Tell the parties, then show the booking; a withdrawal meanwhile releases the slot."""
-        due = await self._due_from(workflow.now(), appointment_confirmation=profile.confirm_due)
-        if self._stage is Stage.SCHEDULING:
+                # Withdrawn while the slot was being booked: release it.
+                await self._set_appointment_status(appointment.id, "cancelled")
+                return True
+            # Published only now, with its record: actions on the appointment need it complete.
+            replaced = self._appointment
+            self._awaiting_examiner = False
+            self._enter(Stage.SCHEDULING)  # the previous booking's confirmation window is over
+            self._examiner, self._appointment = examiner, appointment
             self._set_deadlines(due)
-            step = f"appointment-{self._attempt}"
-            await self._notify("claimant", "appointment_notice", step)
-            await self._notify("examiner", "appointment_request", step)
-        if self._stage is not Stage.SCHEDULING:
-            await self._set_appointment_status(appointment.id, "cancelled")
-            return
-        # Published only now, with its record: actions on the appointment need it complete.
-        self._awaiting_examiner = False
-        self._examiner, self._appointment = examiner, appointment
+        finally:
+            self._booking = False
+        if replaced is not None:
+            await self._set_appointment_status(replaced.id, "cancelled")
         await self._record(
-            "appointment_booked",
+            event,
+            actor="ops" if only_examiner_id else "system",
             examiner_id=examiner.id,
             starts_at=appointment.starts_at.isoformat(),
-            attempt=self._attempt,
+            attempt=attempt,
         )
+        return True
 
     async def _wait_for_progress(self) -> None:
         """Wait for the next action; when the stage's deadline passes first, tell its owner."""
@@ -206,7 +234,9 @@ class ClaimWorkflow:
         if deadline is None:
             await workflow.wait_condition(lambda: self._seq != seen or self._stage is not stage)
             return
-        remaining = deadline.due_at - workflow.now()
+        remind = deadline.remind_at if not deadline.reminded else None
+        wake_at = min(deadline.due_at, remind) if remind else deadline.due_at
+        remaining = wake_at - workflow.now()
         if remaining > timedelta(0):
             try:
                 await workflow.wait_condition(
@@ -215,8 +245,20 @@ class ClaimWorkflow:
                 return
             except TimeoutError:
                 pass
-        if self._active_deadline() is deadline:
+        if self._active_deadline() is not deadline:
+            return
+        if workflow.now() < deadline.due_at:
+            await self._remind(deadline)
+        else:
             await self._breach(deadline)
+
+    async def _remind(self, deadline: Deadline) -> None:
+        deadline.reminded = True
+        owner = _DEADLINE_OWNER[deadline.name]
+        step = f"remind-{deadline.name}-{deadline.due_at.isoformat()}"
+        await self._notify(
+            owner, "deadline_reminder", step, {"due_at": deadline.due_at.isoformat()}
+        )
 
     async def _breach(self, deadline: Deadline) -> None:
         deadline.breached = True
@@ -441,6 +483,94 @@ class ClaimWorkflow:
         if self._stage is Stage.CLOSED or self._closing:
             raise ApplicationError("the claim is already closed", type="ActionNotAllowed")
 
+    @workflow.update(name="assign")
+    async def assign(self, assignment: Assign) -> ClaimStatus:
+        """Ops choose the examiner: book with them, releasing an unconfirmed booking."""
+        booked = await self._book_and_publish(
+            only_examiner_id=assignment.examiner_id, event="examiner_assigned"
+        )
+        if not booked:
+            raise ApplicationError(
+                f"examiner {assignment.examiner_id} cannot take this claim (not on the panel, "
+                "not active, wrong specialty or licence, a conflict with the claimant, or no "
+                "capacity)",
+                type="ActionNotAllowed",
+            )
+        return self._status()
+
+    @assign.validator
+    def _validate_assign(self, _: Assign) -> None:
+        self._require_stage(Stage.SCHEDULING)
+        self._require_not_booking()
+
+    @workflow.update(name="decline-appointment")
+    async def decline_appointment(self, _: DeclineAppointment) -> ClaimStatus:
+        """The examiner declines: release the slot; the main loop books the next examiner."""
+        assert self._appointment is not None and self._examiner is not None
+        declined, examiner_id = self._appointment, self._examiner.id
+        self._declined_by.add(examiner_id)
+        self._enter(Stage.SCHEDULING)
+        self._appointment = self._examiner = None
+        await self._set_appointment_status(declined.id, "cancelled")
+        await self._record("appointment_declined", actor="examiner", examiner_id=examiner_id)
+        return self._status()
+
+    @decline_appointment.validator
+    def _validate_decline(self, _: DeclineAppointment) -> None:
+        self._require_stage(Stage.SCHEDULING)
+        self._require_not_booking()
+        if self._appointment is None:
+            raise ApplicationError("no appointment is booked yet", type="ActionNotAllowed")
+
+    @workflow.update(name="reschedule")
+    async def reschedule(self, request: Reschedule) -> ClaimStatus:
+        """A new appointment is needed (claimant, examiner or ops ask): release this one."""
+        assert self._appointment is not None
+        released = self._appointment
+        self._enter(Stage.SCHEDULING)
+        self._appointment = None
+        await self._set_appointment_status(released.id, "cancelled")
+        await self._record("appointment_rescheduled", requested_by=request.requested_by)
+        return self._status()
+
+    @reschedule.validator
+    def _validate_reschedule(self, _: Reschedule) -> None:
+        self._require_stage(Stage.SCHEDULING, Stage.EXAM)
+        self._require_not_booking()
+        if self._appointment is None:
+            raise ApplicationError("no appointment is booked yet", type="ActionNotAllowed")
+
+    @workflow.update(name="extend-decision")
+    async def extend_decision(self, extension: ExtendDecision) -> ClaimStatus:
+        """Extend the decision deadline (ERISA: up to two 30-day extensions, each with a reason,
+        and the claimant is told)."""
+        profile = self._require_profile()
+        self._decision_extensions += 1
+        used = self._decision_extensions
+        current = self._deadlines["decision"]
+        due = await self._due_from(current.due_at, decision=profile.decision_extension)
+        if self._stage is Stage.DECISION:
+            self._set_deadlines(due)
+        await self._notify(
+            "claimant",
+            "decision_extension_notice",
+            f"extension-{used}",
+            {"reason": extension.reason},
+        )
+        await self._record("decision_extended", actor="insurer", extension=used)
+        return self._status()
+
+    @extend_decision.validator
+    def _validate_extend(self, _: ExtendDecision) -> None:
+        self._require_stage(Stage.DECISION)
+        profile = self._require_profile()
+        if self._decision_extensions >= profile.decision_extensions:
+            raise ApplicationError(
+                f"no decision extension left under {profile.name} "
+                f"({profile.decision_extensions} allowed)",
+                type="ActionNotAllowed",
+            )
+
     @workflow.query
     def status(self) -> ClaimStatus:
         return self._status()
@@ -469,6 +599,13 @@ class ClaimWorkflow:
         if self._closing:
             raise ApplicationError("the claim is closing", type="ActionNotAllowed")
 
+    def _require_not_booking(self) -> None:
+        if self._booking:
+            raise ApplicationError(
+                "an appointment is being booked for this claim; retry in a moment",
+                type="ActionNotAllowed",
+            )
+
     def _require_profile(self) -> JurisdictionProfile:
         if self._profile is None:
             # Only in the first instants of a claim, before its profile is loaded.
@@ -490,8 +627,11 @@ class ClaimWorkflow:
         )
 
     def _set_deadlines(self, due: dict[str, datetime]) -> None:
+        profile = self._require_profile()
+        now = workflow.now()
         for name, at in due.items():
-            self._deadlines[name] = Deadline(name=name, due_at=at)
+            remind_at = now + (at - now) * profile.reminder_fraction if at > now else None
+            self._deadlines[name] = Deadline(name=name, due_at=at, remind_at=remind_at)
 
     async def _due_from(self, start: datetime, **durations: Duration) -> dict[str, datetime]:
         profile = self._require_profile()
