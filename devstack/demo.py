@@ -29,7 +29,16 @@ STATES = {"NY": ("Albany", "12207"), "CA": ("Fresno", "93721"), "TX": ("Austin",
 SPECIALTIES = ["orthopedic_surgery", "neurology", "physical_medicine", "internal_medicine"]
 
 # Each scenario is a script of what the humans do; the workflow does the rest.
-SCENARIOS = ["approved", "denied", "no_show", "overdue_report", "qa_addendum", "withdrawn"]
+SCENARIOS = [
+    "approved",
+    "denied",
+    "no_show",
+    "overdue_report",
+    "qa_addendum",
+    "withdrawn",
+    "declined",
+    "rescheduled",
+]
 
 
 @dataclass
@@ -153,6 +162,7 @@ class Simulator:
         """Play the humans of one claim until it closes."""
         no_shows = 0
         addendum_sent = False
+        declined = rescheduled = False
         while True:
             status = await self.status(claim.claim_id)
             stage = status["stage"]
@@ -164,7 +174,19 @@ class Simulator:
                 await self.act(claim.claim_id, "withdraw", {"reason": "claimant settled"})
             elif stage == "SCHEDULING" and status["appointment"]:
                 await self.think()
-                await self.act(claim.claim_id, "confirm-appointment")
+                if claim.scenario == "declined" and not declined:
+                    declined = await self.act(
+                        claim.claim_id, "decline-appointment", {"reason": "schedule conflict"}
+                    )
+                else:
+                    await self.act(claim.claim_id, "confirm-appointment")
+            elif stage == "EXAM" and claim.scenario == "rescheduled" and not rescheduled:
+                await self.think()
+                rescheduled = await self.act(
+                    claim.claim_id,
+                    "reschedule",
+                    {"reason": "claimant unwell", "requested_by": "claimant"},
+                )
             elif stage == "EXAM":
                 starts = datetime.fromisoformat(status["appointment"]["starts_at"])
                 await asyncio.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 0.5)

@@ -231,7 +231,7 @@ def banner(settings: Settings, database_url: str) -> str:
         *(
             [
                 "Demo: a simulator starts DEMO claims and plays examiners, reviewers and adjusters",
-                "(no-show, overdue report, QA addendum, withdrawal, approvals and denials).",
+                "(no-show, overdue report, QA addendum, withdrawal, decline, reschedule, ...).",
                 "In the Temporal UI, filter claims by stage with:  ClaimStage = 'EXAM'",
                 "or find late ones with:  Overdue = true",
                 "",
