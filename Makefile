@@ -33,4 +33,4 @@ clean:
 
 # Re-record the workflow histories that test_replay replays (after a patched workflow change).
 record-histories: $(STAMP)
-	IME_RECORD_HISTORIES=1 $(PY) -m pytest tests/test_claim_workflow.py -q
+	IME_RECORD_HISTORIES=1 $(PY) -m pytest tests/test_claim_workflow.py tests/test_safety.py -q

@@ -52,8 +52,13 @@ SUPPORTED_ACTIONS = frozenset(
         "decision",
         "extend-decision",
         "withdraw",
+        "safety-concern",
+        "safety-ack",
+        "safety-resolve",
     }
 )
+# Clinicians act on the claim's open safety case (its own workflow, which outlives the claim).
+SAFETY_CASE_ACTIONS = frozenset({"safety-ack", "safety-resolve"})
 
 
 def parse_referral(body: Any) -> Referral:
@@ -202,17 +207,39 @@ class ClaimService:
         current = await self.get(claim_id)
         if action not in SUPPORTED_ACTIONS:
             raise NotImplementedAction(f"the {action} action is not available yet")
+        update_id = f"{action}:{idempotency_key}" if idempotency_key else None
+        if action in SAFETY_CASE_ACTIONS:
+            # The safety case outlives its claim, so these work on a closed claim too.
+            case_id = await self._update_call(
+                self._client.get_workflow_handle(current.workflow_id).query(
+                    "safety_case", result_type=str | None
+                )
+            )
+            if not case_id:
+                raise ActionNotAllowed("the claim has no open safety case")
+            await self._update(case_id, action, payload, update_id, result_type=None)
+            return await self.get(claim_id)
         if current.status == "closed":
             raise ActionNotAllowed("the claim is closed")
-        handle = self._client.get_workflow_handle(current.workflow_id)
-        try:
-            return await handle.execute_update(
-                action,
-                payload,
-                id=f"{action}:{idempotency_key}" if idempotency_key else None,
-                result_type=ClaimStatus,
-                rpc_timeout=timedelta(seconds=self._settings.action_timeout_seconds),
+        return await self._update(current.workflow_id, action, payload, update_id, ClaimStatus)
+
+    async def _update(
+        self, workflow_id: str, action: str, payload: Any, update_id: str | None, result_type
+    ):
+        handle = self._client.get_workflow_handle(workflow_id)
+        timeout = timedelta(seconds=self._settings.action_timeout_seconds)
+        return await self._update_call(
+            handle.execute_update(
+                action, payload, id=update_id, result_type=result_type, rpc_timeout=timeout
             )
+        )
+
+    @staticmethod
+    async def _update_call(call):
+        """Temporal's answers as the service's errors: 409 for a refused action, 503 when the
+        workflow service cannot answer."""
+        try:
+            return await call
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == "ActionNotAllowed":

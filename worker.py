@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from activities import ClaimActivities
 from connections import connect_temporal, open_pool
 from settings import Settings, get_settings
-from workflows import ClaimWorkflow
+from workflows import WORKFLOWS
 
 log = logging.getLogger("ime.worker")
 
@@ -23,7 +23,7 @@ def build_worker(client: Client, settings: Settings, activities: ClaimActivities
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[ClaimWorkflow],
+        workflows=WORKFLOWS,
         activities=activities.all(),
         # On SIGTERM running activities get this long to finish before they are cancelled
         # (and retried elsewhere: every side effect is idempotent).

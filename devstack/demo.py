@@ -38,6 +38,7 @@ SCENARIOS = [
     "withdrawn",
     "declined",
     "rescheduled",
+    "safety_imminent",
 ]
 
 
@@ -98,6 +99,7 @@ class Simulator:
         self._state_file = state_file
         self._claims: dict[str, DemoClaim] = {}
         self._started = 0
+        self._side_tasks: set[asyncio.Task] = set()
 
     # --- persistence of the claims this simulator owns ----------------------------------------
 
@@ -158,6 +160,17 @@ class Simulator:
         self._claims.pop(claim.claim_id, None)
         self.save()
 
+    async def play_clinician(self, claim_id: str) -> None:
+        """The on-call clinician: acknowledges after one missed page, then resolves."""
+        await asyncio.sleep(12)
+        await self.act(claim_id, "safety-ack", {"clinician_id": "demo-clinician"})
+        await self.think(5, 10)
+        await self.act(
+            claim_id,
+            "safety-resolve",
+            {"actions_taken": ["warm_handoff", "referral_to_treatment"], "notes": "demo"},
+        )
+
     async def drive(self, claim: DemoClaim) -> None:
         """Play the humans of one claim until it closes."""
         no_shows = 0
@@ -192,11 +205,18 @@ class Simulator:
                 await asyncio.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 0.5)
                 attended = not (claim.scenario == "no_show" and no_shows == 0)
                 no_shows += 0 if attended else 1
+                imminent = claim.scenario == "safety_imminent"
+                screen = {
+                    "level": "imminent" if imminent else "none",
+                    "toward": "self" if imminent else None,
+                }
                 await self.act(
-                    claim.claim_id,
-                    "exam",
-                    {"attended": attended, "risk_screen": {"level": "none", "toward": None}},
+                    claim.claim_id, "exam", {"attended": attended, "risk_screen": screen}
                 )
+                if imminent:
+                    clinician = asyncio.create_task(self.play_clinician(claim.claim_id))
+                    self._side_tasks.add(clinician)
+                    clinician.add_done_callback(self._side_tasks.discard)
             elif stage == "REPORT":
                 if claim.scenario == "overdue_report":
                     await asyncio.sleep(25)  # past the 20-second report deadline
@@ -211,6 +231,8 @@ class Simulator:
                 await self.act(claim.claim_id, "review", {"result": "accepted", "reasons": []})
             elif stage == "DECISION":
                 await self.think(5, 12)
+                if status["safety_hold"]:
+                    continue  # no decision while the examinee's safety case is open
                 denied = status["recommendation"] == "deny"
                 await self.act(
                     claim.claim_id,

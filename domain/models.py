@@ -418,7 +418,15 @@ class Notification(Model):
     key: str
     claim_id: str
     recipient: Literal[
-        "claimant", "examiner", "insurer", "ops", "reviewer", "supervisor", "clinician"
+        "claimant",
+        "examiner",
+        "insurer",
+        "ops",
+        "reviewer",
+        "supervisor",
+        "clinician",
+        "crisis_line",
+        "medical_director",
     ]
     template: str
     details: dict[str, Any] = Field(default_factory=dict)
@@ -439,3 +447,21 @@ class ClaimQuery(Model):
 class ClaimPage(Model):
     items: list[ClaimStatus]
     next_cursor: str | None = None
+
+
+class SafetyCase(Model):
+    """Input of a safety escalation: kept out of the claim's status and audit log."""
+
+    claim_id: str
+    parent_workflow_id: str
+    level: Literal["imminent"]
+    toward: Literal["self", "others"]
+    source: Literal["exam", "concern"]
+    ack_seconds: int = Field(gt=0)
+
+
+class SafetyCaseStatus(Model):
+    claim_id: str
+    acknowledged: bool
+    resolved: bool
+    missed_acknowledgements: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from pathlib import Path
 
@@ -23,8 +24,13 @@ STARTED: list[WorkflowHandle] = []
 async def terminate_leftovers() -> None:
     while STARTED:
         handle = STARTED.pop()
-        with contextlib.suppress(RPCError):
-            await handle.terminate(reason="test finished")
+        # Safety cases outlive their claim by design (parent-close policy ABANDON).
+        children = [f"{handle.id}-safety-{n}" for n in (1, 2, 3)]
+        for workflow_id in [handle.id, *children]:
+            with contextlib.suppress(RPCError):
+                await handle._client.get_workflow_handle(workflow_id).terminate(
+                    reason="test finished"
+                )
 
 
 async def start_claim(client: Client, referral: Referral, task_queue: str) -> WorkflowHandle:
@@ -53,7 +59,9 @@ async def keep_history(handle: WorkflowHandle, name: str) -> None:
         return
     history = await handle.fetch_history()
     HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    # The workflow id matters on replay (child workflow ids derive from it).
+    recorded = {"workflow_id": handle.id, "history": history.to_json_dict()}
+    (HISTORIES / f"{name}.json").write_text(json.dumps(recorded))
 
 
 async def act_and_finish(handle: WorkflowHandle, action: str, payload) -> ClaimStatus:

@@ -252,3 +252,30 @@ async def test_metrics_count_requests_by_route_template(api_client):
         in scraped
     )
     assert "not-a-claim" not in scraped
+
+
+async def test_safety_concern_holds_the_claim_until_a_clinician_resolves_it(api_client):
+    http = api_client
+    claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
+    await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
+    early = await post_action(http, claim_id, "safety-ack", {"clinician_id": "dr-1"})
+    assert early.status_code == 409 and "no open safety case" in early.json()["error"]["message"]
+
+    raised = await post_action(
+        http, claim_id, "safety-concern", {"level": "imminent", "toward": "others", "notes": "x"}
+    )
+    assert raised.status_code == 200 and raised.json()["safety_hold"] is True
+    premature = await post_action(
+        http, claim_id, "safety-resolve", {"actions_taken": ["warm_handoff"]}
+    )
+    assert premature.status_code == 409
+    acked = await post_action(http, claim_id, "safety-ack", {"clinician_id": "dr-1"})
+    assert acked.status_code == 200, acked.text
+    resolved = await post_action(
+        http, claim_id, "safety-resolve", {"actions_taken": ["emergency_services_contacted"]}
+    )
+    assert resolved.status_code == 200, resolved.text
+    released = await wait_until(http, claim_id, lambda c: c["safety_hold"] is False)
+    assert released["status"] == "open"
+    events = [e["type"] for e in (await http.get(f"/v1/claims/{claim_id}/events")).json()]
+    assert events.count("safety_hold_placed") == 1 and events.count("safety_hold_lifted") == 1

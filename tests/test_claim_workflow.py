@@ -357,33 +357,6 @@ async def test_withdrawal_while_the_claim_registers_closes_it_cleanly(client, ta
     assert "withdrawal_notice" in [n["template"] for n in notices]
 
 
-async def test_imminent_risk_screen_reaches_clinician_and_ops_but_not_the_audit_log(
-    ts_env, client, task_queue, pool
-):
-    handle = await start_claim(
-        client, Referral.model_validate(referral_payload("DEMO")), task_queue
-    )
-    await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
-    await until_appointment(ts_env, status)
-    screen = {"level": "imminent", "toward": "self", "notes": "stated a plan"}
-    status = await act(
-        handle, "exam", ExamOutcome.model_validate({"attended": True, "risk_screen": screen})
-    )
-    rows = await pool.fetch(
-        "SELECT recipient, template, details FROM notification_outbox"
-        " WHERE claim_id = $1 AND template LIKE 'risk_screen%'",
-        status.claim_id,
-    )
-    assert {(r["recipient"], r["template"]) for r in rows} == {
-        ("clinician", "risk_screen_imminent"),
-        ("ops", "risk_screen_imminent"),
-    }
-    assert all("stated a plan" not in str(r["details"]) for r in rows)
-    timeline = str([e.model_dump() for e in await list_events(pool, status.claim_id)])
-    assert "imminent" not in timeline and "risk" not in timeline
-
-
 async def outbox(pool, claim_id: str, template: str) -> list[str]:
     rows = await pool.fetch(
         "SELECT recipient FROM notification_outbox WHERE claim_id = $1 AND template = $2",

@@ -7,6 +7,7 @@ change with `workflow.patched(...)`. Refresh the fixtures (after such a guarded 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.conftest import TEST_CONVERTER
-from workflows import ClaimWorkflow
+from workflows import WORKFLOWS
 
 HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
 
@@ -25,7 +26,8 @@ def test_replay_fixtures_exist():
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_history_replays_on_current_code(path: Path):
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[ClaimWorkflow], data_converter=TEST_CONVERTER)
+    recorded = json.loads(path.read_text())
+    history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=TEST_CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -1,5 +1,8 @@
 """Deterministic orchestration only: no I/O, no database drivers."""
 
 from workflows.claim import SEARCH_ATTRIBUTES, ClaimWorkflow
+from workflows.safety import SafetyEscalationWorkflow
 
-__all__ = ["SEARCH_ATTRIBUTES", "ClaimWorkflow"]
+WORKFLOWS = [ClaimWorkflow, SafetyEscalationWorkflow]
+
+__all__ = ["SEARCH_ATTRIBUTES", "WORKFLOWS", "ClaimWorkflow", "SafetyEscalationWorkflow"]

@@ -14,6 +14,9 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
+
+from workflows.safety import SAFETY_RESOLVED_SIGNAL, SafetyEscalationWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import contracts
@@ -39,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
         Referral,
         Reschedule,
         ReviewResult,
+        SafetyCase,
+        SafetyConcern,
         ScheduleRequest,
         Stage,
         Withdraw,
@@ -81,6 +86,7 @@ _CLAIMANT_NOTICE = {
     Outcome.NON_COOPERATION: "non_cooperation_notice",
     Outcome.CANCELLED_BY_OPS: "cancellation_notice",
 }
+_ADVERSE = (Outcome.DENIED, Outcome.NON_COOPERATION)
 _DEADLINE_OWNER = {
     "appointment_confirmation": "examiner",
     "exam_outcome": "ops",
@@ -114,6 +120,8 @@ class ClaimWorkflow:
         self._booking = False
         self._declined_by: set[str] = set()
         self._decision_extensions = 0
+        self._open_safety_cases: list[str] = []
+        self._safety_case_count = 0
         self._seq = 0
         self._created_at = info.workflow_start_time
         self._updated_at = info.workflow_start_time
@@ -277,7 +285,10 @@ class ClaimWorkflow:
             await self._set_appointment_status(self._appointment.id, "cancelled")
         await self._notify("insurer", "claim_closed", step)
         notice = _CLAIMANT_NOTICE.get(self._outcome) if self._outcome else None
-        if notice:
+        if notice and self._open_safety_cases and self._outcome in _ADVERSE:
+            # No adverse notice reaches a claimant on safety hold; ops send it when it is safe.
+            await self._notify("ops", "adverse_notice_deferred", step, {"notice": notice})
+        elif notice:
             await self._notify("claimant", notice, step)
         if self._examiner is not None:
             await self._notify("examiner", "claim_closed", step)
@@ -342,18 +353,66 @@ class ClaimWorkflow:
             )
 
     async def _escalate_risk(self, outcome: ExamOutcome) -> None:
-        """Route a positive risk screen to the on-call clinician (and ops when imminent).
+        """A positive risk screen: moderate -> referral to treatment; imminent -> safety case."""
+        screen = outcome.risk_screen
+        if screen.level == "moderate":
+            await self._refer_to_treatment(screen.toward, "exam")
+        elif screen.level == "imminent":
+            await self._open_safety_case(screen.toward or "self", "exam")
 
-        The screen's detail goes only to the outbox (the database), never to the audit log that
-        insurers read.
-        """
-        level = outcome.risk_screen.level
-        if level not in ("moderate", "imminent"):
+    async def _refer_to_treatment(self, toward: str | None, source: str) -> None:
+        # The screen's detail goes only to the outbox (the database), never to the audit log.
+        details = {"level": "moderate", "toward": toward}
+        step = f"{source}-{self._seq}"
+        await self._notify("clinician", "referral_to_treatment", step, details)
+
+    async def _open_safety_case(self, toward: str, source: str) -> None:
+        """Hold the claim and start the escalation; it survives the claim's closing."""
+        profile = self._require_profile()
+        self._safety_case_count += 1
+        case_id = f"{workflow.info().workflow_id}-safety-{self._safety_case_count}"
+        self._open_safety_cases.append(case_id)
+        await workflow.start_child_workflow(
+            SafetyEscalationWorkflow.run,
+            SafetyCase(
+                claim_id=self._claim_id,
+                parent_workflow_id=workflow.info().workflow_id,
+                level="imminent",
+                toward=toward,
+                source=source,
+                ack_seconds=int(profile.safety_ack.as_timedelta().total_seconds()),
+            ),
+            id=case_id,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        await self._record("safety_hold_placed", actor="system")
+
+    @workflow.signal(name=SAFETY_RESOLVED_SIGNAL)
+    async def safety_resolved(self, case_id: str) -> None:
+        if case_id not in self._open_safety_cases:
             return
-        details = {"level": level, "toward": outcome.risk_screen.toward}
-        await self._notify("clinician", f"risk_screen_{level}", "exam", details)
-        if level == "imminent":
-            await self._notify("ops", "risk_screen_imminent", "exam", details)
+        self._open_safety_cases.remove(case_id)
+        if not self._open_safety_cases and self._stage is not Stage.CLOSED:
+            await self._record("safety_hold_lifted", actor="clinician")
+
+    @workflow.update(name="safety-concern")
+    async def safety_concern(self, concern: SafetyConcern) -> ClaimStatus:
+        if concern.level == "moderate":
+            await self._refer_to_treatment(concern.toward, "concern")
+        else:
+            await self._open_safety_case(concern.toward, "concern")
+        return self._status()
+
+    @safety_concern.validator
+    def _validate_concern(self, _: SafetyConcern) -> None:
+        self._require_profile()
+        if self._stage is Stage.CLOSED or self._closing:
+            raise ApplicationError("the claim is closed", type="ActionNotAllowed")
+
+    @workflow.query(name="safety_case")
+    def open_safety_case(self) -> str | None:
+        """The open safety case's workflow id, for routing clinicians' actions to it."""
+        return self._open_safety_cases[-1] if self._open_safety_cases else None
 
     @workflow.update(name="report")
     async def report(self, report: ExamReport) -> ClaimStatus:
@@ -462,6 +521,11 @@ class ClaimWorkflow:
     @decision.validator
     def _validate_decision(self, _: DecisionInput) -> None:
         self._require_stage(Stage.DECISION)
+        if self._open_safety_cases:
+            raise ApplicationError(
+                "a decision cannot be issued while the claim is on safety hold",
+                type="ActionNotAllowed",
+            )
 
     @workflow.update(name="withdraw")
     async def withdraw(self, withdrawal: Withdraw) -> ClaimStatus:
@@ -740,7 +804,7 @@ class ClaimWorkflow:
             stage=self._stage,
             status="closed" if closed else "open",
             outcome=self._outcome,
-            safety_hold=False,
+            safety_hold=bool(self._open_safety_cases),
             recommendation=self._recommendation,
             examiner=self._examiner,
             appointment=self._appointment,

@@ -1,0 +1,76 @@
+"""Workflow behaviour checked on the dev server in real time: racing updates, and a safety case
+outliving its claim. (The time-skipping test server stops skipping time after either, which
+would stall every later test there.)"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+
+from activities import ClaimActivities
+from domain.models import (
+    ConfirmAppointment,
+    ExamOutcome,
+    SafetyAck,
+    SafetyCaseStatus,
+    SafetyConcern,
+    SafetyResolve,
+    Stage,
+    Withdraw,
+)
+from tests.conftest import TEST_SECRET, dev_address, make_settings
+from tests.helpers import act, act_and_finish, start_demo_claim, terminate_leftovers, wait_for
+from worker import build_worker
+
+
+@pytest.fixture
+async def dev_worker(dev_env, database_url, task_queue, pool):
+    settings = make_settings(database_url, task_queue, dev_address(dev_env))
+    async with build_worker(dev_env.client, settings, ClaimActivities(pool, TEST_SECRET)):
+        yield
+        await terminate_leftovers()
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_two_concurrent_no_shows_count_once(dev_env, task_queue):
+    handle = await start_demo_claim(dev_env.client, task_queue)
+    await wait_for(handle, lambda s: s.appointment is not None)
+    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    wait = (status.appointment.starts_at - datetime.now(UTC)).total_seconds()
+    await asyncio.sleep(max(0.0, wait) + 0.3)
+    results = await asyncio.gather(
+        act(handle, "exam", ExamOutcome(attended=False)),
+        act(handle, "exam", ExamOutcome(attended=False)),
+        return_exceptions=True,
+    )
+    rejected = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
+    assert len(rejected) == 1, results
+    history = await handle.fetch_history()
+    accepted_kind = "workflow_execution_update_accepted_event_attributes"
+    accepted = [e for e in history.events if e.HasField(accepted_kind)]
+    assert len(accepted) == 2  # confirm-appointment and one exam
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_safety_case_outlives_a_withdrawn_claim(dev_env, task_queue):
+    client = dev_env.client
+    handle = await start_demo_claim(client, task_queue)
+    await wait_for(handle, lambda s: s.appointment is not None)
+    await act(handle, "safety-concern", SafetyConcern(level="imminent", toward="self"))
+    case_id = await handle.query("safety_case", result_type=str)
+    final = await act_and_finish(handle, "withdraw", Withdraw(reason="claimant withdrew"))
+    assert final.stage is Stage.CLOSED
+
+    case = client.get_workflow_handle(case_id, result_type=SafetyCaseStatus)
+    assert (await case.describe()).status == WorkflowExecutionStatus.RUNNING
+    await case.execute_update("safety-ack", SafetyAck(clinician_id="dr-on-call"))
+    await case.execute_update(
+        "safety-resolve",
+        SafetyResolve(actions_taken=["warm_handoff"]),
+        result_type=SafetyCaseStatus,
+    )
+    result = await asyncio.wait_for(case.result(), timeout=30)
+    assert result.resolved and result.acknowledged

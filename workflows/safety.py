@@ -1,0 +1,134 @@
+"""SafetyEscalationWorkflow: an examinee at imminent risk of harming themselves or others.
+
+Started by the claim as a child with parent-close policy ABANDON, so it outlives a withdrawn or
+cancelled claim. It pages the on-call clinician and the crisis line at once, re-pages on every
+missed acknowledgement window and brings in the medical director after the second miss. Risk
+toward others adds a duty-to-protect task. It ends only when a clinician records the actions
+taken; then the claim's safety hold lifts.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import contracts
+    from domain.models import Notification, SafetyAck, SafetyCase, SafetyCaseStatus, SafetyResolve
+
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# After acknowledgement the clinician is reminded at this pace until the case is resolved.
+_RESOLUTION_FOLLOW_UP = timedelta(hours=4)
+SAFETY_RESOLVED_SIGNAL = "safety_resolved"
+
+
+@workflow.defn
+class SafetyEscalationWorkflow:
+    @workflow.init
+    def __init__(self, case: SafetyCase) -> None:
+        self._case = case
+        self._acknowledged_by: str | None = None
+        self._resolved: SafetyResolve | None = None
+        self._missed_acks = 0
+
+    @workflow.run
+    async def run(self, case: SafetyCase) -> SafetyCaseStatus:
+        await self._notify("clinician", "safety_page", "page-0")
+        await self._notify("crisis_line", "safety_alert", "alert")
+        if case.toward == "others":
+            # Duty to protect (Tarasoff; HIPAA 45 CFR 164.512(j)): identifiable victims or law
+            # enforcement are warned per jurisdiction.
+            await self._notify("ops", "duty_to_protect_task", "duty-to-protect")
+        window = timedelta(seconds=case.ack_seconds)
+        while self._acknowledged_by is None:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._acknowledged_by is not None, timeout=window
+                )
+            except TimeoutError:
+                self._missed_acks += 1
+                await self._notify("clinician", "safety_page", f"page-{self._missed_acks}")
+                if self._missed_acks == 2:
+                    await self._notify("medical_director", "safety_escalation", "director")
+        follow_ups = 0
+        while self._resolved is None:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._resolved is not None, timeout=_RESOLUTION_FOLLOW_UP
+                )
+            except TimeoutError:
+                follow_ups += 1
+                await self._notify("clinician", "safety_unresolved", f"follow-up-{follow_ups}")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        parent = workflow.get_external_workflow_handle(case.parent_workflow_id)
+        try:
+            await parent.signal(SAFETY_RESOLVED_SIGNAL, workflow.info().workflow_id)
+        except Exception:
+            # The claim is closed already (withdrawn, cancelled): nothing holds it any more.
+            workflow.logger.info("claim of safety case already closed")
+        return self._state()
+
+    @workflow.update(name="safety-ack")
+    async def acknowledge(self, ack: SafetyAck) -> SafetyCaseStatus:
+        self._acknowledged_by = ack.clinician_id
+        return self._state()
+
+    @acknowledge.validator
+    def _validate_ack(self, _: SafetyAck) -> None:
+        if self._acknowledged_by is not None:
+            raise ApplicationError(
+                "the safety case is already acknowledged", type="ActionNotAllowed"
+            )
+
+    @workflow.update(name="safety-resolve")
+    async def resolve(self, resolution: SafetyResolve) -> SafetyCaseStatus:
+        self._resolved = resolution
+        await self._notify(
+            "ops",
+            "safety_resolved",
+            "resolved",
+            {"actions_taken": resolution.actions_taken, "notes": resolution.notes},
+        )
+        return self._state()
+
+    @resolve.validator
+    def _validate_resolve(self, _: SafetyResolve) -> None:
+        if self._acknowledged_by is None:
+            raise ApplicationError(
+                "acknowledge the safety case before resolving it", type="ActionNotAllowed"
+            )
+        if self._resolved is not None:
+            raise ApplicationError("the safety case is already resolved", type="ActionNotAllowed")
+
+    @workflow.query
+    def state(self) -> SafetyCaseStatus:
+        return self._state()
+
+    def _state(self) -> SafetyCaseStatus:
+        return SafetyCaseStatus(
+            claim_id=self._case.claim_id,
+            acknowledged=self._acknowledged_by is not None,
+            resolved=self._resolved is not None,
+            missed_acknowledgements=self._missed_acks,
+        )
+
+    async def _notify(
+        self, recipient: str, template: str, step: str, details: dict | None = None
+    ) -> None:
+        case_id = workflow.info().workflow_id
+        await workflow.execute_activity(
+            contracts.NOTIFY,
+            Notification(
+                key=f"{case_id}:{recipient}:{template}:{step}",
+                claim_id=self._case.claim_id,
+                recipient=recipient,
+                template=template,
+                details={"level": self._case.level, "toward": self._case.toward, **(details or {})},
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_RETRY,
+            result_type=bool,
+        )
