@@ -457,6 +457,7 @@ class SafetyCase(Model):
     level: Literal["imminent"]
     toward: Literal["self", "others"]
     source: Literal["exam", "concern"]
+    notes: str = ""
     ack_seconds: int = Field(gt=0)
 
 

@@ -74,3 +74,35 @@ async def test_safety_case_outlives_a_withdrawn_claim(dev_env, task_queue):
     )
     result = await asyncio.wait_for(case.result(), timeout=30)
     assert result.resolved and result.acknowledged
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_one_open_case_at_a_time_and_a_lost_case_never_holds_the_claim(
+    dev_env, task_queue, pool
+):
+    client = dev_env.client
+    handle = await start_demo_claim(client, task_queue)
+    await wait_for(handle, lambda s: s.appointment is not None)
+    await act(handle, "safety-concern", SafetyConcern(level="imminent", toward="self"))
+    first = await handle.query("safety_case", result_type=str)
+    # A second concern while the case is open re-pages on that case instead of opening another.
+    await act(handle, "safety-concern", SafetyConcern(level="imminent", toward="self"))
+    assert await handle.query("safety_case", result_type=str) == first
+
+    # A case that ends without resolution (an operator terminated it) releases the hold and
+    # tells ops and the medical director.
+    await client.get_workflow_handle(first).terminate(reason="opened by mistake")
+    released = await wait_for(handle, lambda s: not s.safety_hold)
+    assert released.stage is Stage.SCHEDULING
+
+    async def told():
+        rows = await pool.fetch(
+            "SELECT recipient FROM notification_outbox WHERE claim_id = $1"
+            " AND template = 'safety_case_ended_unresolved'",
+            released.claim_id,
+        )
+        return sorted(r["recipient"] for r in rows)
+
+    async with asyncio.timeout(10):
+        while await told() != ["medical_director", "ops"]:
+            await asyncio.sleep(0.1)

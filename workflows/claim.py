@@ -8,15 +8,16 @@ The main loop owns everything nobody asks for: scheduling, deadline watching and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.safety import SAFETY_RESOLVED_SIGNAL, SafetyEscalationWorkflow
+from workflows.safety import SafetyEscalationWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import contracts
@@ -86,6 +87,14 @@ _CLAIMANT_NOTICE = {
     Outcome.NON_COOPERATION: "non_cooperation_notice",
     Outcome.CANCELLED_BY_OPS: "cancellation_notice",
 }
+
+
+def _update_step() -> str:
+    """A notification step unique to the current action (its update id)."""
+    info = workflow.current_update_info()
+    return f"update-{info.id}" if info else f"at-{workflow.now().isoformat()}"
+
+
 _ADVERSE = (Outcome.DENIED, Outcome.NON_COOPERATION)
 _DEADLINE_OWNER = {
     "appointment_confirmation": "examiner",
@@ -121,6 +130,8 @@ class ClaimWorkflow:
         self._declined_by: set[str] = set()
         self._decision_extensions = 0
         self._open_safety_cases: list[str] = []
+        self._safety_watchers: set[asyncio.Task] = set()
+        self._extending = False
         self._safety_case_count = 0
         self._seq = 0
         self._created_at = info.workflow_start_time
@@ -226,6 +237,7 @@ class ClaimWorkflow:
             self._booking = False
         if replaced is not None:
             await self._set_appointment_status(replaced.id, "cancelled")
+            await self._notify("examiner", "appointment_cancelled", f"replaced-{replaced.id}")
         await self._record(
             event,
             actor="ops" if only_examiner_id else "system",
@@ -312,6 +324,7 @@ class ClaimWorkflow:
     @confirm_appointment.validator
     def _validate_confirm(self, _: ConfirmAppointment) -> None:
         self._require_stage(Stage.SCHEDULING)
+        self._require_not_booking()
         if self._appointment is None:
             raise ApplicationError("no appointment is booked yet", type="ActionNotAllowed")
 
@@ -356,23 +369,28 @@ class ClaimWorkflow:
         """A positive risk screen: moderate -> referral to treatment; imminent -> safety case."""
         screen = outcome.risk_screen
         if screen.level == "moderate":
-            await self._refer_to_treatment(screen.toward, "exam")
+            await self._refer_to_treatment(screen.toward, screen.notes)
         elif screen.level == "imminent":
-            await self._open_safety_case(screen.toward or "self", "exam")
+            # Unknown direction is treated as a risk to others: the duty to protect applies.
+            await self._raise_safety_case(screen.toward or "others", screen.notes, "exam")
 
-    async def _refer_to_treatment(self, toward: str | None, source: str) -> None:
+    async def _refer_to_treatment(self, toward: str | None, notes: str) -> None:
         # The screen's detail goes only to the outbox (the database), never to the audit log.
-        details = {"level": "moderate", "toward": toward}
-        step = f"{source}-{self._seq}"
-        await self._notify("clinician", "referral_to_treatment", step, details)
+        details = {"level": "moderate", "toward": toward, "notes": notes}
+        await self._notify("clinician", "referral_to_treatment", _update_step(), details)
 
-    async def _open_safety_case(self, toward: str, source: str) -> None:
-        """Hold the claim and start the escalation; it survives the claim's closing."""
+    async def _raise_safety_case(self, toward: str, notes: str, source: str) -> None:
+        """Hold the claim and start the escalation (it survives the claim's closing). One case at
+        a time: a further concern while one is open re-pages the clinician on that case."""
         profile = self._require_profile()
+        details = {"level": "imminent", "toward": toward, "notes": notes}
+        if self._open_safety_cases:
+            await self._notify("clinician", "safety_page", _update_step(), details)
+            return
         self._safety_case_count += 1
         case_id = f"{workflow.info().workflow_id}-safety-{self._safety_case_count}"
         self._open_safety_cases.append(case_id)
-        await workflow.start_child_workflow(
+        case = await workflow.start_child_workflow(
             SafetyEscalationWorkflow.run,
             SafetyCase(
                 claim_id=self._claim_id,
@@ -380,17 +398,26 @@ class ClaimWorkflow:
                 level="imminent",
                 toward=toward,
                 source=source,
+                notes=notes,
                 ack_seconds=int(profile.safety_ack.as_timedelta().total_seconds()),
             ),
             id=case_id,
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
+        watcher = asyncio.create_task(self._watch_safety_case(case, case_id))
+        self._safety_watchers.add(watcher)
+        watcher.add_done_callback(self._safety_watchers.discard)
         await self._record("safety_hold_placed", actor="system")
 
-    @workflow.signal(name=SAFETY_RESOLVED_SIGNAL)
-    async def safety_resolved(self, case_id: str) -> None:
-        if case_id not in self._open_safety_cases:
-            return
+    async def _watch_safety_case(self, case, case_id: str) -> None:
+        """The hold lifts when the case ends: resolved by a clinician, or (terminated, failed)
+        with ops and the medical director told so that nothing is held without an owner."""
+        try:
+            await case
+        except ChildWorkflowError:
+            details = {"case": case_id}
+            await self._notify("ops", "safety_case_ended_unresolved", case_id, details)
+            await self._notify("medical_director", "safety_case_ended_unresolved", case_id, details)
         self._open_safety_cases.remove(case_id)
         if not self._open_safety_cases and self._stage is not Stage.CLOSED:
             await self._record("safety_hold_lifted", actor="clinician")
@@ -398,9 +425,9 @@ class ClaimWorkflow:
     @workflow.update(name="safety-concern")
     async def safety_concern(self, concern: SafetyConcern) -> ClaimStatus:
         if concern.level == "moderate":
-            await self._refer_to_treatment(concern.toward, "concern")
+            await self._refer_to_treatment(concern.toward, concern.notes)
         else:
-            await self._open_safety_case(concern.toward, "concern")
+            await self._raise_safety_case(concern.toward, concern.notes, "concern")
         return self._status()
 
     @safety_concern.validator
@@ -609,12 +636,16 @@ class ClaimWorkflow:
         """Extend the decision deadline (ERISA: up to two 30-day extensions, each with a reason,
         and the claimant is told)."""
         profile = self._require_profile()
-        self._decision_extensions += 1
-        used = self._decision_extensions
-        current = self._deadlines["decision"]
-        due = await self._due_from(current.due_at, decision=profile.decision_extension)
-        if self._stage is Stage.DECISION:
-            self._set_deadlines(due)
+        self._extending = True
+        try:
+            self._decision_extensions += 1
+            used = self._decision_extensions
+            current = self._deadlines["decision"]  # the validator made sure it exists
+            due = await self._due_from(current.due_at, decision=profile.decision_extension)
+            if self._stage is Stage.DECISION:
+                self._set_deadlines(due)
+        finally:
+            self._extending = False
         await self._notify(
             "claimant",
             "decision_extension_notice",
@@ -628,6 +659,11 @@ class ClaimWorkflow:
     def _validate_extend(self, _: ExtendDecision) -> None:
         self._require_stage(Stage.DECISION)
         profile = self._require_profile()
+        if self._extending or "decision" not in self._deadlines:
+            raise ApplicationError(
+                "the decision deadline is being updated; retry in a moment",
+                type="ActionNotAllowed",
+            )
         if self._decision_extensions >= profile.decision_extensions:
             raise ApplicationError(
                 f"no decision extension left under {profile.name} "

@@ -19,10 +19,10 @@ with workflow.unsafe.imports_passed_through():
     from domain import contracts
     from domain.models import Notification, SafetyAck, SafetyCase, SafetyCaseStatus, SafetyResolve
 
+_CLINICAL = ("clinician", "crisis_line", "medical_director")
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # After acknowledgement the clinician is reminded at this pace until the case is resolved.
 _RESOLUTION_FOLLOW_UP = timedelta(hours=4)
-SAFETY_RESOLVED_SIGNAL = "safety_resolved"
 
 
 @workflow.defn
@@ -62,13 +62,8 @@ class SafetyEscalationWorkflow:
             except TimeoutError:
                 follow_ups += 1
                 await self._notify("clinician", "safety_unresolved", f"follow-up-{follow_ups}")
+        # The claim watches this workflow: finishing here lifts its hold.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        parent = workflow.get_external_workflow_handle(case.parent_workflow_id)
-        try:
-            await parent.signal(SAFETY_RESOLVED_SIGNAL, workflow.info().workflow_id)
-        except Exception:
-            # The claim is closed already (withdrawn, cancelled): nothing holds it any more.
-            workflow.logger.info("claim of safety case already closed")
         return self._state()
 
     @workflow.update(name="safety-ack")
@@ -86,11 +81,9 @@ class SafetyEscalationWorkflow:
     @workflow.update(name="safety-resolve")
     async def resolve(self, resolution: SafetyResolve) -> SafetyCaseStatus:
         self._resolved = resolution
+        # Ops learn that and how it was resolved; the clinical notes stay with the clinicians.
         await self._notify(
-            "ops",
-            "safety_resolved",
-            "resolved",
-            {"actions_taken": resolution.actions_taken, "notes": resolution.notes},
+            "ops", "safety_resolved", "resolved", {"actions_taken": resolution.actions_taken}
         )
         return self._state()
 
@@ -126,7 +119,13 @@ class SafetyEscalationWorkflow:
                 claim_id=self._case.claim_id,
                 recipient=recipient,
                 template=template,
-                details={"level": self._case.level, "toward": self._case.toward, **(details or {})},
+                details={
+                    "level": self._case.level,
+                    "toward": self._case.toward,
+                    # Clinical notes only to the clinical chain (minimum necessary).
+                    **({"notes": self._case.notes} if recipient in _CLINICAL else {}),
+                    **(details or {}),
+                },
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_RETRY,
