@@ -29,7 +29,6 @@ from domain.errors import (
     DuplicateClaimNumber,
     InvalidInput,
     NotFound,
-    NotImplementedAction,
     Unavailable,
 )
 from domain.ids import claim_id_for, workflow_id_for
@@ -38,25 +37,8 @@ from settings import Settings
 from store import claims as claims_store
 from workflows import ClaimWorkflow
 from workflows.claim import SA_INSURER, SA_JURISDICTION, SA_STAGE
+from workflows.refusal import ACTION_NOT_ALLOWED
 
-# Actions the claim workflow handles today; the others are part of the contract and answer 501.
-SUPPORTED_ACTIONS = frozenset(
-    {
-        "assign",
-        "confirm-appointment",
-        "decline-appointment",
-        "reschedule",
-        "exam",
-        "report",
-        "review",
-        "decision",
-        "extend-decision",
-        "withdraw",
-        "safety-concern",
-        "safety-ack",
-        "safety-resolve",
-    }
-)
 # Clinicians act on the claim's open safety case (its own workflow, which outlives the claim).
 SAFETY_CASE_ACTIONS = frozenset({"safety-ack", "safety-resolve"})
 
@@ -141,9 +123,11 @@ class ClaimService:
                 "this claim number is already in use by a different referral from this insurer",
                 details={"claim_id": claim_id},
             )
-        if not created and await self._is_closed(claim_id):
-            # Closed claims stay closed, even after Temporal's retention forgot the workflow.
-            return await self.get(claim_id), False
+        if not created:
+            existing_status = await self.get(claim_id)
+            if existing_status.status == "closed":
+                # Closed claims stay closed, even after Temporal's retention forgot the workflow.
+                return existing_status, False
         try:
             await self._client.start_workflow(
                 ClaimWorkflow.run,
@@ -167,10 +151,6 @@ class ClaimService:
             raise Unavailable("the workflow service is unavailable; retry shortly") from err
         status = await self.get(claim_id)
         return status, created
-
-    async def _is_closed(self, claim_id: str) -> bool:
-        status = await claims_store.get_status(self._pool, claim_id)
-        return status is not None and status.status == "closed"
 
     async def get(self, claim_id: str) -> ClaimStatus:
         status = await claims_store.get_status(self._pool, claim_id)
@@ -205,8 +185,6 @@ class ClaimService:
         the key becomes the Temporal update id, which the workflow de-duplicates."""
         payload = parse_action(action, body)
         current = await self.get(claim_id)
-        if action not in SUPPORTED_ACTIONS:
-            raise NotImplementedAction(f"the {action} action is not available yet")
         update_id = f"{action}:{idempotency_key}" if idempotency_key else None
         if action in SAFETY_CASE_ACTIONS:
             # The safety case outlives its claim, so these work on a closed claim too.
@@ -242,7 +220,7 @@ class ClaimService:
             return await call
         except WorkflowUpdateFailedError as err:
             cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "ActionNotAllowed":
+            if isinstance(cause, ApplicationError) and cause.type == ACTION_NOT_ALLOWED:
                 raise ActionNotAllowed(cause.message) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError as err:

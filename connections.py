@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
 from codec import KeyRing, data_converter, dev_key_ring
@@ -22,15 +21,11 @@ def key_ring(settings: Settings) -> KeyRing:
     return dev_key_ring(settings.data_dir / "codec-keys.json")
 
 
-def converter(settings: Settings) -> DataConverter:
-    return data_converter(key_ring(settings))
-
-
 async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=converter(settings),
+        data_converter=data_converter(key_ring(settings)),
         runtime=runtime,
     )
 

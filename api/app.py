@@ -11,8 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import errors, metrics
 from api.routes import claims, codec, examiners, health
 from claim_service import ClaimService
-from codec import EncryptionCodec
-from connections import connect_temporal, key_ring, open_pool
+from connections import connect_temporal, open_pool
 from settings import Settings, get_settings
 
 
@@ -26,7 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         app.state.temporal = temporal
         app.state.claims = ClaimService(pool, temporal, settings)
-        app.state.codec = EncryptionCodec(key_ring(settings))
+        # The same codec the client encrypts with: one key ring per process.
+        app.state.codec = temporal.data_converter.payload_codec
         try:
             yield
         finally:

@@ -47,11 +47,6 @@ class DuplicateClaimNumber(Conflict):
     code = "duplicate_claim_number"
 
 
-class NotImplementedAction(ClaimError):
-    status_code = 501
-    code = "not_implemented"
-
-
 class Unavailable(ClaimError):
     status_code = 503
     code = "unavailable"

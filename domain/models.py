@@ -453,7 +453,6 @@ class SafetyCase(Model):
     """Input of a safety escalation: kept out of the claim's status and audit log."""
 
     claim_id: str
-    parent_workflow_id: str
     level: Literal["imminent"]
     toward: Literal["self", "others"]
     source: Literal["exam", "concern"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import asyncpg
 import pytest
@@ -146,17 +146,18 @@ async def test_wrong_stage_action_is_rejected_and_changes_nothing(client, task_q
     ]
 
 
-async def test_exam_before_appointment_start_is_rejected(client, task_queue):
+async def test_exam_before_appointment_start_is_rejected(ts_env, client, task_queue):
     handle = await start_claim(
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
     await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(handle, "confirm-appointment", ConfirmAppointment())
     assert status.appointment is not None
-    if datetime.now(UTC) < status.appointment.starts_at:
-        with pytest.raises(WorkflowUpdateFailedError) as rejected:
-            await act(handle, "exam", ExamOutcome(attended=True))
-        assert "once the appointment has started" in str(rejected.value.cause)
+    # The workflow's clock (the test server's), not this machine's, decides.
+    assert await ts_env.get_current_time() < status.appointment.starts_at
+    with pytest.raises(WorkflowUpdateFailedError) as rejected:
+        await act(handle, "exam", ExamOutcome(attended=True))
+    assert "once the appointment has started" in str(rejected.value.cause)
     assert (await handle.query("status", result_type=ClaimStatus)).stage is Stage.EXAM
 
 

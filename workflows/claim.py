@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.refusal import refuse
 from workflows.safety import SafetyEscalationWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -325,8 +326,7 @@ class ClaimWorkflow:
     def _validate_confirm(self, _: ConfirmAppointment) -> None:
         self._require_stage(Stage.SCHEDULING)
         self._require_not_booking()
-        if self._appointment is None:
-            raise ApplicationError("no appointment is booked yet", type="ActionNotAllowed")
+        self._require_appointment()
 
     @workflow.update(name="exam")
     async def exam(self, outcome: ExamOutcome) -> ClaimStatus:
@@ -360,10 +360,7 @@ class ClaimWorkflow:
         self._require_stage(Stage.EXAM)
         assert self._appointment is not None
         if workflow.now() < self._appointment.starts_at:
-            raise ApplicationError(
-                "the exam outcome can be recorded only once the appointment has started",
-                type="ActionNotAllowed",
-            )
+            raise refuse("the exam outcome can be recorded only once the appointment has started")
 
     async def _escalate_risk(self, outcome: ExamOutcome) -> None:
         """A positive risk screen: moderate -> referral to treatment; imminent -> safety case."""
@@ -394,7 +391,6 @@ class ClaimWorkflow:
             SafetyEscalationWorkflow.run,
             SafetyCase(
                 claim_id=self._claim_id,
-                parent_workflow_id=workflow.info().workflow_id,
                 level="imminent",
                 toward=toward,
                 source=source,
@@ -434,7 +430,7 @@ class ClaimWorkflow:
     def _validate_concern(self, _: SafetyConcern) -> None:
         self._require_profile()
         if self._stage is Stage.CLOSED or self._closing:
-            raise ApplicationError("the claim is closed", type="ActionNotAllowed")
+            raise refuse("the claim is closed")
 
     @workflow.query(name="safety_case")
     def open_safety_case(self) -> str | None:
@@ -479,10 +475,7 @@ class ClaimWorkflow:
     def _validate_report(self, _: ExamReport) -> None:
         self._require_stage(Stage.REPORT)
         if self._assessing_report:
-            raise ApplicationError(
-                "a report for this claim is being checked; retry in a moment",
-                type="ActionNotAllowed",
-            )
+            raise refuse("a report for this claim is being checked; retry in a moment")
 
     @workflow.update(name="review")
     async def review(self, review: ReviewResult) -> ClaimStatus:
@@ -524,10 +517,9 @@ class ClaimWorkflow:
         self._require_stage(Stage.REVIEW)
         profile = self._require_profile()
         if review.result == "addendum_requested" and self._addenda >= profile.max_addenda:
-            raise ApplicationError(
+            raise refuse(
                 f"the addendum limit ({profile.max_addenda}) is reached; accept the report or "
-                "escalate to operations",
-                type="ActionNotAllowed",
+                "escalate to operations"
             )
 
     @workflow.update(name="decision")
@@ -549,10 +541,7 @@ class ClaimWorkflow:
     def _validate_decision(self, _: DecisionInput) -> None:
         self._require_stage(Stage.DECISION)
         if self._open_safety_cases:
-            raise ApplicationError(
-                "a decision cannot be issued while the claim is on safety hold",
-                type="ActionNotAllowed",
-            )
+            raise refuse("a decision cannot be issued while the claim is on safety hold")
 
     @workflow.update(name="withdraw")
     async def withdraw(self, withdrawal: Withdraw) -> ClaimStatus:
@@ -572,7 +561,7 @@ class ClaimWorkflow:
     @withdraw.validator
     def _validate_withdraw(self, _: Withdraw) -> None:
         if self._stage is Stage.CLOSED or self._closing:
-            raise ApplicationError("the claim is already closed", type="ActionNotAllowed")
+            raise refuse("the claim is already closed")
 
     @workflow.update(name="assign")
     async def assign(self, assignment: Assign) -> ClaimStatus:
@@ -581,11 +570,10 @@ class ClaimWorkflow:
             only_examiner_id=assignment.examiner_id, event="examiner_assigned"
         )
         if not booked:
-            raise ApplicationError(
+            raise refuse(
                 f"examiner {assignment.examiner_id} cannot take this claim (not on the panel, "
                 "not active, wrong specialty or licence, a conflict with the claimant, or no "
-                "capacity)",
-                type="ActionNotAllowed",
+                "capacity)"
             )
         return self._status()
 
@@ -610,8 +598,7 @@ class ClaimWorkflow:
     def _validate_decline(self, _: DeclineAppointment) -> None:
         self._require_stage(Stage.SCHEDULING)
         self._require_not_booking()
-        if self._appointment is None:
-            raise ApplicationError("no appointment is booked yet", type="ActionNotAllowed")
+        self._require_appointment()
 
     @workflow.update(name="reschedule")
     async def reschedule(self, request: Reschedule) -> ClaimStatus:
@@ -628,8 +615,7 @@ class ClaimWorkflow:
     def _validate_reschedule(self, _: Reschedule) -> None:
         self._require_stage(Stage.SCHEDULING, Stage.EXAM)
         self._require_not_booking()
-        if self._appointment is None:
-            raise ApplicationError("no appointment is booked yet", type="ActionNotAllowed")
+        self._require_appointment()
 
     @workflow.update(name="extend-decision")
     async def extend_decision(self, extension: ExtendDecision) -> ClaimStatus:
@@ -660,15 +646,11 @@ class ClaimWorkflow:
         self._require_stage(Stage.DECISION)
         profile = self._require_profile()
         if self._extending or "decision" not in self._deadlines:
-            raise ApplicationError(
-                "the decision deadline is being updated; retry in a moment",
-                type="ActionNotAllowed",
-            )
+            raise refuse("the decision deadline is being updated; retry in a moment")
         if self._decision_extensions >= profile.decision_extensions:
-            raise ApplicationError(
+            raise refuse(
                 f"no decision extension left under {profile.name} "
-                f"({profile.decision_extensions} allowed)",
-                type="ActionNotAllowed",
+                f"({profile.decision_extensions} allowed)"
             )
 
     @workflow.query
@@ -692,24 +674,22 @@ class ClaimWorkflow:
     def _require_stage(self, *stages: Stage) -> None:
         if self._stage not in stages:
             expected = " or ".join(s.value for s in stages)
-            raise ApplicationError(
-                f"not allowed in stage {self._stage.value}; allowed in {expected}",
-                type="ActionNotAllowed",
-            )
+            raise refuse(f"not allowed in stage {self._stage.value}; allowed in {expected}")
         if self._closing:
-            raise ApplicationError("the claim is closing", type="ActionNotAllowed")
+            raise refuse("the claim is closing")
+
+    def _require_appointment(self) -> None:
+        if self._appointment is None:
+            raise refuse("no appointment is booked yet")
 
     def _require_not_booking(self) -> None:
         if self._booking:
-            raise ApplicationError(
-                "an appointment is being booked for this claim; retry in a moment",
-                type="ActionNotAllowed",
-            )
+            raise refuse("an appointment is being booked for this claim; retry in a moment")
 
     def _require_profile(self) -> JurisdictionProfile:
         if self._profile is None:
             # Only in the first instants of a claim, before its profile is loaded.
-            raise ApplicationError("the claim is still being registered", type="ActionNotAllowed")
+            raise refuse("the claim is still being registered")
         return self._profile
 
     def _active_deadline(self) -> Deadline | None:

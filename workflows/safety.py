@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+
+from workflows.refusal import refuse
 
 with workflow.unsafe.imports_passed_through():
     from domain import contracts
@@ -74,9 +75,7 @@ class SafetyEscalationWorkflow:
     @acknowledge.validator
     def _validate_ack(self, _: SafetyAck) -> None:
         if self._acknowledged_by is not None:
-            raise ApplicationError(
-                "the safety case is already acknowledged", type="ActionNotAllowed"
-            )
+            raise refuse("the safety case is already acknowledged")
 
     @workflow.update(name="safety-resolve")
     async def resolve(self, resolution: SafetyResolve) -> SafetyCaseStatus:
@@ -90,11 +89,9 @@ class SafetyEscalationWorkflow:
     @resolve.validator
     def _validate_resolve(self, _: SafetyResolve) -> None:
         if self._acknowledged_by is None:
-            raise ApplicationError(
-                "acknowledge the safety case before resolving it", type="ActionNotAllowed"
-            )
+            raise refuse("acknowledge the safety case before resolving it")
         if self._resolved is not None:
-            raise ApplicationError("the safety case is already resolved", type="ActionNotAllowed")
+            raise refuse("the safety case is already resolved")
 
     @workflow.query
     def state(self) -> SafetyCaseStatus:
