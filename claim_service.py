@@ -23,6 +23,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain import search_attributes as sa
 from domain.actions import ACTION_MODELS
 from domain.errors import (
     ActionNotAllowed,
@@ -31,16 +32,23 @@ from domain.errors import (
     NotFound,
     Unavailable,
 )
-from domain.ids import claim_id_for, workflow_id_for
-from domain.models import INTAKE, ClaimEvent, ClaimPage, ClaimQuery, ClaimStatus, Referral, Stage
+from domain.ids import claim_id_for, claimant_key, workflow_id_for
+from domain.models import (
+    INTAKE,
+    ClaimEvent,
+    ClaimIntake,
+    ClaimPage,
+    ClaimQuery,
+    ClaimStatus,
+    Model,
+    Referral,
+    Stage,
+)
+from domain.names import SAFETY_CASE_ACTIONS, Action, Query
+from domain.refusal import ACTION_NOT_ALLOWED
 from settings import Settings
 from store import claims as claims_store
 from workflows import ClaimWorkflow
-from workflows.claim import SA_INSURER, SA_JURISDICTION, SA_STAGE
-from workflows.refusal import ACTION_NOT_ALLOWED
-
-# Clinicians act on the claim's open safety case (its own workflow, which outlives the claim).
-SAFETY_CASE_ACTIONS = frozenset({"safety-ack", "safety-resolve"})
 
 
 def parse_referral(body: Any) -> Referral:
@@ -50,14 +58,24 @@ def parse_referral(body: Any) -> Referral:
         raise InvalidInput.from_validation(err, "the referral is invalid") from None
 
 
-def parse_action(action: str, body: Any):
-    model = ACTION_MODELS.get(action)
-    if model is None:
-        raise NotFound(f"unknown action {action!r}", details={"actions": sorted(ACTION_MODELS)})
+def parse_action(action: str, body: Any) -> tuple[Action, Model]:
     try:
-        return model.model_validate(body if body is not None else {})
+        known = Action(action)
+    except ValueError:
+        # The name is not echoed: it is whatever the caller put in the URL.
+        raise NotFound("unknown action", details={"actions": sorted(ACTION_MODELS)}) from None
+    try:
+        return known, ACTION_MODELS[known].model_validate(body if body is not None else {})
     except ValidationError as err:
-        raise InvalidInput.from_validation(err, f"the {action} payload is invalid") from None
+        raise InvalidInput.from_validation(err, f"the {known} payload is invalid") from None
+
+
+def claim_intake(referral: Referral, id_secret: str) -> ClaimIntake:
+    """The workflow's input: the referral plus the claimant's conflict-check key, computed once
+    here so that no later step needs the claimant's name and date of birth to book an exam."""
+    claimant = referral.claimant
+    key = claimant_key(id_secret, claimant.full_name, claimant.date_of_birth.isoformat())
+    return ClaimIntake.model_validate({**referral.model_dump(), "claimant_key": key})
 
 
 def encode_cursor(status: ClaimStatus) -> str:
@@ -97,19 +115,8 @@ class ClaimService:
             self._settings.id_secret, referral.insurer_id, referral.claim_number
         )
         workflow_id = workflow_id_for(claim_id)
-        now = datetime.now(UTC)
-        initial = ClaimStatus(
-            claim_id=claim_id,
-            workflow_id=workflow_id,
-            insurer_id=referral.insurer_id,
-            claim_number=referral.claim_number,
-            claim_type=referral.claim_type,
-            jurisdiction=referral.jurisdiction,
-            stage=Stage.REFERRAL,
-            status="open",
-            created_at=now,
-            updated_at=now,
-            version=0,
+        initial = ClaimStatus.initial(
+            referral, claim_id=claim_id, workflow_id=workflow_id, at=datetime.now(UTC)
         )
         fingerprint = referral_fingerprint(referral)
         try:
@@ -131,16 +138,16 @@ class ClaimService:
         try:
             await self._client.start_workflow(
                 ClaimWorkflow.run,
-                referral,
+                claim_intake(referral, self._settings.id_secret),
                 id=workflow_id,
                 task_queue=self._settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes(
                     [
-                        SearchAttributePair(SA_STAGE, Stage.REFERRAL.value),
-                        SearchAttributePair(SA_JURISDICTION, referral.jurisdiction),
-                        SearchAttributePair(SA_INSURER, referral.insurer_id),
+                        SearchAttributePair(sa.CLAIM_STAGE, Stage.REFERRAL.value),
+                        SearchAttributePair(sa.JURISDICTION, referral.jurisdiction),
+                        SearchAttributePair(sa.INSURER_ID, referral.insurer_id),
                     ]
                 ),
                 static_summary=f"IME claim · {referral.jurisdiction} · {referral.insurer_id}",
@@ -183,27 +190,32 @@ class ClaimService:
     ) -> ClaimStatus:
         """Perform an action. Retrying with the same `idempotency_key` never applies it twice:
         the key becomes the Temporal update id, which the workflow de-duplicates."""
-        payload = parse_action(action, body)
+        known, payload = parse_action(action, body)
         current = await self.get(claim_id)
-        update_id = f"{action}:{idempotency_key}" if idempotency_key else None
-        if action in SAFETY_CASE_ACTIONS:
+        update_id = f"{known}:{idempotency_key}" if idempotency_key else None
+        if known in SAFETY_CASE_ACTIONS:
             # The safety case outlives its claim, so these work on a closed claim too.
-            case_id = await self._update_call(
+            case_id: str | None = await self._update_call(
                 self._client.get_workflow_handle(current.workflow_id).query(
-                    "safety_case", result_type=str | None
+                    Query.OPEN_SAFETY_CASE, result_type=str
                 )
             )
             if not case_id:
                 raise ActionNotAllowed("the claim has no open safety case")
-            await self._update(case_id, action, payload, update_id, result_type=None)
+            await self._update(case_id, known, payload, update_id, result_type=None)
             return await self.get(claim_id)
         if current.status == "closed":
             raise ActionNotAllowed("the claim is closed")
-        return await self._update(current.workflow_id, action, payload, update_id, ClaimStatus)
+        return await self._update(current.workflow_id, known, payload, update_id, ClaimStatus)
 
     async def _update(
-        self, workflow_id: str, action: str, payload: Any, update_id: str | None, result_type
-    ):
+        self,
+        workflow_id: str,
+        action: Action,
+        payload: Model,
+        update_id: str | None,
+        result_type: type | None,
+    ) -> Any:
         handle = self._client.get_workflow_handle(workflow_id)
         timeout = timedelta(seconds=self._settings.action_timeout_seconds)
         return await self._update_call(

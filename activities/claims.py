@@ -6,6 +6,9 @@ so a retry never duplicates a row, an appointment or a message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import asyncpg
 from temporalio import activity
 
@@ -13,6 +16,7 @@ from domain import contracts
 from domain.deadlines import due_at
 from domain.ids import claimant_key
 from domain.models import Notification, ProjectionWrite, ScheduleRequest
+from domain.names import ActivityName
 from domain.profiles import JurisdictionProfile, get_profile
 from domain.quality import qa_findings, recommendation_for
 from store import claims as claims_store
@@ -25,7 +29,7 @@ class ClaimActivities:
         self._pool = pool
         self._id_secret = id_secret
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         return [
             self.load_profile,
             self.compute_deadlines,
@@ -36,12 +40,12 @@ class ClaimActivities:
             self.assess_report,
         ]
 
-    @activity.defn(name=contracts.LOAD_PROFILE)
+    @activity.defn(name=ActivityName.LOAD_PROFILE)
     async def load_profile(self, name: str) -> JurisdictionProfile:
         # An activity, so the profile a claim started with is fixed in its history.
         return get_profile(name)
 
-    @activity.defn(name=contracts.COMPUTE_DEADLINES)
+    @activity.defn(name=ActivityName.COMPUTE_DEADLINES)
     async def compute_deadlines(self, req: contracts.DeadlineRequest) -> contracts.DeadlineResult:
         return contracts.DeadlineResult(
             due={
@@ -50,14 +54,14 @@ class ClaimActivities:
             }
         )
 
-    @activity.defn(name=contracts.RECORD_TRANSITION)
+    @activity.defn(name=ActivityName.RECORD_TRANSITION)
     async def record_transition(self, write: ProjectionWrite) -> bool:
         async with self._pool.acquire() as conn:
             return await claims_store.apply_projection(conn, write)
 
-    @activity.defn(name=contracts.SCHEDULE_EXAM)
+    @activity.defn(name=ActivityName.SCHEDULE_EXAM)
     async def schedule_exam(self, req: ScheduleRequest) -> contracts.ScheduleResult:
-        key = claimant_key(self._id_secret, req.claimant_name, req.claimant_dob.isoformat())
+        key = req.claimant_key or self._claimant_key(req)
         async with self._pool.acquire() as conn:
             booked = await panel_store.book(conn, req, key)
         if booked is None:
@@ -65,11 +69,16 @@ class ClaimActivities:
         examiner, appointment = booked
         return contracts.ScheduleResult(booked=True, examiner=examiner, appointment=appointment)
 
-    @activity.defn(name=contracts.SET_APPOINTMENT_STATUS)
+    def _claimant_key(self, req: ScheduleRequest) -> str:
+        # Claims started before the key was computed at intake send what it derives from.
+        assert req.claimant_name is not None and req.claimant_dob is not None
+        return claimant_key(self._id_secret, req.claimant_name, req.claimant_dob.isoformat())
+
+    @activity.defn(name=ActivityName.SET_APPOINTMENT_STATUS)
     async def set_appointment_status(self, change: contracts.AppointmentStatusChange) -> None:
         await panel_store.set_appointment_status(self._pool, change.appointment_id, change.status)
 
-    @activity.defn(name=contracts.ASSESS_REPORT)
+    @activity.defn(name=ActivityName.ASSESS_REPORT)
     async def assess_report(
         self, req: contracts.ReportAssessmentRequest
     ) -> contracts.ReportAssessment:
@@ -78,6 +87,6 @@ class ClaimActivities:
             recommendation=recommendation_for(req.report),
         )
 
-    @activity.defn(name=contracts.NOTIFY)
+    @activity.defn(name=ActivityName.NOTIFY)
     async def notify(self, note: Notification) -> bool:
         return await outbox.enqueue(self._pool, note)

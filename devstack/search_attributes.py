@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows import SEARCH_ATTRIBUTES
+from domain.search_attributes import SEARCH_ATTRIBUTES
 
 __all__ = ["SEARCH_ATTRIBUTES", "cli_flags", "register"]
 

@@ -1,4 +1,4 @@
-"""The actions of PRODUCT §6: URL name -> payload model (the workflow's update names match)."""
+"""The payload model of each action of PRODUCT §6 (the workflow's update names match)."""
 
 from __future__ import annotations
 
@@ -18,19 +18,20 @@ from domain.models import (
     SafetyResolve,
     Withdraw,
 )
+from domain.names import Action
 
-ACTION_MODELS: dict[str, type[Model]] = {
-    "assign": Assign,
-    "confirm-appointment": ConfirmAppointment,
-    "decline-appointment": DeclineAppointment,
-    "reschedule": Reschedule,
-    "exam": ExamOutcome,
-    "report": ExamReport,
-    "review": ReviewResult,
-    "decision": DecisionInput,
-    "extend-decision": ExtendDecision,
-    "withdraw": Withdraw,
-    "safety-concern": SafetyConcern,
-    "safety-ack": SafetyAck,
-    "safety-resolve": SafetyResolve,
+ACTION_MODELS: dict[Action, type[Model]] = {
+    Action.ASSIGN: Assign,
+    Action.CONFIRM_APPOINTMENT: ConfirmAppointment,
+    Action.DECLINE_APPOINTMENT: DeclineAppointment,
+    Action.RESCHEDULE: Reschedule,
+    Action.EXAM: ExamOutcome,
+    Action.REPORT: ExamReport,
+    Action.REVIEW: ReviewResult,
+    Action.DECISION: DecisionInput,
+    Action.EXTEND_DECISION: ExtendDecision,
+    Action.WITHDRAW: Withdraw,
+    Action.SAFETY_CONCERN: SafetyConcern,
+    Action.SAFETY_ACK: SafetyAck,
+    Action.SAFETY_RESOLVE: SafetyResolve,
 }

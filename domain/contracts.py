@@ -1,6 +1,7 @@
-"""Activity names and their request/response models, shared by workflows and activities.
+"""Request and response models of the activities, shared by workflows and activities.
 
-Workflows call activities by these names so workflow modules never import I/O libraries.
+Workflows call activities by name (`domain.names.ActivityName`) so workflow modules never import
+I/O libraries.
 """
 
 from __future__ import annotations
@@ -10,15 +11,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from domain.models import AppointmentRef, ExaminerRef, ExamReport, Recommendation
+from domain.names import AppointmentStatus
 from domain.profiles import Duration
-
-LOAD_PROFILE = "load_profile"
-COMPUTE_DEADLINES = "compute_deadlines"
-RECORD_TRANSITION = "record_transition"
-SCHEDULE_EXAM = "schedule_exam"
-SET_APPOINTMENT_STATUS = "set_appointment_status"
-NOTIFY = "notify"
-ASSESS_REPORT = "assess_report"
 
 
 class Contract(BaseModel):
@@ -44,7 +38,7 @@ class ScheduleResult(Contract):
 
 class AppointmentStatusChange(Contract):
     appointment_id: str
-    status: str
+    status: AppointmentStatus
 
 
 class ReportAssessmentRequest(Contract):

@@ -18,7 +18,10 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+
+from domain.names import DeadlineName, EventType, Recipient, Template
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -230,6 +233,17 @@ class Referral(Model):
         return value
 
 
+class ClaimIntake(Referral):
+    """The claim workflow's input: the referral plus what the service derives from it at intake.
+
+    `claimant_key` is the claimant's conflict-check pseudonym (an HMAC keyed with the service's id
+    secret), computed once so that booking requests carry the key instead of the claimant's name
+    and date of birth. Claims started before it existed have none; their bookings derive it.
+    """
+
+    claimant_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
 # --- actions (human steps) ------------------------------------------------------------------
 
 
@@ -328,7 +342,7 @@ class AppointmentRef(Model):
 
 
 class Deadline(Model):
-    name: str
+    name: DeadlineName
     due_at: datetime
     breached: bool = False
     # When the stage this deadline guards was left (late or not); None while it is pending.
@@ -360,9 +374,32 @@ class ClaimStatus(Model):
     appointment: AppointmentRef | None = None
     deadlines: list[Deadline] = Field(default_factory=list)
     decision: DecisionRecord | None = None
+    # A breached deadline's step is still undone.
+    overdue: bool = False
+    # When the current stage's pending deadline falls due, if it has one.
+    next_deadline: datetime | None = None
     created_at: datetime
     updated_at: datetime
     version: int = 0
+
+    @classmethod
+    def initial(
+        cls, referral: Referral, *, claim_id: str, workflow_id: str, at: datetime
+    ) -> ClaimStatus:
+        """The status of a claim that has just been referred (version 0, before any event)."""
+        return cls(
+            claim_id=claim_id,
+            workflow_id=workflow_id,
+            insurer_id=referral.insurer_id,
+            claim_number=referral.claim_number,
+            claim_type=referral.claim_type,
+            jurisdiction=referral.jurisdiction,
+            stage=Stage.REFERRAL,
+            status="open",
+            created_at=at,
+            updated_at=at,
+            version=0,
+        )
 
 
 class ClaimEvent(Model):
@@ -370,7 +407,7 @@ class ClaimEvent(Model):
 
     claim_id: str
     seq: int
-    type: str
+    type: EventType
     stage: Stage
     actor: str = "system"
     at: datetime
@@ -390,8 +427,11 @@ class ScheduleRequest(Model):
     attempt: int
     specialty: Specialty
     licence_state: StateCode
-    claimant_name: str
-    claimant_dob: date
+    # The claimant's conflict-check pseudonym. Claims started before it was computed at intake
+    # send the name and date of birth instead, and the booking derives the key from them.
+    claimant_key: str | None = None
+    claimant_name: str | None = None
+    claimant_dob: date | None = None
     treating_provider_npis: list[str] = Field(default_factory=list)
     earliest_start: datetime
     duration_seconds: int
@@ -399,6 +439,12 @@ class ScheduleRequest(Model):
     timezone: str
     exclude_examiner_ids: list[str] = Field(default_factory=list)
     only_examiner_id: str | None = None
+
+    @model_validator(mode="after")
+    def _identifies_the_claimant(self) -> ScheduleRequest:
+        if self.claimant_key is None and (self.claimant_name is None or self.claimant_dob is None):
+            raise ValueError("a booking needs the claimant key (or, from older claims, name + dob)")
+        return self
 
 
 class Examiner(Model):
@@ -417,18 +463,8 @@ class Notification(Model):
 
     key: str
     claim_id: str
-    recipient: Literal[
-        "claimant",
-        "examiner",
-        "insurer",
-        "ops",
-        "reviewer",
-        "supervisor",
-        "clinician",
-        "crisis_line",
-        "medical_director",
-    ]
-    template: str
+    recipient: Recipient
+    template: Template
     details: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.service import RPCError
 
+from claim_service import claim_intake
 from domain.ids import claim_id_for, workflow_id_for
-from domain.models import ClaimStatus, Referral
+from domain.models import ClaimStatus, Model, Referral
+from domain.names import Action, Query
 from tests.conftest import TEST_SECRET
 from workflows import ClaimWorkflow
 
@@ -33,20 +35,22 @@ async def terminate_leftovers() -> None:
                 )
 
 
-async def start_claim(client: Client, referral: Referral, task_queue: str) -> WorkflowHandle:
+async def start_claim(
+    client: Client, referral: Referral, task_queue: str
+) -> WorkflowHandle[ClaimWorkflow, ClaimStatus]:
+    """Start the claim's workflow with the input the service gives it."""
     claim_id = claim_id_for(TEST_SECRET, referral.insurer_id, referral.claim_number)
     handle = await client.start_workflow(
         ClaimWorkflow.run,
-        referral,
+        claim_intake(referral, TEST_SECRET),
         id=workflow_id_for(claim_id),
         task_queue=task_queue,
-        result_type=ClaimStatus,
     )
     STARTED.append(handle)
     return handle
 
 
-async def act(handle: WorkflowHandle, action: str, payload) -> ClaimStatus:
+async def act(handle: WorkflowHandle, action: Action, payload: Model) -> ClaimStatus:
     return await handle.execute_update(action, payload, result_type=ClaimStatus)
 
 
@@ -64,7 +68,9 @@ async def keep_history(handle: WorkflowHandle, name: str) -> None:
     (HISTORIES / f"{name}.json").write_text(json.dumps(recorded))
 
 
-async def act_and_finish(handle: WorkflowHandle, action: str, payload) -> ClaimStatus:
+async def act_and_finish(
+    handle: WorkflowHandle[ClaimWorkflow, ClaimStatus], action: Action, payload: Model
+) -> ClaimStatus:
     """For the action that closes a claim: wait for acceptance, then for the workflow result.
 
     The time-skipping test server forgets an update's outcome once its workflow has completed,
@@ -78,7 +84,7 @@ async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 30.0) -> 
     """Poll the workflow's status query until `predicate` holds."""
     async with asyncio.timeout(timeout):
         while True:
-            status = await handle.query("status", result_type=ClaimStatus)
+            status = await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)
             if predicate(status):
                 return status
             await asyncio.sleep(0.05)

@@ -26,6 +26,7 @@ from domain.models import (
     Stage,
     Withdraw,
 )
+from domain.names import Action, Query
 from store.claims import get_status, list_events
 from tests.factories import complete_report, referral_payload
 from tests.helpers import (
@@ -51,14 +52,14 @@ async def until_appointment(env: WorkflowEnvironment, status: ClaimStatus) -> No
 async def walk_to_decision(env, handle) -> ClaimStatus:
     booked = await wait_for(handle, lambda s: s.appointment is not None)
     assert booked.stage is Stage.SCHEDULING
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     assert status.stage is Stage.EXAM
     await until_appointment(env, status)
-    status = await act(handle, "exam", ExamOutcome(attended=True))
+    status = await act(handle, Action.EXAM, ExamOutcome(attended=True))
     assert status.stage is Stage.REPORT
-    status = await act(handle, "report", ExamReport.model_validate(complete_report()))
+    status = await act(handle, Action.REPORT, ExamReport.model_validate(complete_report()))
     assert status.stage is Stage.REVIEW
-    status = await act(handle, "review", ReviewResult(result="accepted"))
+    status = await act(handle, Action.REVIEW, ReviewResult(result="accepted"))
     assert status.stage is Stage.DECISION
     assert status.recommendation is not None and status.recommendation.value == "approve"
     return status
@@ -72,7 +73,7 @@ async def test_demo_claim_walks_every_stage_to_approved(ts_env, client, task_que
     handle = await start_claim(client, referral, task_queue)
     await walk_to_decision(ts_env, handle)
     final = await act_and_finish(
-        handle, "decision", DecisionInput(outcome="approved", reason_code="IME_SUPPORTS")
+        handle, Action.DECISION, DecisionInput(outcome="approved", reason_code="IME_SUPPORTS")
     )
     assert (final.stage, final.status) == (Stage.CLOSED, "closed")
     await keep_history(handle, "demo_approved")
@@ -102,18 +103,20 @@ async def test_ny_wc_claim_respects_notice_lead_and_report_window(ts_env, client
     assert booked.appointment.starts_at.date() > add_business_days(scheduled_on, 6, "NY")
     assert booked.examiner.id.startswith("ex-ny-orthopedic-surgery")
 
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     await until_appointment(ts_env, status)
-    status = await act(handle, "exam", ExamOutcome(attended=True))
+    status = await act(handle, Action.EXAM, ExamOutcome(attended=True))
     report_due = next(d for d in status.deadlines if d.name == "report").due_at
     exam_day = (await ts_env.get_current_time()).date()
     # WCL §137 / 300.2: report due 10 business days after the exam.
     assert report_due.astimezone(UTC).date() >= add_business_days(exam_day, 10, "NY")
-    status = await act(handle, "report", ExamReport.model_validate(complete_report("not_related")))
-    status = await act(handle, "review", ReviewResult(result="accepted"))
+    status = await act(
+        handle, Action.REPORT, ExamReport.model_validate(complete_report("not_related"))
+    )
+    status = await act(handle, Action.REVIEW, ReviewResult(result="accepted"))
     assert status.recommendation is not None and status.recommendation.value == "deny"
     final = await act_and_finish(
-        handle, "decision", DecisionInput(outcome="denied", reason_code="NOT_RELATED")
+        handle, Action.DECISION, DecisionInput(outcome="denied", reason_code="NOT_RELATED")
     )
     await keep_history(handle, "ny_wc_denied")
     assert (final.stage, final.outcome.value) == (Stage.CLOSED, "denied")
@@ -127,14 +130,14 @@ async def test_wrong_stage_action_is_rejected_and_changes_nothing(client, task_q
     async with asyncio.timeout(10):  # the booking is recorded: the claim now waits for people
         while len(await list_events(pool, booked.claim_id)) < 2:
             await asyncio.sleep(0.05)
-    before = await handle.query("status", result_type=ClaimStatus)
+    before = await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)
     events_before = await list_events(pool, before.claim_id)
 
     with pytest.raises(WorkflowUpdateFailedError) as rejected:
-        await act(handle, "decision", DecisionInput(outcome="approved", reason_code="X"))
+        await act(handle, Action.DECISION, DecisionInput(outcome="approved", reason_code="X"))
     assert "not allowed in stage SCHEDULING" in str(rejected.value.cause)
 
-    after = await handle.query("status", result_type=ClaimStatus)
+    after = await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)
     assert after == before
     assert await list_events(pool, before.claim_id) == events_before
     # The rejected update left no trace in history either.
@@ -151,14 +154,14 @@ async def test_exam_before_appointment_start_is_rejected(ts_env, client, task_qu
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
     await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     assert status.appointment is not None
     # The workflow's clock (the test server's), not this machine's, decides.
     assert await ts_env.get_current_time() < status.appointment.starts_at
     with pytest.raises(WorkflowUpdateFailedError) as rejected:
-        await act(handle, "exam", ExamOutcome(attended=True))
+        await act(handle, Action.EXAM, ExamOutcome(attended=True))
     assert "once the appointment has started" in str(rejected.value.cause)
-    assert (await handle.query("status", result_type=ClaimStatus)).stage is Stage.EXAM
+    assert (await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)).stage is Stage.EXAM
 
 
 async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client, task_queue, pool):
@@ -166,11 +169,11 @@ async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client,
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
     await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     await until_appointment(ts_env, status)
-    await act(handle, "exam", ExamOutcome(attended=True))
+    await act(handle, Action.EXAM, ExamOutcome(attended=True))
     incomplete = complete_report() | {"answers": ["only one answer"], "causation": None}
-    status = await act(handle, "report", ExamReport.model_validate(incomplete))
+    status = await act(handle, Action.REPORT, ExamReport.model_validate(incomplete))
     assert status.stage is Stage.REPORT
     events = await list_events(pool, status.claim_id)
     assert events[-1].type == "report_qa_failed"
@@ -181,9 +184,9 @@ async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client,
         status.claim_id,
     )
     assert outbox == 1
-    status = await act(handle, "report", ExamReport.model_validate(complete_report()))
+    status = await act(handle, Action.REPORT, ExamReport.model_validate(complete_report()))
     assert status.stage is Stage.REVIEW
-    final = await act_and_finish(handle, "withdraw", Withdraw(reason="settled"))
+    final = await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="settled"))
     assert final.outcome is not None and final.outcome.value == "withdrawn"
     await keep_history(handle, "qa_addendum_then_withdrawn")
 
@@ -203,7 +206,7 @@ async def test_missed_confirmation_deadline_is_escalated(ts_env, client, task_qu
         "deadline": "appointment_confirmation",
         "owner": "examiner",
     }
-    await act_and_finish(handle, "withdraw", Withdraw(reason="no examiner confirmation"))
+    await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="no examiner confirmation"))
     await keep_history(handle, "confirmation_breached_then_withdrawn")
 
 
@@ -212,7 +215,9 @@ async def test_withdraw_releases_the_appointment(client, task_queue, pool: async
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
     booked = await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act_and_finish(handle, "withdraw", Withdraw(reason="claimant returned to work"))
+    status = await act_and_finish(
+        handle, Action.WITHDRAW, Withdraw(reason="claimant returned to work")
+    )
     assert (status.stage, status.outcome.value) == (Stage.CLOSED, "withdrawn")
     appointment = await pool.fetchval(
         "SELECT status FROM appointments WHERE id = $1", booked.appointment.id
@@ -226,7 +231,7 @@ async def test_no_eligible_examiner_tells_ops_and_retries_until_one_joins(
     payload = referral_payload("DEMO")
     payload["claimant"]["address"] |= {"state": "WY", "city": "Cheyenne", "postal_code": "82001"}
     handle = await start_claim(client, Referral.model_validate(payload), task_queue)
-    claim_id = (await handle.query("status", result_type=ClaimStatus)).claim_id
+    claim_id = (await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)).claim_id
 
     async def event_types() -> list[str]:
         return [e.type for e in await list_events(pool, claim_id)]
@@ -240,7 +245,7 @@ async def test_no_eligible_examiner_tells_ops_and_retries_until_one_joins(
         claim_id,
     )
     assert notified == 1
-    assert (await handle.query("status", result_type=ClaimStatus)).appointment is None
+    assert (await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)).appointment is None
 
     await pool.execute(
         "INSERT INTO examiners (id, name, npi, specialty, licensed_states, location)"
@@ -269,15 +274,15 @@ async def test_repeated_no_shows_close_the_claim_for_non_cooperation(
             lambda s, n=attempt: s.appointment is not None and s.appointment.id.endswith(f":{n}"),
         )
         appointments.append(booked.appointment.id)
-        status = await act(handle, "confirm-appointment", ConfirmAppointment())
+        status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
         await until_appointment(ts_env, status)
         if attempt < 3:
-            status = await act(handle, "exam", ExamOutcome(attended=False))
+            status = await act(handle, Action.EXAM, ExamOutcome(attended=False))
             assert status.stage is Stage.SCHEDULING
             # The next appointment may already be booked by the time the answer comes back.
             assert status.appointment is None or status.appointment.id != appointments[-1]
     # The profile allows two no-shows; the third closes the claim.
-    final = await act_and_finish(handle, "exam", ExamOutcome(attended=False))
+    final = await act_and_finish(handle, Action.EXAM, ExamOutcome(attended=False))
     await keep_history(handle, "three_no_shows")
     assert (final.stage, final.outcome.value) == (Stage.CLOSED, "non_cooperation")
     rows = await pool.fetch(
@@ -299,18 +304,18 @@ async def test_met_deadline_of_an_earlier_round_never_fires(ts_env, client, task
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
     await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     await until_appointment(ts_env, status)
-    await act(handle, "exam", ExamOutcome(attended=False))
+    await act(handle, Action.EXAM, ExamOutcome(attended=False))
     rebooked = await wait_for(
         handle, lambda s: s.appointment is not None and s.appointment.id.endswith(":2")
     )
     # Past the first round's exam_outcome deadline (appointment end + 20 s), then confirm.
     await ts_env.sleep(timedelta(seconds=19))
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     assert status.stage is Stage.EXAM and rebooked.examiner is not None
     await until_appointment(ts_env, status)
-    status = await act(handle, "exam", ExamOutcome(attended=True))
+    status = await act(handle, Action.EXAM, ExamOutcome(attended=True))
     events = [e.type for e in await list_events(pool, status.claim_id)]
     assert "deadline_breached" not in events
     assert not [d for d in status.deadlines if d.breached]
@@ -328,7 +333,7 @@ async def test_overdue_clears_once_the_late_step_is_done(ts_env, client, task_qu
     await wait_for(handle, lambda s: s.appointment is not None)
     await ts_env.sleep(timedelta(seconds=25))
     await wait_for(handle, lambda s: any(d.breached for d in s.deadlines))
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     late = next(d for d in status.deadlines if d.name == "appointment_confirmation")
     assert late.breached and late.met_at is not None
     assert (
@@ -341,7 +346,7 @@ async def test_withdrawal_while_the_claim_registers_closes_it_cleanly(client, ta
     handle = await start_claim(
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
-    final = await act_and_finish(handle, "withdraw", Withdraw(reason="sent by mistake"))
+    final = await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="sent by mistake"))
     assert (final.stage, final.outcome.value) == (Stage.CLOSED, "withdrawn")
     events = [e.type for e in await list_events(pool, final.claim_id)]
     assert events[0] == "referral_received"
@@ -370,7 +375,7 @@ async def outbox(pool, claim_id: str, template: str) -> list[str]:
 async def test_examiner_declines_and_the_next_examiner_is_booked(client, task_queue, pool):
     handle = await start_demo_claim(client, task_queue)
     first = await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "decline-appointment", DeclineAppointment(reason="on leave"))
+    status = await act(handle, Action.DECLINE_APPOINTMENT, DeclineAppointment(reason="on leave"))
     assert status.stage is Stage.SCHEDULING
     second = await wait_for(
         handle, lambda s: s.appointment is not None and s.appointment.id != first.appointment.id
@@ -389,22 +394,22 @@ async def test_ops_assign_an_examiner_when_none_is_eligible(client, task_queue, 
     payload = referral_payload("DEMO")
     payload["claimant"]["address"] |= {"state": "WY", "city": "Cheyenne", "postal_code": "82001"}
     handle = await start_claim(client, Referral.model_validate(payload), task_queue)
-    claim_id = (await handle.query("status", result_type=ClaimStatus)).claim_id
+    claim_id = (await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)).claim_id
     async with asyncio.timeout(15):
         while "no_examiner_available" not in [e.type for e in await list_events(pool, claim_id)]:
             await asyncio.sleep(0.05)
 
     # A California examiner is not licensed for a Wyoming claimant: refused, nothing changes.
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await act(handle, "assign", Assign(examiner_id="ex-ca-orthopedic-surgery-1"))
+        await act(handle, Action.ASSIGN, Assign(examiner_id="ex-ca-orthopedic-surgery-1"))
     assert "cannot take this claim" in str(refused.value.cause)
-    assert (await handle.query("status", result_type=ClaimStatus)).appointment is None
+    assert (await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)).appointment is None
 
     await pool.execute(
         "INSERT INTO examiners (id, name, npi, specialty, licensed_states, location)"
         " VALUES ('ex-wy-9', 'Dr. Wyoming', '1999999998', 'orthopedic_surgery', '{WY}', 'Cheyenne')"
     )
-    status = await act(handle, "assign", Assign(examiner_id="ex-wy-9"))
+    status = await act(handle, Action.ASSIGN, Assign(examiner_id="ex-wy-9"))
     assert status.examiner is not None and status.examiner.id == "ex-wy-9"
     assert status.appointment is not None
     events = await list_events(pool, claim_id)
@@ -415,10 +420,10 @@ async def test_ops_assign_an_examiner_when_none_is_eligible(client, task_queue, 
 async def test_reschedule_from_exam_books_a_new_appointment(client, task_queue, pool):
     handle = await start_demo_claim(client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
-    confirmed = await act(handle, "confirm-appointment", ConfirmAppointment())
+    confirmed = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     old = confirmed.appointment
     status = await act(
-        handle, "reschedule", Reschedule(reason="claimant is ill", requested_by="claimant")
+        handle, Action.RESCHEDULE, Reschedule(reason="claimant is ill", requested_by="claimant")
     )
     assert status.stage is Stage.SCHEDULING
     new = await wait_for(handle, lambda s: s.appointment is not None and s.appointment.id != old.id)
@@ -437,19 +442,21 @@ async def test_erisa_decision_can_be_extended_twice_with_notice(ts_env, client, 
     payload = referral_payload("ERISA-LTD") | {"claim_type": "long_term_disability"}
     handle = await start_claim(client, Referral.model_validate(payload), task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     await until_appointment(ts_env, status)
-    await act(handle, "exam", ExamOutcome(attended=True))
-    await act(handle, "report", ExamReport.model_validate(complete_report()))
-    status = await act(handle, "review", ReviewResult(result="accepted"))
+    await act(handle, Action.EXAM, ExamOutcome(attended=True))
+    await act(handle, Action.REPORT, ExamReport.model_validate(complete_report()))
+    status = await act(handle, Action.REVIEW, ReviewResult(result="accepted"))
     first_due = next(d.due_at for d in status.deadlines if d.name == "decision")
 
     for n in (1, 2):
-        status = await act(handle, "extend-decision", ExtendDecision(reason="awaiting records"))
+        status = await act(
+            handle, Action.EXTEND_DECISION, ExtendDecision(reason="awaiting records")
+        )
         due = next(d.due_at for d in status.deadlines if d.name == "decision")
         assert due == first_due + timedelta(days=30 * n)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await act(handle, "extend-decision", ExtendDecision(reason="one more"))
+        await act(handle, Action.EXTEND_DECISION, ExtendDecision(reason="one more"))
     assert "no decision extension left" in str(refused.value.cause)
     assert await outbox(pool, status.claim_id, "decision_extension_notice") == [
         "claimant",
@@ -468,5 +475,5 @@ async def test_owner_is_reminded_before_a_deadline(ts_env, client, task_queue, p
         while not await outbox(pool, booked.claim_id, "deadline_reminder"):
             await asyncio.sleep(0.05)
     assert await outbox(pool, booked.claim_id, "deadline_reminder") == ["examiner"]
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     assert not [d for d in status.deadlines if d.breached]

@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from codec import ENCODING, CodecError, EncryptionCodec, KeyRing, generate_key
 from domain.models import ClaimStatus, Referral
+from domain.names import Query
 from tests.conftest import TEST_CODEC_KEYS
 from tests.factories import referral_payload
 from tests.helpers import start_claim, wait_for
@@ -77,7 +78,7 @@ async def test_workflow_history_holds_no_readable_phi(ts_env, client, task_queue
     assert not [value for value in PHI if value in raw]
     assert b"Jane Roe" not in history.events[0].SerializeToString()
     # With the key ring everything decodes.
-    status = await handle.query("status", result_type=ClaimStatus)
+    status = await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)
     assert status.claim_id in handle.id
 
 

@@ -21,6 +21,7 @@ from domain.models import (
     Stage,
     Withdraw,
 )
+from domain.names import Action, Query
 from tests.conftest import TEST_SECRET, dev_address, make_settings
 from tests.helpers import act, act_and_finish, start_demo_claim, terminate_leftovers, wait_for
 from worker import build_worker
@@ -38,12 +39,12 @@ async def dev_worker(dev_env, database_url, task_queue, pool):
 async def test_two_concurrent_no_shows_count_once(dev_env, task_queue):
     handle = await start_demo_claim(dev_env.client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     wait = (status.appointment.starts_at - datetime.now(UTC)).total_seconds()
     await asyncio.sleep(max(0.0, wait) + 0.3)
     results = await asyncio.gather(
-        act(handle, "exam", ExamOutcome(attended=False)),
-        act(handle, "exam", ExamOutcome(attended=False)),
+        act(handle, Action.EXAM, ExamOutcome(attended=False)),
+        act(handle, Action.EXAM, ExamOutcome(attended=False)),
         return_exceptions=True,
     )
     rejected = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
@@ -59,16 +60,16 @@ async def test_safety_case_outlives_a_withdrawn_claim(dev_env, task_queue):
     client = dev_env.client
     handle = await start_demo_claim(client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
-    await act(handle, "safety-concern", SafetyConcern(level="imminent", toward="self"))
-    case_id = await handle.query("safety_case", result_type=str)
-    final = await act_and_finish(handle, "withdraw", Withdraw(reason="claimant withdrew"))
+    await act(handle, Action.SAFETY_CONCERN, SafetyConcern(level="imminent", toward="self"))
+    case_id = await handle.query(Query.OPEN_SAFETY_CASE, result_type=str)
+    final = await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="claimant withdrew"))
     assert final.stage is Stage.CLOSED
 
     case = client.get_workflow_handle(case_id, result_type=SafetyCaseStatus)
     assert (await case.describe()).status == WorkflowExecutionStatus.RUNNING
-    await case.execute_update("safety-ack", SafetyAck(clinician_id="dr-on-call"))
+    await case.execute_update(Action.SAFETY_ACK, SafetyAck(clinician_id="dr-on-call"))
     await case.execute_update(
-        "safety-resolve",
+        Action.SAFETY_RESOLVE,
         SafetyResolve(actions_taken=["warm_handoff"]),
         result_type=SafetyCaseStatus,
     )
@@ -83,11 +84,11 @@ async def test_one_open_case_at_a_time_and_a_lost_case_never_holds_the_claim(
     client = dev_env.client
     handle = await start_demo_claim(client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
-    await act(handle, "safety-concern", SafetyConcern(level="imminent", toward="self"))
-    first = await handle.query("safety_case", result_type=str)
+    await act(handle, Action.SAFETY_CONCERN, SafetyConcern(level="imminent", toward="self"))
+    first = await handle.query(Query.OPEN_SAFETY_CASE, result_type=str)
     # A second concern while the case is open re-pages on that case instead of opening another.
-    await act(handle, "safety-concern", SafetyConcern(level="imminent", toward="self"))
-    assert await handle.query("safety_case", result_type=str) == first
+    await act(handle, Action.SAFETY_CONCERN, SafetyConcern(level="imminent", toward="self"))
+    assert await handle.query(Query.OPEN_SAFETY_CASE, result_type=str) == first
 
     # A case that ends without resolution (an operator terminated it) releases the hold and
     # tells ops and the medical director.

@@ -23,6 +23,7 @@ from domain.models import (
     ReviewResult,
     Stage,
 )
+from domain.names import Action
 from store.claims import list_events
 from tests.conftest import TEST_CODEC_KEYS, TEST_SECRET, dev_address
 from tests.factories import complete_report, referral_payload
@@ -84,14 +85,14 @@ async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
         # Kill while the claim waits for the examiner; the next worker picks it up from history.
         kill(worker)
         worker = spawn_worker(address, database_url, task_queue)
-        status = await act(handle, "confirm-appointment", ConfirmAppointment())
+        status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
         wait = (booked.appointment.starts_at - datetime.now(UTC)).total_seconds()
         await asyncio.sleep(max(0.0, wait) + 0.5)
-        await act(handle, "exam", ExamOutcome(attended=True))
+        await act(handle, Action.EXAM, ExamOutcome(attended=True))
 
         # Kill while an action is in flight: the update is delivered again to the new worker.
         report = asyncio.create_task(
-            act(handle, "report", ExamReport.model_validate(complete_report()))
+            act(handle, Action.REPORT, ExamReport.model_validate(complete_report()))
         )
         await asyncio.sleep(0.05)
         kill(worker)
@@ -99,10 +100,10 @@ async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
         status = await asyncio.wait_for(report, timeout=60)
         assert status.stage is Stage.REVIEW
 
-        await act(handle, "review", ReviewResult(result="accepted"))
+        await act(handle, Action.REVIEW, ReviewResult(result="accepted"))
         kill(worker)
         worker = spawn_worker(address, database_url, task_queue)
-        await act(handle, "decision", DecisionInput(outcome="approved", reason_code="OK"))
+        await act(handle, Action.DECISION, DecisionInput(outcome="approved", reason_code="OK"))
         final = await asyncio.wait_for(handle.result(), timeout=60)
     finally:
         kill(worker)

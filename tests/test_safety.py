@@ -21,6 +21,7 @@ from domain.models import (
     SafetyResolve,
     Stage,
 )
+from domain.names import Action, Query
 from store.claims import list_events
 from tests.factories import complete_report
 from tests.helpers import act, act_and_finish, keep_history, start_demo_claim, wait_for
@@ -50,11 +51,11 @@ async def test_imminent_risk_holds_the_decision_until_a_clinician_resolves(
 ):
     handle = await start_demo_claim(client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "confirm-appointment", ConfirmAppointment())
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     await ts_env.sleep(status.appointment.starts_at - await ts_env.get_current_time())
     screen = {"level": "imminent", "toward": "self", "notes": "stated a plan"}
     status = await act(
-        handle, "exam", ExamOutcome.model_validate({"attended": True, "risk_screen": screen})
+        handle, Action.EXAM, ExamOutcome.model_validate({"attended": True, "risk_screen": screen})
     )
     assert status.safety_hold is True and status.stage is Stage.REPORT
 
@@ -65,31 +66,31 @@ async def test_imminent_risk_holds_the_decision_until_a_clinician_resolves(
     await until(paged)
 
     # The report is still collected and reviewed; the decision waits for the hold.
-    await act(handle, "report", ExamReport.model_validate(complete_report()))
-    status = await act(handle, "review", ReviewResult(result="accepted"))
+    await act(handle, Action.REPORT, ExamReport.model_validate(complete_report()))
+    status = await act(handle, Action.REVIEW, ReviewResult(result="accepted"))
     assert status.stage is Stage.DECISION
     with pytest.raises(WorkflowUpdateFailedError) as held:
-        await act(handle, "decision", DecisionInput(outcome="approved", reason_code="OK"))
+        await act(handle, Action.DECISION, DecisionInput(outcome="approved", reason_code="OK"))
     assert "safety hold" in str(held.value.cause)
 
-    case_id = await handle.query("safety_case", result_type=str)
+    case_id = await handle.query(Query.OPEN_SAFETY_CASE, result_type=str)
     case = client.get_workflow_handle(case_id)
     with pytest.raises(WorkflowUpdateFailedError):  # resolution needs an acknowledgement first
         await case.execute_update(
-            "safety-resolve",
+            Action.SAFETY_RESOLVE,
             SafetyResolve(actions_taken=["warm_handoff"]),
             result_type=SafetyCaseStatus,
         )
-    await case.execute_update("safety-ack", SafetyAck(clinician_id="dr-on-call"))
+    await case.execute_update(Action.SAFETY_ACK, SafetyAck(clinician_id="dr-on-call"))
     await case.execute_update(
-        "safety-resolve",
+        Action.SAFETY_RESOLVE,
         SafetyResolve(actions_taken=["emergency_services_contacted", "referral_to_treatment"]),
         result_type=SafetyCaseStatus,
     )
     released = await wait_for(handle, lambda s: not s.safety_hold)
     assert released.stage is Stage.DECISION
     final = await act_and_finish(
-        handle, "decision", DecisionInput(outcome="approved", reason_code="OK")
+        handle, Action.DECISION, DecisionInput(outcome="approved", reason_code="OK")
     )
     assert final.outcome.value == "approved"
     await keep_history(handle, "imminent_risk_hold_resolved")
@@ -107,7 +108,9 @@ async def test_missed_acknowledgements_repage_and_reach_the_medical_director(
     handle = await start_demo_claim(client, task_queue)
     booked = await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(
-        handle, "safety-concern", SafetyConcern(level="imminent", toward="others", notes="threat")
+        handle,
+        Action.SAFETY_CONCERN,
+        SafetyConcern(level="imminent", toward="others", notes="threat"),
     )
     assert status.safety_hold is True and status.stage is Stage.SCHEDULING
     await ts_env.sleep(timedelta(seconds=21))  # two 10-second acknowledgement windows missed
@@ -126,7 +129,9 @@ async def test_missed_acknowledgements_repage_and_reach_the_medical_director(
 async def test_moderate_concern_refers_to_treatment_without_a_hold(client, task_queue, pool):
     handle = await start_demo_claim(client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
-    status = await act(handle, "safety-concern", SafetyConcern(level="moderate", toward="self"))
+    status = await act(
+        handle, Action.SAFETY_CONCERN, SafetyConcern(level="moderate", toward="self")
+    )
     assert status.safety_hold is False
     referral = await pool.fetchval(
         "SELECT recipient FROM notification_outbox WHERE claim_id = $1"
@@ -134,4 +139,4 @@ async def test_moderate_concern_refers_to_treatment_without_a_hold(client, task_
         status.claim_id,
     )
     assert referral == "clinician"
-    assert (await handle.query("status", result_type=ClaimStatus)).safety_hold is False
+    assert (await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)).safety_hold is False

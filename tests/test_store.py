@@ -16,6 +16,7 @@ from domain.models import (
     Specialty,
     Stage,
 )
+from domain.names import EventType
 from store import claims as claims_store
 from store import panel
 from store.migrate import migrate, migration_files
@@ -43,7 +44,11 @@ def write(version: int, stage: Stage = Stage.SCHEDULING) -> ProjectionWrite:
     return ProjectionWrite(
         status=status,
         event=ClaimEvent(
-            claim_id="c1", seq=version, type=f"step_{version}", stage=stage, at=status.updated_at
+            claim_id="c1",
+            seq=version,
+            type=list(EventType)[version % len(EventType)],
+            stage=stage,
+            at=status.updated_at,
         ),
     )
 

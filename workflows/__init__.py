@@ -1,8 +1,8 @@
-"""Deterministic orchestration only: no I/O, no database drivers."""
+"""Deterministic orchestration only: no I/O, no database drivers (see `workflows.claim`)."""
 
-from workflows.claim import SEARCH_ATTRIBUTES, ClaimWorkflow
+from workflows.claim import ClaimWorkflow
 from workflows.safety import SafetyEscalationWorkflow
 
 WORKFLOWS = [ClaimWorkflow, SafetyEscalationWorkflow]
 
-__all__ = ["SEARCH_ATTRIBUTES", "WORKFLOWS", "ClaimWorkflow", "SafetyEscalationWorkflow"]
+__all__ = ["WORKFLOWS", "ClaimWorkflow", "SafetyEscalationWorkflow"]

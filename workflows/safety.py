@@ -10,18 +10,17 @@ taken; then the claim's safety hold lifts.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
-from workflows.refusal import refuse
+from workflows.effects import Effects
 
 with workflow.unsafe.imports_passed_through():
-    from domain import contracts
-    from domain.models import Notification, SafetyAck, SafetyCase, SafetyCaseStatus, SafetyResolve
+    from domain.models import SafetyAck, SafetyCase, SafetyCaseStatus, SafetyResolve
+    from domain.names import CLINICAL_RECIPIENTS, Action, Query, Recipient, Template
+    from domain.refusal import refuse
 
-_CLINICAL = ("clinician", "crisis_line", "medical_director")
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # After acknowledgement the clinician is reminded at this pace until the case is resolved.
 _RESOLUTION_FOLLOW_UP = timedelta(hours=4)
 
@@ -31,18 +30,19 @@ class SafetyEscalationWorkflow:
     @workflow.init
     def __init__(self, case: SafetyCase) -> None:
         self._case = case
+        self._effects = Effects(case.claim_id, owner=workflow.info().workflow_id)
         self._acknowledged_by: str | None = None
         self._resolved: SafetyResolve | None = None
         self._missed_acks = 0
 
     @workflow.run
     async def run(self, case: SafetyCase) -> SafetyCaseStatus:
-        await self._notify("clinician", "safety_page", "page-0")
-        await self._notify("crisis_line", "safety_alert", "alert")
+        await self._notify(Recipient.CLINICIAN, Template.SAFETY_PAGE, "page-0")
+        await self._notify(Recipient.CRISIS_LINE, Template.SAFETY_ALERT, "alert")
         if case.toward == "others":
             # Duty to protect (Tarasoff; HIPAA 45 CFR 164.512(j)): identifiable victims or law
             # enforcement are warned per jurisdiction.
-            await self._notify("ops", "duty_to_protect_task", "duty-to-protect")
+            await self._notify(Recipient.OPS, Template.DUTY_TO_PROTECT_TASK, "duty-to-protect")
         window = timedelta(seconds=case.ack_seconds)
         while self._acknowledged_by is None:
             try:
@@ -51,9 +51,12 @@ class SafetyEscalationWorkflow:
                 )
             except TimeoutError:
                 self._missed_acks += 1
-                await self._notify("clinician", "safety_page", f"page-{self._missed_acks}")
+                page = f"page-{self._missed_acks}"
+                await self._notify(Recipient.CLINICIAN, Template.SAFETY_PAGE, page)
                 if self._missed_acks == 2:
-                    await self._notify("medical_director", "safety_escalation", "director")
+                    await self._notify(
+                        Recipient.MEDICAL_DIRECTOR, Template.SAFETY_ESCALATION, "director"
+                    )
         follow_ups = 0
         while self._resolved is None:
             try:
@@ -62,38 +65,43 @@ class SafetyEscalationWorkflow:
                 )
             except TimeoutError:
                 follow_ups += 1
-                await self._notify("clinician", "safety_unresolved", f"follow-up-{follow_ups}")
+                await self._notify(
+                    Recipient.CLINICIAN, Template.SAFETY_UNRESOLVED, f"follow-up-{follow_ups}"
+                )
         # The claim watches this workflow: finishing here lifts its hold.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state()
 
-    @workflow.update(name="safety-ack")
+    @workflow.update(name=Action.SAFETY_ACK)
     async def acknowledge(self, ack: SafetyAck) -> SafetyCaseStatus:
         self._acknowledged_by = ack.clinician_id
         return self._state()
 
     @acknowledge.validator
-    def _validate_ack(self, _: SafetyAck) -> None:
+    def _validate_ack(self, ack: SafetyAck) -> None:
         if self._acknowledged_by is not None:
             raise refuse("the safety case is already acknowledged")
 
-    @workflow.update(name="safety-resolve")
+    @workflow.update(name=Action.SAFETY_RESOLVE)
     async def resolve(self, resolution: SafetyResolve) -> SafetyCaseStatus:
         self._resolved = resolution
         # Ops learn that and how it was resolved; the clinical notes stay with the clinicians.
         await self._notify(
-            "ops", "safety_resolved", "resolved", {"actions_taken": resolution.actions_taken}
+            Recipient.OPS,
+            Template.SAFETY_RESOLVED,
+            "resolved",
+            {"actions_taken": resolution.actions_taken},
         )
         return self._state()
 
     @resolve.validator
-    def _validate_resolve(self, _: SafetyResolve) -> None:
+    def _validate_resolve(self, resolution: SafetyResolve) -> None:
         if self._acknowledged_by is None:
             raise refuse("acknowledge the safety case before resolving it")
         if self._resolved is not None:
             raise refuse("the safety case is already resolved")
 
-    @workflow.query
+    @workflow.query(name=Query.SAFETY_CASE_STATE)
     def state(self) -> SafetyCaseStatus:
         return self._state()
 
@@ -106,25 +114,22 @@ class SafetyEscalationWorkflow:
         )
 
     async def _notify(
-        self, recipient: str, template: str, step: str, details: dict | None = None
+        self,
+        recipient: Recipient,
+        template: Template,
+        step: str,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        case_id = workflow.info().workflow_id
-        await workflow.execute_activity(
-            contracts.NOTIFY,
-            Notification(
-                key=f"{case_id}:{recipient}:{template}:{step}",
-                claim_id=self._case.claim_id,
-                recipient=recipient,
-                template=template,
-                details={
-                    "level": self._case.level,
-                    "toward": self._case.toward,
-                    # Clinical notes only to the clinical chain (minimum necessary).
-                    **({"notes": self._case.notes} if recipient in _CLINICAL else {}),
-                    **(details or {}),
-                },
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=_RETRY,
-            result_type=bool,
+        case = self._case
+        await self._effects.notify(
+            recipient,
+            template,
+            step,
+            {
+                "level": case.level,
+                "toward": case.toward,
+                # Clinical notes only to the clinical chain (minimum necessary).
+                **({"notes": case.notes} if recipient in CLINICAL_RECIPIENTS else {}),
+                **(details or {}),
+            },
         )

@@ -1,0 +1,161 @@
+"""Every name two parts of the service must agree on, in one place.
+
+Update and query names are what the API and the CLI send to a workflow; activity names are what a
+workflow asks a worker for; event types, deadline names, recipients and templates are what the
+audit log and the outbox store. Each is a `StrEnum`, so a member is its string on the wire and in
+the database, and a typo is an AttributeError instead of a silent mismatch.
+
+Changing a value here changes recorded data (histories, audit rows, outbox keys): add members,
+never rename them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """The actions of PRODUCT §6: the URL segment, the CLI argument and the Update name."""
+
+    ASSIGN = "assign"
+    CONFIRM_APPOINTMENT = "confirm-appointment"
+    DECLINE_APPOINTMENT = "decline-appointment"
+    RESCHEDULE = "reschedule"
+    EXAM = "exam"
+    REPORT = "report"
+    REVIEW = "review"
+    DECISION = "decision"
+    EXTEND_DECISION = "extend-decision"
+    WITHDRAW = "withdraw"
+    SAFETY_CONCERN = "safety-concern"
+    SAFETY_ACK = "safety-ack"
+    SAFETY_RESOLVE = "safety-resolve"
+
+
+# Actions a clinician takes on the claim's open safety case (its own workflow, which can outlive
+# the claim); every other action is an Update of the claim workflow.
+SAFETY_CASE_ACTIONS = frozenset({Action.SAFETY_ACK, Action.SAFETY_RESOLVE})
+
+
+class Query(StrEnum):
+    CLAIM_STATUS = "status"
+    OPEN_SAFETY_CASE = "safety_case"
+    SAFETY_CASE_STATE = "state"
+
+
+class ActivityName(StrEnum):
+    LOAD_PROFILE = "load_profile"
+    COMPUTE_DEADLINES = "compute_deadlines"
+    RECORD_TRANSITION = "record_transition"
+    SCHEDULE_EXAM = "schedule_exam"
+    SET_APPOINTMENT_STATUS = "set_appointment_status"
+    NOTIFY = "notify"
+    ASSESS_REPORT = "assess_report"
+
+
+class DeadlineName(StrEnum):
+    APPOINTMENT_CONFIRMATION = "appointment_confirmation"
+    EXAM_OUTCOME = "exam_outcome"
+    REPORT = "report"
+    REVIEW = "review"
+    DECISION = "decision"
+
+
+# Not a deadline: the earliest appointment start the profile's notice lead allows.
+NOTICE_START = "notice"
+
+
+class EventType(StrEnum):
+    """Types of the audit timeline's events (`claim_events.type`)."""
+
+    REFERRAL_RECEIVED = "referral_received"
+    NO_EXAMINER_AVAILABLE = "no_examiner_available"
+    APPOINTMENT_BOOKED = "appointment_booked"
+    EXAMINER_ASSIGNED = "examiner_assigned"
+    APPOINTMENT_CONFIRMED = "appointment_confirmed"
+    APPOINTMENT_DECLINED = "appointment_declined"
+    APPOINTMENT_RESCHEDULED = "appointment_rescheduled"
+    EXAM_ATTENDED = "exam_attended"
+    EXAM_NO_SHOW = "exam_no_show"
+    REPORT_QA_FAILED = "report_qa_failed"
+    REPORT_SUBMITTED = "report_submitted"
+    ADDENDUM_REQUESTED = "addendum_requested"
+    REPORT_ACCEPTED = "report_accepted"
+    DECISION_EXTENDED = "decision_extended"
+    DECISION_ISSUED = "decision_issued"
+    CLAIM_WITHDRAWN = "claim_withdrawn"
+    DEADLINE_BREACHED = "deadline_breached"
+    SAFETY_HOLD_PLACED = "safety_hold_placed"
+    SAFETY_HOLD_LIFTED = "safety_hold_lifted"
+    CLAIM_CLOSED = "claim_closed"
+
+
+class Actor(StrEnum):
+    """Who an audit event says acted."""
+
+    SYSTEM = "system"
+    OPS = "ops"
+    EXAMINER = "examiner"
+    REVIEWER = "reviewer"
+    INSURER = "insurer"
+    CLINICIAN = "clinician"
+    REQUESTER = "requester"
+
+
+class Recipient(StrEnum):
+    """Who a notification is for."""
+
+    CLAIMANT = "claimant"
+    EXAMINER = "examiner"
+    INSURER = "insurer"
+    OPS = "ops"
+    REVIEWER = "reviewer"
+    SUPERVISOR = "supervisor"
+    CLINICIAN = "clinician"
+    CRISIS_LINE = "crisis_line"
+    MEDICAL_DIRECTOR = "medical_director"
+
+
+# The clinical chain: the only recipients that may see a safety case's notes.
+CLINICAL_RECIPIENTS = frozenset(
+    {Recipient.CLINICIAN, Recipient.CRISIS_LINE, Recipient.MEDICAL_DIRECTOR}
+)
+
+
+class Template(StrEnum):
+    """Notification templates (`notification_outbox.template`)."""
+
+    APPOINTMENT_NOTICE = "appointment_notice"
+    APPOINTMENT_REQUEST = "appointment_request"
+    APPOINTMENT_CANCELLED = "appointment_cancelled"
+    NO_EXAMINER_AVAILABLE = "no_examiner_available"
+    DEADLINE_REMINDER = "deadline_reminder"
+    DEADLINE_BREACHED = "deadline_breached"
+    ADDENDUM_REQUEST = "addendum_request"
+    QA_ADDENDA_EXHAUSTED = "qa_addenda_exhausted"
+    REPORT_COPY = "report_copy"
+    REPORT_AVAILABLE = "report_available"
+    DECISION_EXTENSION_NOTICE = "decision_extension_notice"
+    DECISION_NOTICE = "decision_notice"
+    WITHDRAWAL_NOTICE = "withdrawal_notice"
+    NON_COOPERATION_NOTICE = "non_cooperation_notice"
+    CANCELLATION_NOTICE = "cancellation_notice"
+    ADVERSE_NOTICE_DEFERRED = "adverse_notice_deferred"
+    CLAIM_CLOSED = "claim_closed"
+    REFERRAL_TO_TREATMENT = "referral_to_treatment"
+    SAFETY_PAGE = "safety_page"
+    SAFETY_ALERT = "safety_alert"
+    SAFETY_ESCALATION = "safety_escalation"
+    SAFETY_UNRESOLVED = "safety_unresolved"
+    SAFETY_RESOLVED = "safety_resolved"
+    SAFETY_CASE_ENDED_UNRESOLVED = "safety_case_ended_unresolved"
+    DUTY_TO_PROTECT_TASK = "duty_to_protect_task"
+
+
+class AppointmentStatus(StrEnum):
+    """`appointments.status` (a CHECK constraint lists the same values)."""
+
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"

@@ -1,0 +1,162 @@
+"""Booking an examiner: the scheduling loop of the main loop, and ops' `assign`.
+
+One booking at a time per claim: `lock` is held while a slot is reserved and published. Actions
+on the appointment (confirm, decline, reschedule, assign) take the same lock, so an action that
+arrives mid-booking waits for the booking to finish instead of being refused, then checks again
+that it is still allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio import workflow
+
+from workflows.clock import DeadlineClock
+from workflows.effects import Effects
+from workflows.recorder import Recorder
+
+with workflow.unsafe.imports_passed_through():
+    from domain.claim_state import ClaimState
+    from domain.models import AppointmentRef, ClaimIntake, ExaminerRef, ScheduleRequest, Stage
+    from domain.names import (
+        NOTICE_START,
+        Actor,
+        AppointmentStatus,
+        DeadlineName,
+        EventType,
+        Recipient,
+        Template,
+    )
+
+
+@dataclass(frozen=True)
+class _Reserved:
+    attempt: int
+    examiner: ExaminerRef
+    appointment: AppointmentRef
+    replaced: AppointmentRef | None
+
+
+class Booking:
+    def __init__(
+        self,
+        state: ClaimState,
+        intake: ClaimIntake,
+        effects: Effects,
+        recorder: Recorder,
+        clock: DeadlineClock,
+    ) -> None:
+        self._state = state
+        self._intake = intake
+        self._effects = effects
+        self._recorder = recorder
+        self._clock = clock
+        self.lock = asyncio.Lock()
+
+    async def schedule(self) -> None:
+        """Book an examiner; without an eligible one, tell ops once and retry with backoff."""
+        state = self._state
+        base = state.require_profile().scheduling_retry.as_timedelta()
+        retry = base
+        while state.needs_booking:
+            # An ops assignment may be booking right now: never book twice.
+            await workflow.wait_condition(lambda: not self.lock.locked())
+            if not state.needs_booking or await self.book(wanted=lambda: state.needs_booking):
+                continue
+            if state.stage is not Stage.SCHEDULING:
+                return
+            if not state.awaiting_examiner:
+                state.awaiting_examiner = True
+                attempt = state.booking_attempts
+                await self._effects.notify(
+                    Recipient.OPS, Template.NO_EXAMINER_AVAILABLE, f"no-examiner-{attempt}"
+                )
+                await self._recorder.record(EventType.NO_EXAMINER_AVAILABLE, attempt=attempt)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: not state.needs_booking, timeout=retry)
+            retry = min(retry * 2, base * 8)
+
+    async def book(self, *, wanted: Callable[[], bool], examiner_id: str | None = None) -> bool:
+        """Reserve a slot (with `examiner_id` when ops assign one), tell the parties, publish the
+        booking and record it. False when no eligible examiner has a slot; True otherwise, also
+        when the booking was no longer `wanted` once this call's turn came (nothing done)."""
+        async with self.lock:
+            if not wanted():
+                return True
+            reserved = await self._reserve(examiner_id)
+        if not isinstance(reserved, _Reserved):
+            return reserved
+        if reserved.replaced is not None:
+            replaced = reserved.replaced.id
+            await self._effects.set_appointment_status(replaced, AppointmentStatus.CANCELLED)
+            await self._effects.notify(
+                Recipient.EXAMINER, Template.APPOINTMENT_CANCELLED, f"replaced-{replaced}"
+            )
+        assigned = examiner_id is not None
+        await self._recorder.record(
+            EventType.EXAMINER_ASSIGNED if assigned else EventType.APPOINTMENT_BOOKED,
+            actor=Actor.OPS if assigned else Actor.SYSTEM,
+            examiner_id=reserved.examiner.id,
+            starts_at=reserved.appointment.starts_at.isoformat(),
+            attempt=reserved.attempt,
+        )
+        return True
+
+    async def _reserve(self, examiner_id: str | None) -> _Reserved | bool:
+        """Book the slot and tell the claimant and the examiner; publish it (with its
+        confirmation deadline) only if the claim still wants it, else release it at once
+        (True). False when no eligible examiner has a slot."""
+        state = self._state
+        profile = state.require_profile()
+        attempt = state.next_booking_attempt()
+        notice = await self._clock.due_from(workflow.now(), {NOTICE_START: profile.notice_lead})
+        result = await self._effects.book(self._request(attempt, notice[NOTICE_START], examiner_id))
+        if not (result.booked and result.examiner and result.appointment):
+            return False
+        examiner, appointment = result.examiner, result.appointment
+        due = await self._clock.due_from(
+            workflow.now(), {DeadlineName.APPOINTMENT_CONFIRMATION: profile.confirm_due}
+        )
+        if state.stage is Stage.SCHEDULING:
+            step = f"appointment-{attempt}"
+            await self._effects.notify(Recipient.CLAIMANT, Template.APPOINTMENT_NOTICE, step)
+            await self._effects.notify(Recipient.EXAMINER, Template.APPOINTMENT_REQUEST, step)
+        if state.stage is not Stage.SCHEDULING:
+            # Withdrawn while the slot was being booked: release it.
+            await self._effects.set_appointment_status(appointment.id, AppointmentStatus.CANCELLED)
+            return True
+        # Published only now, with its deadline: actions on the appointment need it complete.
+        replaced = state.publish_booking(examiner, appointment, workflow.now())
+        state.set_deadlines(due, workflow.now())
+        return _Reserved(attempt, examiner, appointment, replaced)
+
+    def _request(
+        self, attempt: int, earliest: datetime, examiner_id: str | None
+    ) -> ScheduleRequest:
+        state, profile = self._state, self._state.require_profile()
+        claimant = self._intake.claimant
+        # Claims started with a conflict key send it; older ones send what it is derived from.
+        identity = (
+            {"claimant_key": self._intake.claimant_key}
+            if self._intake.claimant_key
+            else {"claimant_name": claimant.full_name, "claimant_dob": claimant.date_of_birth}
+        )
+        return ScheduleRequest(
+            claim_id=state.claim_id,
+            attempt=attempt,
+            specialty=self._intake.requested_specialty,
+            licence_state=state.calendar_state,
+            treating_provider_npis=claimant.treating_provider_npis,
+            earliest_start=earliest,
+            duration_seconds=int(profile.exam_duration.as_timedelta().total_seconds()),
+            business_hours=profile.business_hours,
+            timezone=profile.timezone,
+            exclude_examiner_ids=sorted(state.declined_by),
+            only_examiner_id=examiner_id,
+            **identity,
+        )

@@ -1,0 +1,101 @@
+"""Everything a workflow asks of the world, in one place: one retry policy, one timeout table.
+
+Workflows call activities by name (`domain.names.ActivityName`) with the request models of
+`domain.contracts`, so workflow modules never import a database driver. Every request carries an
+idempotency key (claim + sequence, claim + attempt, notification key): activities are
+at-least-once and the database drops a repeat.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain import contracts
+    from domain.models import Notification, ProjectionWrite, ScheduleRequest
+    from domain.names import ActivityName, AppointmentStatus, Recipient, Template
+    from domain.profiles import Duration, JurisdictionProfile
+
+# Activities retry until they succeed: a claim waits out a database outage rather than failing.
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+# How long one attempt may take before it is retried (start to close).
+TIMEOUTS: dict[ActivityName, timedelta] = {
+    ActivityName.LOAD_PROFILE: timedelta(seconds=30),
+    ActivityName.COMPUTE_DEADLINES: timedelta(seconds=30),
+    ActivityName.RECORD_TRANSITION: timedelta(seconds=30),
+    ActivityName.SCHEDULE_EXAM: timedelta(seconds=30),
+    ActivityName.SET_APPOINTMENT_STATUS: timedelta(seconds=30),
+    ActivityName.NOTIFY: timedelta(seconds=30),
+    ActivityName.ASSESS_REPORT: timedelta(seconds=30),
+}
+
+
+class Effects:
+    """The activities of one claim (or of one safety case, `owner` being its workflow id)."""
+
+    def __init__(self, claim_id: str, *, owner: str | None = None) -> None:
+        self.claim_id = claim_id
+        # Prefix of notification keys: the claim, or the safety case that sends them.
+        self._owner = owner or claim_id
+
+    async def load_profile(self, name: str) -> JurisdictionProfile:
+        return await _run(ActivityName.LOAD_PROFILE, name, JurisdictionProfile)
+
+    async def due_from(
+        self, start: datetime, durations: dict[str, Duration], *, state: str, timezone: str
+    ) -> dict[str, datetime]:
+        """Absolute due times of `durations` after `start` (business days on a real calendar,
+        computed outside the workflow so a calendar update never changes a replay)."""
+        request = contracts.DeadlineRequest(
+            start=start, durations=durations, state=state, timezone=timezone
+        )
+        result = await _run(ActivityName.COMPUTE_DEADLINES, request, contracts.DeadlineResult)
+        return result.due
+
+    async def record(self, write: ProjectionWrite) -> None:
+        await _run(ActivityName.RECORD_TRANSITION, write, bool)
+
+    async def book(self, request: ScheduleRequest) -> contracts.ScheduleResult:
+        return await _run(ActivityName.SCHEDULE_EXAM, request, contracts.ScheduleResult)
+
+    async def set_appointment_status(self, appointment_id: str, status: AppointmentStatus) -> None:
+        change = contracts.AppointmentStatusChange(appointment_id=appointment_id, status=status)
+        await _run(ActivityName.SET_APPOINTMENT_STATUS, change, None)
+
+    async def assess_report(
+        self, request: contracts.ReportAssessmentRequest
+    ) -> contracts.ReportAssessment:
+        # Rules run in an activity: a checklist change never alters a replayed claim.
+        return await _run(ActivityName.ASSESS_REPORT, request, contracts.ReportAssessment)
+
+    async def notify(
+        self,
+        recipient: Recipient,
+        template: Template,
+        step: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue a message; `step` names the occasion, so each is queued once whatever retries."""
+        note = Notification(
+            key=f"{self._owner}:{recipient}:{template}:{step}",
+            claim_id=self.claim_id,
+            recipient=recipient,
+            template=template,
+            details=details or {},
+        )
+        await _run(ActivityName.NOTIFY, note, bool)
+
+
+async def _run(name: ActivityName, arg: object, result_type: type | None) -> Any:
+    return await workflow.execute_activity(
+        name.value,
+        arg,
+        start_to_close_timeout=TIMEOUTS[name],
+        retry_policy=RETRY,
+        result_type=result_type,
+    )

@@ -1,0 +1,73 @@
+"""Recording a transition: the audit event and the projection insurers poll (through an
+activity), and what SREs see in the Temporal UI (search attributes and current details)."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+from workflows.effects import Effects
+
+with workflow.unsafe.imports_passed_through():
+    from domain import search_attributes as sa
+    from domain.claim_state import ClaimState
+    from domain.models import ClaimEvent, ClaimStatus, Deadline, ProjectionWrite
+    from domain.names import Actor, EventType
+
+
+class Recorder:
+    def __init__(self, state: ClaimState, effects: Effects) -> None:
+        self._state = state
+        self._effects = effects
+
+    async def record(
+        self, event_type: EventType, *, actor: Actor = Actor.SYSTEM, **details: object
+    ) -> None:
+        """Append `event_type` (details never hold PHI) and write the new status with it."""
+        now = workflow.now()
+        seq = self._state.next_event(now)
+        status = self._state.status()
+        self._publish(status)
+        event = ClaimEvent(
+            claim_id=status.claim_id,
+            seq=seq,
+            type=event_type,
+            stage=status.stage,
+            actor=actor,
+            at=now,
+            details=details,
+        )
+        await self._effects.record(ProjectionWrite(status=status, event=event))
+
+    def _publish(self, status: ClaimStatus) -> None:
+        """Search attributes and the UI's current details: what SREs filter and see."""
+        workflow.upsert_search_attributes(search_attributes(status))
+        workflow.set_current_details(summary(status, self._state.active_deadline()))
+
+
+def search_attributes(status: ClaimStatus) -> list[SearchAttributeUpdate]:
+    return [
+        sa.CLAIM_STAGE.value_set(status.stage.value),
+        sa.CLAIM_OUTCOME.value_set(status.outcome.value)
+        if status.outcome
+        else sa.CLAIM_OUTCOME.value_unset(),
+        sa.JURISDICTION.value_set(status.jurisdiction),
+        sa.INSURER_ID.value_set(status.insurer_id),
+        sa.SAFETY_HOLD.value_set(status.safety_hold),
+        sa.NEXT_DEADLINE.value_set(status.next_deadline)
+        if status.next_deadline
+        else sa.NEXT_DEADLINE.value_unset(),
+        sa.OVERDUE.value_set(status.overdue),
+    ]
+
+
+def summary(status: ClaimStatus, upcoming: Deadline | None) -> str:
+    """One line for the UI: stage, jurisdiction, outcome, lateness, the next deadline."""
+    text = f"**{status.stage.value}** · {status.jurisdiction}"
+    if status.outcome:
+        text += f" · {status.outcome.value}"
+    if status.overdue:
+        text += " · OVERDUE"
+    if upcoming:
+        text += f" · {upcoming.name} due {upcoming.due_at.isoformat()}"
+    return text

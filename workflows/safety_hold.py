@@ -1,0 +1,94 @@
+"""The claim's side of the safety branch (PRODUCT §4): routing a positive risk screen or a safety
+concern, holding the claim while a `SafetyEscalationWorkflow` case is open, lifting the hold when
+the case ends however it ends."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+from workflows.effects import Effects
+from workflows.recorder import Recorder
+from workflows.safety import SafetyEscalationWorkflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.claim_state import ClaimState
+    from domain.models import RiskScreen, SafetyCase, SafetyCaseStatus
+    from domain.names import Actor, EventType, Recipient, Template
+
+
+def _occasion() -> str:
+    """A notification step unique to the current action (its update id)."""
+    info = workflow.current_update_info()
+    return f"update-{info.id}" if info else f"at-{workflow.now().isoformat()}"
+
+
+class SafetyHold:
+    def __init__(self, state: ClaimState, effects: Effects, recorder: Recorder) -> None:
+        self._state = state
+        self._effects = effects
+        self._recorder = recorder
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    async def screen(self, screen: RiskScreen) -> None:
+        """An exam's risk screen: moderate -> referral to treatment; imminent -> a case."""
+        if screen.level == "moderate":
+            await self.refer_to_treatment(screen.toward, screen.notes)
+        elif screen.level == "imminent":
+            # Unknown direction is treated as a risk to others: the duty to protect applies.
+            await self.raise_case(screen.toward or "others", screen.notes, source="exam")
+
+    async def refer_to_treatment(self, toward: str | None, notes: str) -> None:
+        # The screen's detail goes only to the outbox (the database), never to the audit log.
+        details = {"level": "moderate", "toward": toward, "notes": notes}
+        await self._effects.notify(
+            Recipient.CLINICIAN, Template.REFERRAL_TO_TREATMENT, _occasion(), details
+        )
+
+    async def raise_case(self, toward: str, notes: str, *, source: str) -> None:
+        """Hold the claim and start the escalation (it survives the claim's closing). One case at
+        a time: a further concern while one is open re-pages the clinician on that case."""
+        profile = self._state.require_profile()
+        case_id = self._state.open_safety_case()
+        if case_id is None:
+            details = {"level": "imminent", "toward": toward, "notes": notes}
+            await self._effects.notify(
+                Recipient.CLINICIAN, Template.SAFETY_PAGE, _occasion(), details
+            )
+            return
+        case = await workflow.start_child_workflow(
+            SafetyEscalationWorkflow.run,
+            SafetyCase(
+                claim_id=self._state.claim_id,
+                level="imminent",
+                toward=toward,
+                source=source,
+                notes=notes,
+                ack_seconds=int(profile.safety_ack.as_timedelta().total_seconds()),
+            ),
+            id=case_id,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        watcher = asyncio.create_task(self._watch(case, case_id))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        await self._recorder.record(EventType.SAFETY_HOLD_PLACED, actor=Actor.SYSTEM)
+
+    async def _watch(
+        self, case: ChildWorkflowHandle[SafetyEscalationWorkflow, SafetyCaseStatus], case_id: str
+    ) -> None:
+        """The hold lifts when the case ends: resolved by a clinician, or (terminated, failed)
+        with ops and the medical director told so that nothing is held without an owner."""
+        try:
+            await case
+        except ChildWorkflowError:
+            details = {"case": case_id}
+            for recipient in (Recipient.OPS, Recipient.MEDICAL_DIRECTOR):
+                await self._effects.notify(
+                    recipient, Template.SAFETY_CASE_ENDED_UNRESOLVED, case_id, details
+                )
+        if self._state.end_safety_case(case_id):
+            await self._recorder.record(EventType.SAFETY_HOLD_LIFTED, actor=Actor.CLINICIAN)
