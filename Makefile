@@ -31,6 +31,7 @@ format: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
 
-# Re-record the workflow histories that test_replay replays (after a patched workflow change).
+# Record histories of new workflow paths for test_replay: only names not yet recorded are written
+# (recorded histories are never replaced), each pinned in tests/histories/MANIFEST.sha256.
 record-histories: $(STAMP)
-	IME_RECORD_HISTORIES=1 $(PY) -m pytest tests/test_claim_workflow.py tests/test_safety.py -q
+	IME_RECORD_HISTORIES=1 $(PY) -m pytest tests/test_claim_workflow.py tests/test_safety.py tests/test_waiting_turns.py -q

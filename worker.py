@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities import ClaimActivities
 from connections import connect_temporal, open_pool
@@ -19,12 +20,18 @@ from workflows import WORKFLOWS
 log = logging.getLogger("ime.worker")
 
 
-def build_worker(client: Client, settings: Settings, activities: ClaimActivities) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: ClaimActivities,
+    interceptors: Sequence[Interceptor] = (),
+) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=activities.all(),
+        interceptors=interceptors,
         # On SIGTERM running activities get this long to finish before they are cancelled
         # (and retried elsewhere: every side effect is idempotent).
         graceful_shutdown_timeout=timedelta(seconds=10),

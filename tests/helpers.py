@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -55,17 +56,34 @@ async def act(handle: WorkflowHandle, action: Action, payload: Model) -> ClaimSt
 
 
 HISTORIES = Path(__file__).with_name("histories")
+MANIFEST = HISTORIES / "MANIFEST.sha256"
 
 
 async def keep_history(handle: WorkflowHandle, name: str) -> None:
-    """With IME_RECORD_HISTORIES=1, save the run's history as a replay fixture (see test_replay)."""
-    if os.environ.get("IME_RECORD_HISTORIES") != "1":
+    """With IME_RECORD_HISTORIES=1, save the run's history as a replay fixture (see test_replay),
+    unless one of that name exists: recorded histories are never replaced."""
+    if os.environ.get("IME_RECORD_HISTORIES") != "1" or (HISTORIES / f"{name}.json").exists():
         return
     history = await handle.fetch_history()
-    HISTORIES.mkdir(exist_ok=True)
     # The workflow id matters on replay (child workflow ids derive from it).
     recorded = {"workflow_id": handle.id, "history": history.to_json_dict()}
-    (HISTORIES / f"{name}.json").write_text(json.dumps(recorded))
+    save_history(HISTORIES, MANIFEST, name, recorded)
+
+
+def save_history(directory: Path, manifest: Path, name: str, recorded: dict) -> bool:
+    """Write `<name>.json` and pin its digest in the manifest; False (nothing written) when a
+    history of that name exists."""
+    directory.mkdir(exist_ok=True)
+    path = directory / f"{name}.json"
+    data = json.dumps(recorded).encode()
+    try:
+        with path.open("xb") as out:  # exclusive: never replaces a file
+            out.write(data)
+    except FileExistsError:
+        return False
+    with manifest.open("a") as pins:
+        pins.write(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    return True
 
 
 async def act_and_finish(

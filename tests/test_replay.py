@@ -1,33 +1,116 @@
-"""Histories recorded from earlier versions of ClaimWorkflow must replay on the current code.
+"""Claims in flight must keep running on every later version of the workflow code.
 
-A failure here means a change to workflow code would break claims already in flight: guard the
-change with `workflow.patched(...)`. Refresh the fixtures (after such a guarded change) with
-`make record-histories`; keep the old files so both code paths stay covered.
+`tests/histories/*.json` were recorded by versions of ClaimWorkflow that ran (or run) in
+production; each replays here on the current code. They are never re-recorded, edited or
+deleted: `histories/MANIFEST.sha256` pins every file's bytes, and `make record-histories` only
+adds files (see `tests.helpers.keep_history`). A change that cannot replay them must go behind
+`workflow.patched(...)`; the last tests show that the gate bites and that a patch opens it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.workflow import NondeterminismError
 
 from tests.conftest import TEST_CONVERTER
+from tests.helpers import HISTORIES, MANIFEST, save_history
 from workflows import WORKFLOWS
+from workflows.effects import Effects
 
-HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+RECORDED = sorted(HISTORIES.glob("*.json"))
+# The histories on main when the rule "never re-record" took effect: at least these, forever.
+FIRST_LANDED = {
+    "assigned_by_ops",
+    "confirmation_breached_then_withdrawn",
+    "declined_then_rebooked",
+    "demo_approved",
+    "erisa_decision_extended",
+    "imminent_risk_hold_resolved",
+    "ny_wc_denied",
+    "qa_addendum_then_withdrawn",
+    "rescheduled_from_exam",
+    "three_no_shows",
+}
 
 
-def test_replay_fixtures_exist():
-    assert len(HISTORIES) >= 9
-
-
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
-async def test_recorded_history_replays_on_current_code(path: Path):
+def load(path: Path) -> WorkflowHistory:
     recorded = json.loads(path.read_text())
-    history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
+    return WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
+
+
+def pinned() -> dict[str, str]:
+    lines = MANIFEST.read_text().splitlines()
+    return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line)}
+
+
+def test_every_recorded_history_is_pinned_and_unchanged():
+    pins = pinned()
+    assert {p.stem for p in RECORDED} >= FIRST_LANDED
+    assert sorted(pins) == sorted(p.name for p in RECORDED), "add new histories to the manifest"
+    for path in RECORDED:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == pins[path.name], path.name
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_recorded_history_replays_on_current_code(path: Path):
     replayer = Replayer(workflows=WORKFLOWS, data_converter=TEST_CONVERTER)
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=True)
+    assert result.replay_failure is None
+
+
+def test_recording_never_overwrites(tmp_path: Path):
+    manifest = tmp_path / "MANIFEST.sha256"
+    assert save_history(tmp_path, manifest, "one", {"workflow_id": "w", "history": {}}) is True
+    before = (tmp_path / "one.json").read_bytes()
+    assert save_history(tmp_path, manifest, "one", {"workflow_id": "x", "history": {}}) is False
+    assert (tmp_path / "one.json").read_bytes() == before
+    assert manifest.read_text().count("one.json") == 1
+
+
+# --- the gate bites ---------------------------------------------------------------------------
+# A changed workflow is simulated by changing what the claim does first (a timer before it loads
+# its profile). Unsandboxed, so that the change made here is the code the replayer runs.
+
+_LOAD_PROFILE = Effects.load_profile
+
+
+async def _sleep_first(self: Effects, name: str):
+    await workflow.sleep(1)
+    return await _LOAD_PROFILE(self, name)
+
+
+async def _sleep_first_if_patched(self: Effects, name: str):
+    if workflow.patched("sleep-before-profile"):
+        await workflow.sleep(1)
+    return await _LOAD_PROFILE(self, name)
+
+
+def unsandboxed_replayer() -> Replayer:
+    return Replayer(
+        workflows=WORKFLOWS,
+        data_converter=TEST_CONVERTER,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+
+
+async def test_an_unguarded_change_fails_replay_with_a_nondeterminism_error(monkeypatch):
+    monkeypatch.setattr(Effects, "load_profile", _sleep_first)
+    result = await unsandboxed_replayer().replay_workflow(
+        load(HISTORIES / "demo_approved.json"), raise_on_replay_failure=False
+    )
+    assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
+
+
+async def test_the_same_change_behind_a_patch_replays(monkeypatch):
+    monkeypatch.setattr(Effects, "load_profile", _sleep_first_if_patched)
+    result = await unsandboxed_replayer().replay_workflow(
+        load(HISTORIES / "demo_approved.json"), raise_on_replay_failure=False
+    )
     assert result.replay_failure is None

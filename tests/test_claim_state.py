@@ -1,0 +1,362 @@
+"""The claim state's rules without any server: every stage move and every refusal (milliseconds)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from domain.claim_state import ClaimState, IllegalTransition
+from domain.lifecycle import ACTION_STAGES, NEXT_STAGES
+from domain.models import (
+    AppointmentRef,
+    DecisionInput,
+    ExaminerRef,
+    Outcome,
+    Recommendation,
+    Referral,
+    ReviewResult,
+    Specialty,
+    Stage,
+)
+from domain.names import Action, DeadlineName, Recipient, Template
+from domain.profiles import PROFILES
+from domain.refusal import ACTION_NOT_ALLOWED
+from tests.factories import referral_payload
+
+T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+EXAMINER = ExaminerRef(id="ex-1", name="Dr. One", specialty=Specialty.ORTHOPEDIC_SURGERY)
+
+
+def appointment(n: int = 1, starts_at: datetime = T0 + timedelta(hours=1)) -> AppointmentRef:
+    return AppointmentRef(
+        id=f"c:{n}", starts_at=starts_at, ends_at=starts_at + timedelta(hours=1), location="x"
+    )
+
+
+def new_state(jurisdiction: str = "DEMO") -> ClaimState:
+    referral = Referral.model_validate(referral_payload(jurisdiction))
+    return ClaimState.open(referral, claim_id="c", workflow_id="ime-claim-c", at=T0)
+
+
+def registered(jurisdiction: str = "DEMO") -> ClaimState:
+    state = new_state(jurisdiction)
+    state.profile = PROFILES[jurisdiction]
+    state.enter(Stage.SCHEDULING, T0)
+    return state
+
+
+def at_stage(stage: Stage) -> ClaimState:
+    """A claim walked along the happy path to `stage`."""
+    state = registered()
+    if stage is Stage.REFERRAL:
+        return new_state()
+    path = [Stage.SCHEDULING, Stage.EXAM, Stage.REPORT, Stage.REVIEW, Stage.DECISION]
+    if stage is Stage.CLOSED:
+        state.close(Outcome.WITHDRAWN, T0)
+        return state
+    state.publish_booking(EXAMINER, appointment(), T0)
+    for step in path[1 : path.index(stage) + 1]:
+        {
+            Stage.EXAM: lambda: state.confirm(T0),
+            Stage.REPORT: lambda: state.attended(T0),
+            Stage.REVIEW: lambda: state.submit_report(Recommendation.APPROVE, T0),
+            Stage.DECISION: lambda: state.accept_report(T0),
+        }[step]()
+    assert state.stage is stage
+    return state
+
+
+def refusal(state: ClaimState, action: Action, now: datetime = T0, payload=None) -> str | None:
+    before = state.model_dump()
+    try:
+        state.check(action, now, payload)
+    except ApplicationError as err:
+        assert err.type == ACTION_NOT_ALLOWED
+        return err.message
+    finally:
+        assert state.model_dump() == before  # a check never changes the state
+    return None
+
+
+# --- stage moves ------------------------------------------------------------------------------
+
+
+def test_happy_path_moves_through_every_stage_in_order():
+    state = registered()
+    seen = [state.stage]
+    assert state.needs_booking
+    assert state.publish_booking(EXAMINER, appointment(), T0) is None
+    assert not state.needs_booking
+    state.confirm(T0)
+    seen.append(state.stage)
+    state.attended(T0)
+    seen.append(state.stage)
+    state.submit_report(Recommendation.APPROVE, T0)
+    seen.append(state.stage)
+    state.accept_report(T0)
+    seen.append(state.stage)
+    state.decide(DecisionInput(outcome="approved", reason_code="OK"), T0 + timedelta(days=1))
+    seen.append(state.stage)
+    assert seen == [
+        Stage.SCHEDULING,
+        Stage.EXAM,
+        Stage.REPORT,
+        Stage.REVIEW,
+        Stage.DECISION,
+        Stage.CLOSED,
+    ]
+    assert (state.stage, state.outcome) == (Stage.CLOSED, Outcome.APPROVED)
+    assert state.decision is not None and state.decision.decided_at == T0 + timedelta(days=1)
+    assert state.status().status == "closed"
+
+
+@pytest.mark.parametrize("origin", [s for s in Stage if s is not Stage.CLOSED])
+@pytest.mark.parametrize("target", list(Stage))
+def test_only_the_moves_of_product_section_3_are_possible(origin: Stage, target: Stage):
+    state = at_stage(origin)
+    if target in NEXT_STAGES[origin]:
+        state.enter(target, T0)
+        assert state.stage is target
+    else:
+        with pytest.raises(IllegalTransition):
+            state.enter(target, T0)
+        assert state.stage is origin
+
+
+def test_nothing_reopens_a_closed_claim():
+    state = at_stage(Stage.CLOSED)
+    state.enter(Stage.SCHEDULING, T0)
+    state.request_addendum(T0)
+    assert state.stage is Stage.CLOSED and state.closing
+
+
+def test_no_shows_rebook_until_the_limit_then_close_for_non_cooperation():
+    state = at_stage(Stage.EXAM)
+    limit = PROFILES["DEMO"].max_no_shows
+    for n in range(1, limit + 1):
+        assert state.no_show(T0) == n
+        assert (state.stage, state.appointment) == (Stage.SCHEDULING, None)
+        state.publish_booking(EXAMINER, appointment(n + 1), T0)
+        state.confirm(T0)
+    state.no_show(T0)
+    assert (state.stage, state.outcome) == (Stage.CLOSED, Outcome.NON_COOPERATION)
+
+
+def test_decline_and_reschedule_release_the_appointment():
+    state = at_stage(Stage.SCHEDULING)
+    released, examiner_id = state.decline(T0)
+    assert (released.id, examiner_id, state.declined_by) == ("c:1", "ex-1", ["ex-1"])
+    assert state.needs_booking and state.examiner is None
+    state.publish_booking(EXAMINER, appointment(2), T0)
+    state.confirm(T0)
+    assert state.release_appointment(T0).id == "c:2"
+    assert state.stage is Stage.SCHEDULING and state.needs_booking
+
+
+def test_a_new_booking_replaces_the_unconfirmed_one():
+    state = at_stage(Stage.SCHEDULING)
+    replaced = state.publish_booking(EXAMINER, appointment(2), T0)
+    assert replaced is not None and replaced.id == "c:1"
+    assert state.appointment is not None and state.appointment.id == "c:2"
+    assert state.next_booking_attempt() == 1
+
+
+def test_addenda_go_back_to_report_until_the_profile_limit():
+    state = at_stage(Stage.REVIEW)
+    limit = PROFILES["DEMO"].max_addenda
+    for n in range(1, limit + 1):
+        assert state.request_addendum(T0) == n and state.stage is Stage.REPORT
+        assert state.wants_addendum(["causation: missing"]) is (n < limit)
+        state.submit_report(None, T0)
+    assert not state.wants_addendum([])
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+@pytest.mark.parametrize("action", list(ACTION_STAGES))
+def test_each_action_is_refused_outside_its_stages(stage: Stage, action: Action):
+    state = at_stage(stage)
+    # Past the appointment's start, so only the stage decides.
+    message = refusal(state, action, now=T0 + timedelta(days=1))
+    if action is Action.SAFETY_CONCERN and stage is Stage.REFERRAL:
+        assert message == "the claim is still being registered"
+    elif action is Action.EXTEND_DECISION and stage is Stage.DECISION:
+        assert message == "no decision extension left under DEMO (0 allowed)"
+    elif stage in ACTION_STAGES[action]:
+        assert message is None
+    elif stage is Stage.CLOSED:
+        assert message in ("the claim is already closed", "the claim is closed") or (
+            message or ""
+        ).startswith("not allowed in stage CLOSED")
+    else:
+        assert message is not None and message.startswith(f"not allowed in stage {stage.value}")
+
+
+def test_refusals_name_the_reason():
+    state = at_stage(Stage.SCHEDULING)
+    assert refusal(state, Action.DECISION) == (
+        "not allowed in stage SCHEDULING; allowed in DECISION"
+    )
+    assert refusal(at_stage(Stage.EXAM), Action.RESCHEDULE) is None
+    assert "SCHEDULING or EXAM" in (refusal(at_stage(Stage.REPORT), Action.RESCHEDULE) or "")
+
+    unbooked = registered()
+    assert refusal(unbooked, Action.CONFIRM_APPOINTMENT) == "no appointment is booked yet"
+    assert refusal(unbooked, Action.DECLINE_APPOINTMENT) == "no appointment is booked yet"
+    assert refusal(unbooked, Action.ASSIGN) is None
+
+    exam = at_stage(Stage.EXAM)
+    assert exam.appointment is not None
+    assert "once the appointment has started" in (refusal(exam, Action.EXAM) or "")
+    assert refusal(exam, Action.EXAM, now=exam.appointment.starts_at) is None
+
+
+def test_a_closing_claim_refuses_everything_but_what_it_already_does():
+    state = at_stage(Stage.DECISION)
+    state.begin_closing()
+    assert refusal(state, Action.DECISION) == "the claim is closing"
+    assert refusal(state, Action.WITHDRAW) == "the claim is already closed"
+    assert refusal(state, Action.SAFETY_CONCERN) == "the claim is closed"
+
+
+def test_a_claim_registering_refuses_what_needs_its_profile_but_may_be_withdrawn():
+    state = new_state()
+    assert refusal(state, Action.SAFETY_CONCERN) == "the claim is still being registered"
+    assert refusal(state, Action.WITHDRAW) is None
+
+
+def test_the_reviewer_cannot_ask_for_more_addenda_than_the_profile_allows():
+    state = at_stage(Stage.REVIEW)
+    ask = ReviewResult(result="addendum_requested", reasons=["unclear"])
+    state.addenda = PROFILES["DEMO"].max_addenda
+    assert "addendum limit (2)" in (refusal(state, Action.REVIEW, payload=ask) or "")
+    assert refusal(state, Action.REVIEW, payload=ReviewResult(result="accepted")) is None
+
+
+def test_no_decision_while_on_safety_hold():
+    state = at_stage(Stage.DECISION)
+    case = state.open_safety_case()
+    assert case == "ime-claim-c-safety-1"
+    assert "safety hold" in (refusal(state, Action.DECISION) or "")
+    assert state.end_safety_case(case) is True
+    assert refusal(state, Action.DECISION) is None
+
+
+def test_decision_extensions_are_limited_by_the_profile():
+    state = registered("ERISA-LTD")
+    state.publish_booking(EXAMINER, appointment(), T0)
+    state.confirm(T0)
+    state.attended(T0)
+    state.submit_report(None, T0)
+    state.accept_report(T0)
+    assert state.stage is Stage.DECISION
+    assert [state.start_extension() for _ in range(2)] == [1, 2]
+    assert (
+        refusal(state, Action.EXTEND_DECISION)
+        == "no decision extension left under ERISA-LTD (2 allowed)"
+    )
+    assert "no decision extension left under DEMO" in (
+        refusal(at_stage(Stage.DECISION), Action.EXTEND_DECISION) or ""
+    )
+
+
+def test_an_action_that_waited_is_refused_if_the_appointment_changed():
+    state = at_stage(Stage.SCHEDULING)
+    seen = state.appointment
+    state.check_same_appointment(seen)
+    state.publish_booking(EXAMINER, appointment(2), T0)
+    with pytest.raises(ApplicationError, match="appointment changed"):
+        state.check_same_appointment(seen)
+
+
+def test_safety_actions_are_not_claim_actions():
+    with pytest.raises(ValueError):
+        at_stage(Stage.EXAM).check(Action.SAFETY_ACK, T0)
+
+
+# --- deadlines --------------------------------------------------------------------------------
+
+
+def test_deadlines_remind_at_the_profile_fraction_and_are_met_when_the_stage_is_left():
+    state = at_stage(Stage.REPORT)
+    state.set_deadlines({DeadlineName.REPORT: T0 + timedelta(seconds=20)}, T0)
+    report = state.deadlines[DeadlineName.REPORT]
+    assert report.remind_at == T0 + timedelta(seconds=15)  # 75 % of the window
+    assert state.active_deadline() is report and state.wake_at(report) == report.remind_at
+    state.mark_reminded(report)
+    assert state.wake_at(report) == report.due_at
+    assert state.status().next_deadline == report.due_at and not state.overdue
+
+    state.mark_breached(report)
+    assert state.overdue and state.active_deadline() is None
+    assert state.deadline_owner(report) is Recipient.EXAMINER
+    status = state.status()
+    assert status.overdue and status.next_deadline is None
+
+    state.submit_report(None, T0 + timedelta(seconds=30))
+    assert report.met_at == T0 + timedelta(seconds=30)
+    assert not state.overdue  # the late step is done
+
+
+def test_deadlines_of_a_stage_already_left_are_not_started():
+    state = at_stage(Stage.REVIEW)
+    state.accept_report(T0)
+    state.set_deadlines_in(Stage.REVIEW, {DeadlineName.REVIEW: T0 + timedelta(days=1)}, T0)
+    assert DeadlineName.REVIEW not in state.deadlines
+
+
+def test_a_deadline_already_past_when_set_has_no_reminder():
+    state = at_stage(Stage.EXAM)
+    state.set_deadlines({DeadlineName.EXAM_OUTCOME: T0 - timedelta(seconds=1)}, T0)
+    assert state.deadlines[DeadlineName.EXAM_OUTCOME].remind_at is None
+
+
+# --- what callers see -------------------------------------------------------------------------
+
+
+def test_status_shows_the_state_and_every_event_bumps_the_version():
+    state = at_stage(Stage.EXAM)
+    assert state.next_event(T0 + timedelta(minutes=1)) == 1
+    status = state.status()
+    assert (status.stage, status.status, status.version) == (Stage.EXAM, "open", 1)
+    assert status.updated_at == T0 + timedelta(minutes=1) and status.created_at == T0
+    assert status.examiner == EXAMINER and status.safety_hold is False
+    # The status is a copy: changing it does not change the state.
+    status.deadlines.clear()
+    assert state.status() == state.status()
+
+
+def test_adverse_notices_wait_while_the_claimant_is_on_safety_hold():
+    state = at_stage(Stage.DECISION)
+    state.open_safety_case()
+    state.decide(DecisionInput(outcome="denied", reason_code="NR"), T0)
+    notices = state.closing_notices()
+    assert (notices.claimant_notice, notices.deferred_notice) == (None, Template.DECISION_NOTICE)
+
+    approved = at_stage(Stage.DECISION)
+    approved.open_safety_case()
+    approved.decide(DecisionInput(outcome="approved", reason_code="OK"), T0)
+    assert approved.closing_notices().claimant_notice is Template.DECISION_NOTICE
+
+
+def test_one_safety_case_at_a_time_and_the_hold_lifts_when_the_last_ends():
+    state = at_stage(Stage.REPORT)
+    first = state.open_safety_case()
+    assert first is not None and state.safety_hold
+    assert state.open_safety_case() is None  # a further concern re-pages on the open case
+    assert state.end_safety_case(first) is True and not state.safety_hold
+    second = state.open_safety_case()
+    assert second == "ime-claim-c-safety-2"
+    state.close(Outcome.WITHDRAWN, T0)
+    assert state.end_safety_case(second) is False  # no hold-lifted event on a closed claim
+
+
+def test_the_state_serialises_as_it_is():
+    state = at_stage(Stage.REPORT)
+    state.set_deadlines({DeadlineName.REPORT: T0 + timedelta(days=3)}, T0)
+    state.open_safety_case()
+    assert ClaimState.model_validate_json(state.model_dump_json()) == state
