@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from pydantic import ValidationError
@@ -49,6 +50,8 @@ from domain.refusal import ACTION_NOT_ALLOWED
 from settings import Settings
 from store import claims as claims_store
 from workflows import ClaimWorkflow
+
+T = TypeVar("T")
 
 
 def parse_referral(body: Any) -> Referral:
@@ -165,7 +168,7 @@ class ClaimService:
             raise NotFound("no such claim")
         return status
 
-    async def list(self, query: ClaimQuery, *, insurer_id: str | None = None) -> ClaimPage:
+    async def list_claims(self, query: ClaimQuery, *, insurer_id: str | None = None) -> ClaimPage:
         """A page of claims, oldest update first; pass `next_cursor` back for the next page."""
         items = await claims_store.list_statuses(
             self._pool,
@@ -225,7 +228,7 @@ class ClaimService:
         )
 
     @staticmethod
-    async def _update_call(call):
+    async def _update_call(call: Awaitable[T]) -> T:
         """Temporal's answers as the service's errors: 409 for a refused action, 503 when the
         workflow service cannot answer."""
         try:

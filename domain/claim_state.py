@@ -97,7 +97,9 @@ class ClaimState(Model):
     seq: int = 0
 
     @classmethod
-    def open(cls, referral: Referral, *, claim_id: str, workflow_id: str, at: datetime):
+    def open(
+        cls, referral: Referral, *, claim_id: str, workflow_id: str, at: datetime
+    ) -> ClaimState:
         initial = ClaimStatus.initial(referral, claim_id=claim_id, workflow_id=workflow_id, at=at)
         return cls(
             **initial.model_dump(

@@ -5,6 +5,7 @@ Called only from activities: a calendar update must never change a replayed work
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -48,7 +49,9 @@ def due_at(start: datetime, duration: Duration, *, state: str | None, tz: str) -
     return datetime.combine(end_day, BUSINESS_DAY_END, tzinfo=zone).astimezone(start.tzinfo)
 
 
-def business_slots(earliest: datetime, *, state: str | None, tz: str, slot: timedelta):
+def business_slots(
+    earliest: datetime, *, state: str | None, tz: str, slot: timedelta
+) -> Iterator[datetime]:
     """Yield appointment start times from `earliest` on, within 09:00-17:00 on business days."""
     zone = ZoneInfo(tz)
     local = earliest.astimezone(zone)

@@ -382,6 +382,21 @@ class ClaimStatus(Model):
     updated_at: datetime
     version: int = 0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_lateness(cls, data: Any) -> Any:
+        """Statuses written before `overdue` and `next_deadline` existed (projection rows, retried
+        activity payloads) get them from their deadlines, as the claim state computes them."""
+        if not isinstance(data, dict) or "overdue" in data:
+            return data
+        deadlines = [Deadline.model_validate(d) for d in data.get("deadlines") or []]
+        pending = [d for d in deadlines if not d.breached and d.met_at is None]
+        overdue = data.get("status") == "open" and any(
+            d.breached and d.met_at is None for d in deadlines
+        )
+        upcoming = min((d.due_at for d in pending), default=None)
+        return {**data, "overdue": overdue, "next_deadline": upcoming}
+
     @classmethod
     def initial(
         cls, referral: Referral, *, claim_id: str, workflow_id: str, at: datetime

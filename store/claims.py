@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-
 from domain.models import ClaimEvent, ClaimStatus, ProjectionWrite
+from store.db import Connection, Executor
 
 _STATUS_COLUMNS = """
     claim_id, workflow_id, insurer_id, claim_number, claim_type, jurisdiction, stage, status,
@@ -15,7 +14,6 @@ _STATUS_COLUMNS = """
 
 
 def _row_values(status: ClaimStatus) -> tuple:
-    pending = [d for d in status.deadlines if not d.breached and d.met_at is None]
     return (
         status.claim_id,
         status.workflow_id,
@@ -28,8 +26,8 @@ def _row_values(status: ClaimStatus) -> tuple:
         status.outcome.value if status.outcome else None,
         status.safety_hold,
         status.examiner.id if status.examiner else None,
-        status.status == "open" and any(d.breached and d.met_at is None for d in status.deadlines),
-        min((d.due_at for d in pending), default=None),
+        status.overdue,
+        status.next_deadline,
         status.model_dump(mode="json"),
         status.version,
         status.created_at,
@@ -38,7 +36,7 @@ def _row_values(status: ClaimStatus) -> tuple:
 
 
 async def insert_new_claim(
-    conn: asyncpg.Connection | asyncpg.Pool, status: ClaimStatus, referral_hash: str
+    conn: Executor, status: ClaimStatus, referral_hash: str
 ) -> tuple[bool, str | None]:
     """Insert the first projection row. Returns (created, referral_hash of the existing row)."""
     row = await conn.fetchrow(
@@ -57,7 +55,7 @@ async def insert_new_claim(
     return False, existing
 
 
-async def apply_projection(conn: asyncpg.Connection, write: ProjectionWrite) -> bool:
+async def apply_projection(conn: Connection, write: ProjectionWrite) -> bool:
     """Append the event and advance the projection, once per (claim, seq).
 
     Returns False when this (claim, seq) was already recorded (a retried activity).
@@ -94,12 +92,12 @@ async def apply_projection(conn: asyncpg.Connection, write: ProjectionWrite) -> 
     return inserted is not None
 
 
-async def get_status(conn: asyncpg.Connection | asyncpg.Pool, claim_id: str) -> ClaimStatus | None:
+async def get_status(conn: Executor, claim_id: str) -> ClaimStatus | None:
     body = await conn.fetchval("SELECT body FROM claims WHERE claim_id = $1", claim_id)
     return ClaimStatus.model_validate(body) if body is not None else None
 
 
-async def list_events(conn: asyncpg.Connection | asyncpg.Pool, claim_id: str) -> list[ClaimEvent]:
+async def list_events(conn: Executor, claim_id: str) -> list[ClaimEvent]:
     rows = await conn.fetch(
         "SELECT claim_id, seq, type, stage, actor, at, details FROM claim_events"
         " WHERE claim_id = $1 ORDER BY seq",
@@ -109,7 +107,7 @@ async def list_events(conn: asyncpg.Connection | asyncpg.Pool, claim_id: str) ->
 
 
 async def list_statuses(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Executor,
     *,
     insurer_id: str | None,
     stage: str | None,

@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# A connection of its own or one lent by a pool: what a function that needs a transaction takes.
+Connection = asyncpg.Connection | PoolConnectionProxy
+# Anything that runs a single statement.
+Executor = asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
+from store.db import Connection
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Serialises concurrent migrators (API and worker starting together).
@@ -15,7 +15,7 @@ def migration_files() -> list[Path]:
     return sorted(MIGRATIONS_DIR.glob("*.sql"))
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
+async def migrate(conn: Connection) -> list[str]:
     """Apply pending migrations in order; return the versions applied now."""
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from domain.models import Notification
+from store.db import Executor
 
 
-async def enqueue(conn: asyncpg.Connection | asyncpg.Pool, note: Notification) -> bool:
+async def enqueue(conn: Executor, note: Notification) -> bool:
     inserted = await conn.fetchval(
         """INSERT INTO notification_outbox (key, claim_id, recipient, template, details)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING RETURNING key""",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from domain.deadlines import business_slots
 from domain.models import AppointmentRef, Examiner, ExaminerRef, ScheduleRequest
+from store.db import Connection, Executor
 
 # How far ahead the slot search looks before giving up on an examiner.
 _MAX_SLOTS_PER_EXAMINER = 400
@@ -31,7 +34,7 @@ def _examiner_values(examiner: Examiner) -> tuple:
     )
 
 
-async def upsert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Examiner) -> None:
+async def upsert_examiner(conn: Executor, examiner: Examiner) -> None:
     await conn.execute(
         _INSERT_EXAMINER
         + """ ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, npi = EXCLUDED.npi,
@@ -42,7 +45,7 @@ async def upsert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Exa
     )
 
 
-async def list_examiners(conn: asyncpg.Connection | asyncpg.Pool) -> list[Examiner]:
+async def list_examiners(conn: Executor) -> list[Examiner]:
     rows = await conn.fetch(
         "SELECT id, name, npi, specialty, licensed_states, active, capacity, location"
         " FROM examiners ORDER BY id"
@@ -50,7 +53,9 @@ async def list_examiners(conn: asyncpg.Connection | asyncpg.Pool) -> list[Examin
     return [Examiner.model_validate(dict(r)) for r in rows]
 
 
-async def eligible_examiners(conn: asyncpg.Connection, req: ScheduleRequest, claimant_key: str):
+async def eligible_examiners(
+    conn: Connection, req: ScheduleRequest, claimant_key: str
+) -> list[asyncpg.Record]:
     """Examiners with the specialty and licence, active, with capacity and without a conflict,
     least loaded first."""
     return await conn.fetch(
@@ -79,7 +84,7 @@ async def eligible_examiners(conn: asyncpg.Connection, req: ScheduleRequest, cla
     )
 
 
-def _candidate_starts(req: ScheduleRequest):
+def _candidate_starts(req: ScheduleRequest) -> Iterator[datetime]:
     duration = timedelta(seconds=req.duration_seconds)
     if req.business_hours:
         return business_slots(
@@ -89,7 +94,7 @@ def _candidate_starts(req: ScheduleRequest):
 
 
 async def book(
-    conn: asyncpg.Connection, req: ScheduleRequest, claimant_key: str
+    conn: Connection, req: ScheduleRequest, claimant_key: str
 ) -> tuple[ExaminerRef, AppointmentRef] | None:
     """Book the first free slot with the best eligible examiner; idempotent per (claim, attempt)."""
     appointment_id = f"{req.claim_id}:{req.attempt}"
@@ -99,7 +104,7 @@ async def book(
         appointment_id,
     )
     if existing is not None:
-        return _refs(existing, existing)
+        return _refs(dict(existing), dict(existing))
 
     duration = timedelta(seconds=req.duration_seconds)
     for examiner in await eligible_examiners(conn, req, claimant_key):
@@ -134,11 +139,14 @@ async def book(
                     )
             except asyncpg.ExclusionViolationError:
                 continue  # slot taken: the database, not this loop, guarantees no double booking
-            return _refs(row, {**dict(examiner), "examiner_id": examiner["id"]})
+            assert row is not None  # INSERT ... RETURNING
+            return _refs(dict(row), {**dict(examiner), "examiner_id": examiner["id"]})
     return None
 
 
-def _refs(row, examiner) -> tuple[ExaminerRef, AppointmentRef]:
+def _refs(
+    row: Mapping[str, Any], examiner: Mapping[str, Any]
+) -> tuple[ExaminerRef, AppointmentRef]:
     return (
         ExaminerRef(
             id=examiner["examiner_id"], name=examiner["name"], specialty=examiner["specialty"]
@@ -152,9 +160,7 @@ def _refs(row, examiner) -> tuple[ExaminerRef, AppointmentRef]:
     )
 
 
-async def set_appointment_status(
-    conn: asyncpg.Connection | asyncpg.Pool, appointment_id: str, status: str
-) -> None:
+async def set_appointment_status(conn: Executor, appointment_id: str, status: str) -> None:
     await conn.execute(
         "UPDATE appointments SET status = $2 WHERE id = $1 AND status = 'booked'",
         appointment_id,
@@ -162,7 +168,7 @@ async def set_appointment_status(
     )
 
 
-async def insert_examiner(conn: asyncpg.Connection | asyncpg.Pool, examiner: Examiner) -> bool:
+async def insert_examiner(conn: Executor, examiner: Examiner) -> bool:
     """Add an examiner; False when the id or the NPI is already on the panel."""
     try:
         await conn.execute(_INSERT_EXAMINER, *_examiner_values(examiner))

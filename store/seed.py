@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from domain.models import Examiner, Specialty
+from store.db import Executor
 from store.panel import upsert_examiner
 
 SEED_STATES = {
@@ -36,7 +35,7 @@ def seed_panel() -> list[Examiner]:
     return examiners
 
 
-async def seed(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+async def seed(conn: Executor) -> int:
     panel = seed_panel()
     for examiner in panel:
         await upsert_examiner(conn, examiner)

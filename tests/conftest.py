@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -21,9 +21,8 @@ from devstack import binaries
 from devstack import search_attributes as sa
 from devstack.postgres import EmbeddedPostgres
 from settings import Settings
+from store.bootstrap import bootstrap_db
 from store.db import create_pool
-from store.migrate import migrate
-from store.seed import seed
 from worker import build_worker
 
 TEMPLATE_DB = "ime_template"
@@ -34,7 +33,7 @@ TEST_CONVERTER = data_converter(KeyRing.parse(TEST_CODEC_KEYS))
 
 
 @pytest.fixture(scope="session")
-def postgres() -> EmbeddedPostgres:
+def postgres() -> Iterator[EmbeddedPostgres]:
     root = Path(tempfile.mkdtemp(prefix="ime-pg-"))
     server = EmbeddedPostgres(root / "pgdata")
     yield server
@@ -48,8 +47,7 @@ async def template_db(postgres: EmbeddedPostgres) -> str:
     admin = await asyncpg.connect(postgres.url())
     await admin.execute(f"CREATE DATABASE {TEMPLATE_DB}")
     conn = await asyncpg.connect(postgres.url(TEMPLATE_DB))
-    await migrate(conn)
-    await seed(conn)
+    await bootstrap_db(conn)
     await conn.close()
     await admin.close()
     return TEMPLATE_DB
@@ -100,7 +98,7 @@ def make_settings(database_url: str, task_queue: str, address: str = "") -> Sett
         task_queue=task_queue,
         id_secret=TEST_SECRET,
         codec_keys=TEST_CODEC_KEYS,
-        **({"temporal_address": address} if address else {}),
+        temporal_address=address or Settings.model_fields["temporal_address"].default,
     )
 
 

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 from claim_service import claim_intake
 from domain.ids import claim_id_for, workflow_id_for
-from domain.models import ClaimStatus, Model, Referral
+from domain.models import AppointmentRef, ClaimStatus, ExaminerRef, Model, Referral
 from domain.names import Action, Query
 from tests.conftest import TEST_SECRET
 from workflows import ClaimWorkflow
@@ -112,3 +112,13 @@ async def start_demo_claim(client: Client, task_queue: str) -> WorkflowHandle:
     from tests.factories import referral_payload
 
     return await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+
+
+def appointment_of(status: ClaimStatus) -> AppointmentRef:
+    assert status.appointment is not None, "no appointment is booked"
+    return status.appointment
+
+
+def examiner_of(status: ClaimStatus) -> ExaminerRef:
+    assert status.examiner is not None, "no examiner is booked"
+    return status.examiner

@@ -32,6 +32,8 @@ from tests.factories import complete_report, referral_payload
 from tests.helpers import (
     act,
     act_and_finish,
+    appointment_of,
+    examiner_of,
     keep_history,
     start_claim,
     start_demo_claim,
@@ -79,7 +81,7 @@ async def test_demo_claim_walks_every_stage_to_approved(ts_env, client, task_que
     await keep_history(handle, "demo_approved")
     # Claims started since the claimant's conflict key is computed at intake.
     await keep_history(handle, "demo_approved_claimant_key")
-    assert final.outcome is not None and final.outcome.value == "approved"
+    assert final.outcome is not None and final.outcome == "approved"
     assert final.decision is not None and final.decision.reason_code == "IME_SUPPORTS"
 
     events = await list_events(pool, final.claim_id)
@@ -121,7 +123,7 @@ async def test_ny_wc_claim_respects_notice_lead_and_report_window(ts_env, client
         handle, Action.DECISION, DecisionInput(outcome="denied", reason_code="NOT_RELATED")
     )
     await keep_history(handle, "ny_wc_denied")
-    assert (final.stage, final.outcome.value) == (Stage.CLOSED, "denied")
+    assert (final.stage, final.outcome) == (Stage.CLOSED, "denied")
     assert [e.type for e in await list_events(pool, final.claim_id)] == EXPECTED_EVENTS
 
 
@@ -189,7 +191,7 @@ async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client,
     status = await act(handle, Action.REPORT, ExamReport.model_validate(complete_report()))
     assert status.stage is Stage.REVIEW
     final = await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="settled"))
-    assert final.outcome is not None and final.outcome.value == "withdrawn"
+    assert final.outcome is not None and final.outcome == "withdrawn"
     await keep_history(handle, "qa_addendum_then_withdrawn")
 
 
@@ -220,9 +222,9 @@ async def test_withdraw_releases_the_appointment(client, task_queue, pool: async
     status = await act_and_finish(
         handle, Action.WITHDRAW, Withdraw(reason="claimant returned to work")
     )
-    assert (status.stage, status.outcome.value) == (Stage.CLOSED, "withdrawn")
+    assert (status.stage, status.outcome) == (Stage.CLOSED, "withdrawn")
     appointment = await pool.fetchval(
-        "SELECT status FROM appointments WHERE id = $1", booked.appointment.id
+        "SELECT status FROM appointments WHERE id = $1", appointment_of(booked).id
     )
     assert appointment == "cancelled"
 
@@ -275,7 +277,7 @@ async def test_repeated_no_shows_close_the_claim_for_non_cooperation(
             handle,
             lambda s, n=attempt: s.appointment is not None and s.appointment.id.endswith(f":{n}"),
         )
-        appointments.append(booked.appointment.id)
+        appointments.append(appointment_of(booked).id)
         status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
         await until_appointment(ts_env, status)
         if attempt < 3:
@@ -286,7 +288,7 @@ async def test_repeated_no_shows_close_the_claim_for_non_cooperation(
     # The profile allows two no-shows; the third closes the claim.
     final = await act_and_finish(handle, Action.EXAM, ExamOutcome(attended=False))
     await keep_history(handle, "three_no_shows")
-    assert (final.stage, final.outcome.value) == (Stage.CLOSED, "non_cooperation")
+    assert (final.stage, final.outcome) == (Stage.CLOSED, "non_cooperation")
     rows = await pool.fetch(
         "SELECT id, status FROM appointments WHERE claim_id = $1 ORDER BY attempt", final.claim_id
     )
@@ -349,7 +351,7 @@ async def test_withdrawal_while_the_claim_registers_closes_it_cleanly(client, ta
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
     final = await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="sent by mistake"))
-    assert (final.stage, final.outcome.value) == (Stage.CLOSED, "withdrawn")
+    assert (final.stage, final.outcome) == (Stage.CLOSED, "withdrawn")
     events = [e.type for e in await list_events(pool, final.claim_id)]
     assert events[0] == "referral_received"
     assert events[-2:] == ["claim_withdrawn", "claim_closed"]
@@ -380,11 +382,11 @@ async def test_examiner_declines_and_the_next_examiner_is_booked(client, task_qu
     status = await act(handle, Action.DECLINE_APPOINTMENT, DeclineAppointment(reason="on leave"))
     assert status.stage is Stage.SCHEDULING
     second = await wait_for(
-        handle, lambda s: s.appointment is not None and s.appointment.id != first.appointment.id
+        handle, lambda s: s.appointment is not None and s.appointment.id != appointment_of(first).id
     )
-    assert second.examiner.id != first.examiner.id
+    assert examiner_of(second).id != examiner_of(first).id
     cancelled = await pool.fetchval(
-        "SELECT status FROM appointments WHERE id = $1", first.appointment.id
+        "SELECT status FROM appointments WHERE id = $1", appointment_of(first).id
     )
     assert cancelled == "cancelled"
     types = [e.type for e in await list_events(pool, second.claim_id)]
@@ -423,7 +425,7 @@ async def test_reschedule_from_exam_books_a_new_appointment(client, task_queue, 
     handle = await start_demo_claim(client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
     confirmed = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
-    old = confirmed.appointment
+    old = appointment_of(confirmed)
     status = await act(
         handle, Action.RESCHEDULE, Reschedule(reason="claimant is ill", requested_by="claimant")
     )

@@ -39,6 +39,7 @@ async def cli(dev_env, database_url, task_queue, pool):
             stderr=asyncio.subprocess.PIPE,
         )
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode is not None
         return process.returncode, stdout.decode(), stderr.decode()
 
     settings = make_settings(database_url, task_queue, dev_address(dev_env))

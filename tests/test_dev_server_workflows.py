@@ -23,7 +23,14 @@ from domain.models import (
 )
 from domain.names import Action, Query
 from tests.conftest import TEST_SECRET, dev_address, make_settings
-from tests.helpers import act, act_and_finish, start_demo_claim, terminate_leftovers, wait_for
+from tests.helpers import (
+    act,
+    act_and_finish,
+    appointment_of,
+    start_demo_claim,
+    terminate_leftovers,
+    wait_for,
+)
 from worker import build_worker
 
 
@@ -40,7 +47,7 @@ async def test_two_concurrent_no_shows_count_once(dev_env, task_queue):
     handle = await start_demo_claim(dev_env.client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
-    wait = (status.appointment.starts_at - datetime.now(UTC)).total_seconds()
+    wait = (appointment_of(status).starts_at - datetime.now(UTC)).total_seconds()
     await asyncio.sleep(max(0.0, wait) + 0.3)
     results = await asyncio.gather(
         act(handle, Action.EXAM, ExamOutcome(attended=False)),
@@ -50,8 +57,11 @@ async def test_two_concurrent_no_shows_count_once(dev_env, task_queue):
     rejected = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
     assert len(rejected) == 1, results
     history = await handle.fetch_history()
-    accepted_kind = "workflow_execution_update_accepted_event_attributes"
-    accepted = [e for e in history.events if e.HasField(accepted_kind)]
+    accepted = [
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
     assert len(accepted) == 2  # confirm-appointment and one exam
 
 

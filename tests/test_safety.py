@@ -24,7 +24,14 @@ from domain.models import (
 from domain.names import Action, Query
 from store.claims import list_events
 from tests.factories import complete_report
-from tests.helpers import act, act_and_finish, keep_history, start_demo_claim, wait_for
+from tests.helpers import (
+    act,
+    act_and_finish,
+    appointment_of,
+    keep_history,
+    start_demo_claim,
+    wait_for,
+)
 
 pytestmark = pytest.mark.usefixtures("ts_worker")
 
@@ -52,7 +59,7 @@ async def test_imminent_risk_holds_the_decision_until_a_clinician_resolves(
     handle = await start_demo_claim(client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
-    await ts_env.sleep(status.appointment.starts_at - await ts_env.get_current_time())
+    await ts_env.sleep(appointment_of(status).starts_at - await ts_env.get_current_time())
     screen = {"level": "imminent", "toward": "self", "notes": "stated a plan"}
     status = await act(
         handle, Action.EXAM, ExamOutcome.model_validate({"attended": True, "risk_screen": screen})
@@ -92,7 +99,7 @@ async def test_imminent_risk_holds_the_decision_until_a_clinician_resolves(
     final = await act_and_finish(
         handle, Action.DECISION, DecisionInput(outcome="approved", reason_code="OK")
     )
-    assert final.outcome.value == "approved"
+    assert final.outcome == "approved"
     await keep_history(handle, "imminent_risk_hold_resolved")
 
     # Insurers see the hold, never the clinical detail.

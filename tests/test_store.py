@@ -19,7 +19,8 @@ from domain.models import (
 from domain.names import EventType
 from store import claims as claims_store
 from store import panel
-from store.migrate import migrate, migration_files
+from store.bootstrap import bootstrap_db
+from store.migrate import migration_files
 
 
 def status_at(version: int, stage: Stage = Stage.SCHEDULING) -> ClaimStatus:
@@ -53,18 +54,20 @@ def write(version: int, stage: Stage = Stage.SCHEDULING) -> ProjectionWrite:
     )
 
 
-async def test_migrations_apply_twice_without_error(postgres):
+async def test_bootstrap_applies_migrations_and_seeds_once_however_often_it_runs(postgres):
     admin = await asyncpg.connect(postgres.url())
     await admin.execute("DROP DATABASE IF EXISTS migrate_twice")
     await admin.execute("CREATE DATABASE migrate_twice")
     conn = await asyncpg.connect(postgres.url("migrate_twice"))
     try:
-        first = await migrate(conn)
-        second = await migrate(conn)
-        assert first == [p.stem for p in migration_files()]
-        assert second == []
+        first = await bootstrap_db(conn)
+        second = await bootstrap_db(conn)
+        assert first.migrations_applied == [p.stem for p in migration_files()]
+        assert second.migrations_applied == []
         versions = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
-        assert [r["version"] for r in versions] == first
+        assert [r["version"] for r in versions] == first.migrations_applied
+        examiners = await conn.fetchval("SELECT count(*) FROM examiners")
+        assert examiners == first.examiners_seeded == second.examiners_seeded == 60
     finally:
         await conn.close()
         await admin.execute("DROP DATABASE migrate_twice WITH (FORCE)")
@@ -162,3 +165,18 @@ async def test_matching_excludes_conflicts_licence_and_inactive(pool):
         assert await panel.book(conn, schedule_request("n3", licence_state="WY"), "k3") is None
         await conn.execute("UPDATE examiners SET active = false WHERE specialty = 'neurology'")
         assert await panel.book(conn, schedule_request("n4"), "k4") is None
+
+
+async def test_a_status_stored_before_lateness_was_recorded_reads_with_it(pool):
+    """Projection bodies written by earlier versions lack `overdue` and `next_deadline`."""
+    async with pool.acquire() as conn:
+        await claims_store.apply_projection(conn, write(3, Stage.REPORT))
+    legacy = status_at(3, Stage.REPORT).model_dump(mode="json")
+    del legacy["overdue"], legacy["next_deadline"]
+    late = {"name": "report", "due_at": "2026-11-26T12:05:00Z", "breached": True}
+    for breached, overdue in ((True, True), (False, False)):
+        legacy["deadlines"] = [late | {"breached": breached}]
+        await pool.execute("UPDATE claims SET body = $1 WHERE claim_id = 'c1'", legacy)
+        status = await claims_store.get_status(pool, "c1")
+        assert status is not None and status.overdue is overdue
+        assert (status.next_deadline is None) is breached

@@ -19,7 +19,7 @@ import psutil
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from devstack.supervisor import OWNER_ENV
+from devstack.commands import OWNER_ENV
 from settings import PROJECT_ROOT
 from tests.walk import HAPPY_PATH_EVENTS, walk_demo_claim_to_approval
 

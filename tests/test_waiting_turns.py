@@ -35,6 +35,7 @@ from tests.conftest import TEST_CONVERTER, TEST_SECRET, dev_address, make_settin
 from tests.factories import complete_report, referral_payload
 from tests.helpers import (
     act,
+    examiner_of,
     keep_history,
     start_claim,
     start_demo_claim,
@@ -155,7 +156,7 @@ async def test_a_confirmation_that_waited_is_refused_when_the_appointment_change
             result_type=ClaimStatus,
         )
         assert await still_running(confirm)
-    assert (await assign.result()).examiner.id == SECOND_EXAMINER  # type: ignore[union-attr]
+    assert examiner_of(await assign.result()).id == SECOND_EXAMINER
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await confirm.result()
     assert "appointment changed" in str(refused.value.cause)

@@ -7,6 +7,7 @@ Update handler per human step. The concerns around it have a module each:
 - `booking`     the scheduling loop and ops' assignment (one booking at a time);
 - `clock`       deadlines: computing them, reminders, breaches;
 - `safety_hold` risk screens, safety cases and the hold they put on the claim;
+- `closing`     what every way of closing does: release the slot, tell everyone;
 - `recorder`    the audit event + projection of every transition, search attributes;
 - `effects`     every activity call, with one retry policy and one timeout table.
 
@@ -24,6 +25,7 @@ from temporalio import workflow
 
 from workflows.booking import Booking
 from workflows.clock import DeadlineClock
+from workflows.closing import close_claim
 from workflows.effects import Effects
 from workflows.recorder import Recorder
 from workflows.safety_hold import SafetyHold
@@ -104,30 +106,9 @@ class ClaimWorkflow:
                 await self._clock.wait_for_progress()
         # Let the closing action finish recording before the claim's own closing steps.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._close()
+        await close_claim(state, self._effects, self._recorder)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return state.status()
-
-    async def _close(self) -> None:
-        state, step = self.state, "close"
-        if state.appointment is not None:
-            # Compensation for every way of closing: a slot still booked is released (no-op when
-            # the exam took place or the slot was already released).
-            await self._release(state.appointment)
-        await self._effects.notify(Recipient.INSURER, Template.CLAIM_CLOSED, step)
-        notices = state.closing_notices()
-        if notices.deferred_notice:
-            # No adverse notice reaches a claimant on safety hold; ops send it when it is safe.
-            details = {"notice": notices.deferred_notice}
-            await self._effects.notify(
-                Recipient.OPS, Template.ADVERSE_NOTICE_DEFERRED, step, details
-            )
-        elif notices.claimant_notice:
-            await self._effects.notify(Recipient.CLAIMANT, notices.claimant_notice, step)
-        if state.examiner is not None:
-            await self._effects.notify(Recipient.EXAMINER, Template.CLAIM_CLOSED, step)
-        outcome = state.outcome.value if state.outcome else None
-        await self._recorder.record(EventType.CLAIM_CLOSED, outcome=outcome)
 
     # --- scheduling -----------------------------------------------------------------------------
 

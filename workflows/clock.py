@@ -42,7 +42,7 @@ class DeadlineClock:
     ) -> None:
         """Start the deadlines of `stage` (which the claim has just entered), unless the claim
         has left it by the time they are computed."""
-        due = await self.due_from(start, dict(durations))
+        due = await self.due_from(start, {name.value: d for name, d in durations.items()})
         self._state.set_deadlines_in(stage, due, workflow.now())
 
     async def wait_for_progress(self) -> None:

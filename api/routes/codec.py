@@ -3,12 +3,12 @@ ring never leaves the service. `temporal server start-dev --ui-codec-endpoint <a
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from api.deps import Principal, principal
+from api.deps import CallerDep, CodecDep
 from codec import CodecError
 from domain.errors import InvalidInput
 
@@ -28,15 +28,15 @@ def _answer(payloads: list) -> Response:
 
 
 @router.post("/encode")
-async def encode(request: Request, _: Principal = Depends(principal)) -> Response:
+async def encode(request: Request, codec: CodecDep, caller: CallerDep) -> Response:
     payloads = await _payloads(request)
-    return _answer(await request.app.state.codec.encode(payloads.payloads))
+    return _answer(await codec.encode(payloads.payloads))
 
 
 @router.post("/decode")
-async def decode(request: Request, _: Principal = Depends(principal)) -> Response:
+async def decode(request: Request, codec: CodecDep, caller: CallerDep) -> Response:
     payloads = await _payloads(request)
     try:
-        return _answer(await request.app.state.codec.decode(payloads.payloads))
+        return _answer(await codec.decode(payloads.payloads))
     except CodecError as err:
         raise InvalidInput(str(err)) from None

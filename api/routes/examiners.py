@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import asyncpg
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import ValidationError
 
-from api.deps import Principal, pool, principal
-from api.routes.claims import json_body
+from api.deps import CallerDep, JsonBody, PoolDep
 from domain.errors import Conflict, InvalidInput
 from domain.models import Examiner
 from store import panel
@@ -18,18 +14,12 @@ router = APIRouter(prefix="/v1/examiners", tags=["examiners"])
 
 
 @router.get("", response_model=list[Examiner])
-async def list_examiners(
-    db: asyncpg.Pool = Depends(pool), _: Principal = Depends(principal)
-) -> list[Examiner]:
+async def list_examiners(db: PoolDep, caller: CallerDep) -> list[Examiner]:
     return await panel.list_examiners(db)
 
 
 @router.post("", response_model=Examiner, status_code=201)
-async def add_examiner(
-    body: Any = Depends(json_body),
-    db: asyncpg.Pool = Depends(pool),
-    _: Principal = Depends(principal),
-) -> Examiner:
+async def add_examiner(body: JsonBody, db: PoolDep, caller: CallerDep) -> Examiner:
     try:
         examiner = Examiner.model_validate(body)
     except ValidationError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -32,7 +33,7 @@ async def _postgres(request: Request) -> None:
     await request.app.state.pool.fetchval("SELECT 1")
 
 
-async def _check(probe) -> str:
+async def _check(probe: Awaitable[object]) -> str:
     try:
         async with asyncio.timeout(2):
             await probe

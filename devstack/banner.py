@@ -1,0 +1,71 @@
+"""The banner `make run` prints once the stack is ready (the README quotes it)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from devstack.commands import api_url
+from devstack.console import shell_path
+from devstack.samples import SAMPLE_REFERRAL
+from settings import Settings
+
+DEMO_REFERRAL_FILE = "demo-referral.json"
+
+
+def banner(settings: Settings, database_url: str) -> str:
+    """What the developer sees once the stack is ready (the README quotes this text)."""
+    api = api_url(settings)
+    python = shell_path(Path(sys.executable))
+    logs = shell_path(settings.data_dir / "logs")
+    referral = shell_path(settings.data_dir / DEMO_REFERRAL_FILE)
+    json_header = "-H 'Content-Type: application/json'"
+    exports = [f"export IME_DATABASE_URL={shlex.quote(database_url)}"]
+    if settings.temporal_address != Settings.model_fields["temporal_address"].default:
+        exports.append(f"export IME_TEMPORAL_ADDRESS={shlex.quote(settings.temporal_address)}")
+    if settings.temporal_namespace != "default":
+        exports.append(f"export IME_TEMPORAL_NAMESPACE={shlex.quote(settings.temporal_namespace)}")
+    lines = [
+        "",
+        "IME claims dev stack is ready.",
+        "",
+        f"  Temporal UI  http://localhost:{settings.ui_port}",
+        f"  API          {api}",
+        f"  Readiness    {api}/readyz",
+        f"  Logs         {logs}/{{temporal,worker,api,demo}}.log",
+        f"  Data         {shell_path(settings.data_dir)} (kept between runs)",
+        "",
+        *(
+            [
+                "Demo: a simulator starts DEMO claims and plays examiners, reviewers and adjusters",
+                "(no-show, overdue report, QA addendum, withdrawal, decline, reschedule, ...).",
+                "In the Temporal UI, filter claims by stage with:  ClaimStage = 'EXAM'",
+                "or find late ones with:  Overdue = true",
+                "",
+            ]
+            if settings.demo
+            else []
+        ),
+        "Try it from another shell in the project directory:",
+        "",
+        *(f"  {line}" for line in exports),
+        "  # a DEMO referral with a fresh claim number; every wait of the DEMO profile is seconds",
+        f'  CLAIM=$(sed "s/WC-2026-000123/WC-$(date +%s)/" {referral} \\',
+        f"      | curl -s -X POST {api}/v1/claims {json_header} -d @- \\",
+        f"      | {python} -c 'import json,sys; print(json.load(sys.stdin)[\"claim_id\"])')",
+        f"  curl -s {api}/v1/claims/$CLAIM",
+        f"  curl -s -X POST {api}/v1/claims/$CLAIM/actions/confirm-appointment \\",
+        f"      {json_header} -d '{{}}'",
+        "  # ... then exam, report, review, decision: see README.md, 'Walk a claim with curl'",
+        f"  curl -s {api}/v1/claims/$CLAIM/events",
+        "",
+        "Ctrl-C stops everything; the next run resumes the same data.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_demo_referral(data_dir: Path) -> None:
+    (data_dir / DEMO_REFERRAL_FILE).write_text(json.dumps(SAMPLE_REFERRAL, indent=2) + "\n")

@@ -1,0 +1,110 @@
+"""How the dev stack starts each child: resolved settings, environment, command lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from devstack import binaries, search_attributes
+from devstack.console import StackError
+from settings import PROJECT_ROOT, Settings
+
+# Set in the environment of every process we start, so that processes left behind by a
+# supervisor that was killed outright (children run in their own sessions and survive it)
+# can be found and stopped by the next run on the same data directory.
+OWNER_ENV = "DEVSTACK_DATA_DIR"
+
+
+def resolved(settings: Settings) -> Settings:
+    """Settings with an absolute data_dir, so children (run from the project root) agree."""
+    return settings.model_copy(update={"data_dir": settings.data_dir.expanduser().resolve()})
+
+
+def temporal_port(settings: Settings) -> int:
+    _, _, port = settings.temporal_address.rpartition(":")
+    if not port.isdigit():
+        raise StackError(
+            f"IME_TEMPORAL_ADDRESS must be host:port, got {settings.temporal_address!r}"
+        )
+    return int(port)
+
+
+def client_host(host: str) -> str:
+    """Where to reach a server bound to `host` (a wildcard bind is reachable on loopback)."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def api_url(settings: Settings) -> str:
+    host = client_host(settings.api_host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.api_port}"
+
+
+def child_env(settings: Settings, database_url: str) -> dict[str, str]:
+    """The supervisor's environment plus every setting, spelled out as IME_* variables.
+
+    Passing all of them (not only the database URL) means the children see exactly what the
+    supervisor resolved, even when it came from a `.env` file or a relative data dir.
+    """
+    env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json").items():
+        env[f"IME_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    env["IME_DATABASE_URL"] = database_url
+    env[OWNER_ENV] = str(settings.data_dir)
+    # Log lines reach the log files as they happen, not when a buffer fills.
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def temporal_argv(settings: Settings) -> list[str]:
+    argv = [
+        binaries.temporal_cli(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.data_dir / "temporal.sqlite"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(temporal_port(settings)),
+        "--ui-port",
+        str(settings.ui_port),
+        # The UI decrypts payloads through the API's codec endpoint; the key stays in the API.
+        "--ui-codec-endpoint",
+        f"{api_url(settings)}/codec",
+        # No call home for a version check: the machine may be offline.
+        "--dynamic-config-value",
+        "frontend.enableServerVersionCheck=false",
+        "--log-level",
+        "warn",
+    ]
+    if settings.temporal_namespace != "default":
+        argv += ["--namespace", settings.temporal_namespace]
+    return argv + search_attributes.cli_flags()
+
+
+def worker_argv(settings: Settings) -> list[str]:
+    return [sys.executable, str(PROJECT_ROOT / "worker.py")]
+
+
+def demo_argv(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "devstack.demo"]
+
+
+def api_argv(settings: Settings) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.app:create_app",
+        "--factory",
+        "--host",
+        settings.api_host,
+        "--port",
+        str(settings.api_port),
+    ]
