@@ -10,7 +10,9 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from claim_service import claim_intake
 from domain.deadlines import add_business_days
+from domain.ids import claim_id_for, workflow_id_for
 from domain.models import (
     Assign,
     ClaimStatus,
@@ -23,13 +25,16 @@ from domain.models import (
     Referral,
     Reschedule,
     ReviewResult,
+    ScheduleRequest,
     Stage,
     Withdraw,
 )
-from domain.names import Action, Query
+from domain.names import Action, ActivityName, Query
 from store.claims import get_status, list_events
+from tests.conftest import TEST_CONVERTER, TEST_SECRET
 from tests.factories import complete_report, referral_payload
 from tests.helpers import (
+    STARTED,
     act,
     act_and_finish,
     appointment_of,
@@ -40,6 +45,7 @@ from tests.helpers import (
     wait_for,
 )
 from tests.walk import HAPPY_PATH_EVENTS
+from workflows import ClaimWorkflow
 
 pytestmark = pytest.mark.usefixtures("ts_worker")
 
@@ -481,3 +487,52 @@ async def test_owner_is_reminded_before_a_deadline(ts_env, client, task_queue, p
     assert await outbox(pool, booked.claim_id, "deadline_reminder") == ["examiner"]
     status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     assert not [d for d in status.deadlines if d.breached]
+
+
+async def scheduled_inputs(handle, activity_type: str, model: type[ScheduleRequest]) -> list:
+    """The decoded inputs of every `activity_type` the claim scheduled (from its history)."""
+    history = await handle.fetch_history()
+    inputs = []
+    for event in history.events:
+        attributes = event.activity_task_scheduled_event_attributes
+        if event.HasField("activity_task_scheduled_event_attributes") and (
+            attributes.activity_type.name == activity_type
+        ):
+            inputs += await TEST_CONVERTER.decode(attributes.input.payloads, [model])
+    return inputs
+
+
+async def test_bookings_carry_the_claimant_key_not_who_the_claimant_is(client, task_queue, pool):
+    payload = referral_payload("DEMO")
+    referral = Referral.model_validate(payload)
+    keyed = await start_claim(client, referral, task_queue)
+    booked = await wait_for(keyed, lambda s: s.appointment is not None)
+    (request,) = await scheduled_inputs(keyed, ActivityName.SCHEDULE_EXAM, ScheduleRequest)
+    assert request.claimant_key == claim_intake(referral, TEST_SECRET).claimant_key
+    assert request.claimant_name is None and request.claimant_dob is None
+    text = request.model_dump_json()
+    assert payload["claimant"]["full_name"] not in text and "1980-04-02" not in text
+
+    # A claim started before the key was computed at intake books with name and date of birth,
+    # and the booking derives the same key: the conflict rule sees one claimant across both.
+    legacy_referral = Referral.model_validate(payload | {"claim_number": "WC-LEGACY-1"})
+    legacy_intake = claim_intake(legacy_referral, TEST_SECRET).model_copy(
+        update={"claimant_key": None}
+    )
+    legacy = await client.start_workflow(
+        ClaimWorkflow.run,
+        legacy_intake,
+        id=workflow_id_for(claim_id_for(TEST_SECRET, "acme-ins", "WC-LEGACY-1")),
+        task_queue=task_queue,
+    )
+    STARTED.append(legacy)
+    other = await wait_for(legacy, lambda s: s.appointment is not None)
+    (legacy_request,) = await scheduled_inputs(legacy, ActivityName.SCHEDULE_EXAM, ScheduleRequest)
+    assert legacy_request.claimant_key is None and legacy_request.claimant_name is not None
+    # Never the examiner who already examines this claimant on the other claim.
+    assert examiner_of(other).id != examiner_of(booked).id
+    keys = await pool.fetch(
+        "SELECT DISTINCT claimant_key FROM appointments WHERE claim_id = ANY($1::text[])",
+        [booked.claim_id, other.claim_id],
+    )
+    assert len(keys) == 1
