@@ -27,13 +27,12 @@ from domain.lifecycle import (
 )
 from domain.models import (
     AppointmentRef,
+    ClaimIdentity,
     ClaimStatus,
-    ClaimType,
     Deadline,
     DecisionInput,
     DecisionRecord,
     ExaminerRef,
-    Model,
     Outcome,
     Recommendation,
     Referral,
@@ -58,14 +57,7 @@ class Closing:
     deferred_notice: Template | None
 
 
-class ClaimState(Model):
-    # Who the claim is (fixed at intake; no PHI).
-    claim_id: str
-    workflow_id: str
-    insurer_id: str
-    claim_number: str
-    claim_type: ClaimType
-    jurisdiction: str
+class ClaimState(ClaimIdentity):
     # The claimant's state: the holiday calendar and, for some profiles, the examiner's licence.
     claimant_state: str
     created_at: datetime
@@ -101,19 +93,9 @@ class ClaimState(Model):
         cls, referral: Referral, *, claim_id: str, workflow_id: str, at: datetime
     ) -> ClaimState:
         initial = ClaimStatus.initial(referral, claim_id=claim_id, workflow_id=workflow_id, at=at)
+        kept = [*ClaimIdentity.model_fields, "created_at", "updated_at"]
         return cls(
-            **initial.model_dump(
-                include={
-                    "claim_id",
-                    "workflow_id",
-                    "insurer_id",
-                    "claim_number",
-                    "claim_type",
-                    "jurisdiction",
-                    "created_at",
-                    "updated_at",
-                }
-            ),
+            **{name: getattr(initial, name) for name in kept},
             claimant_state=referral.claimant.address.state,
         )
 

@@ -358,13 +358,18 @@ class DecisionRecord(Model):
     decided_at: datetime
 
 
-class ClaimStatus(Model):
+class ClaimIdentity(Model):
+    """Who a claim is, fixed at intake (no PHI): shared by its status and its state."""
+
     claim_id: str
     workflow_id: str
     insurer_id: str
     claim_number: str
     claim_type: ClaimType
     jurisdiction: str
+
+
+class ClaimStatus(ClaimIdentity):
     stage: Stage
     status: Literal["open", "closed"]
     outcome: Outcome | None = None

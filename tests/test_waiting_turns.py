@@ -17,8 +17,6 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
 from activities import ClaimActivities
-from devstack import binaries
-from devstack import search_attributes as sa
 from domain.models import (
     Assign,
     ClaimStatus,
@@ -31,7 +29,7 @@ from domain.models import (
 )
 from domain.names import Action, ActivityName, DeadlineName, EventType
 from store.claims import list_events
-from tests.conftest import TEST_CONVERTER, TEST_SECRET, dev_address, make_settings
+from tests.conftest import TEST_SECRET, dev_address, make_settings, time_skipping_server
 from tests.factories import complete_report, referral_payload
 from tests.helpers import (
     act,
@@ -205,13 +203,8 @@ async def test_a_second_report_waits_for_the_first_to_be_checked(
 
 @pytest.fixture
 async def own_ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=TEST_CONVERTER,
-        test_server_existing_path=binaries.temporal_test_server(),
-    )
-    await sa.register(env.client)
-    yield env
-    await env.shutdown()
+    async with time_skipping_server() as env:
+        yield env
 
 
 async def test_an_extension_waits_for_the_decision_deadline_being_set(
