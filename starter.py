@@ -21,6 +21,7 @@ from rich.console import Console
 from claim_service import ClaimService, parse_referral
 from connections import ConfigurationError, connect_temporal, open_pool
 from domain.errors import ClaimError, InvalidInput
+from domain.names import Action
 from settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="IME claims operations CLI")
@@ -158,13 +159,13 @@ def events(claim_id: str) -> None:
 @app.command()
 def act(
     claim_id: str,
-    action: str,
+    action: Action,
     data: Annotated[str, typer.Option("--data", "-d", help="action payload JSON")] = "{}",
     idempotency_key: Annotated[
         str | None, typer.Option(help="retries with the same key are applied once")
     ] = None,
 ) -> None:
-    """Perform an action (confirm-appointment, exam, report, review, decision, withdraw, ...)."""
+    """Perform an action on a claim (the payloads of PRODUCT §6)."""
     try:
         payload = _load_json(data, "--data")
     except ClaimError as error:
