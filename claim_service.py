@@ -1,15 +1,15 @@
-"""Starting claims and acting on them: the one code path the HTTP API and the CLI share."""
+"""Starting claims, reading them and acting on them, for a caller: the one code path the HTTP API
+and the CLI share. Every method takes the `Caller` and enforces `domain.access`: a claim outside
+the caller's scope is "no such claim", an action their role may not take is forbidden."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
-from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -25,80 +25,50 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain import search_attributes as sa
-from domain.actions import ACTION_MODELS
+from domain.access import Capability, can_read, may, may_act
 from domain.errors import (
     ActionNotAllowed,
+    ClaimError,
     DuplicateClaimNumber,
-    InvalidInput,
+    Forbidden,
+    IdempotencyKeyReused,
     NotFound,
     Unavailable,
 )
-from domain.ids import claim_id_for, claimant_key, workflow_id_for
+from domain.ids import claim_id_for, workflow_id_for
 from domain.models import (
-    INTAKE,
+    Caller,
     ClaimEvent,
-    ClaimIntake,
     ClaimPage,
     ClaimQuery,
     ClaimStatus,
-    Model,
     Referral,
     Stage,
 )
-from domain.names import SAFETY_CASE_ACTIONS, Action, Query
+from domain.names import SAFETY_CASE_ACTIONS, Action, Query, Role
+from domain.parsing import (
+    claim_intake,
+    decode_cursor,
+    encode_cursor,
+    parse_action,
+    referral_fingerprint,
+    request_fingerprint,
+)
 from domain.refusal import ACTION_NOT_ALLOWED
 from settings import Settings
 from store import claims as claims_store
+from store import idempotency
 from workflows import ClaimWorkflow
 
 T = TypeVar("T")
 
-
-def parse_referral(body: Any) -> Referral:
-    try:
-        return Referral.model_validate(body, context=INTAKE)
-    except ValidationError as err:
-        raise InvalidInput.from_validation(err, "the referral is invalid") from None
+# Claim ids are 24 base32 characters (domain.ids): anything else is no claim, without a lookup.
+_CLAIM_ID_LENGTH = 24
+_CLAIM_ID_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
 
 
-def parse_action(action: str, body: Any) -> tuple[Action, Model]:
-    try:
-        known = Action(action)
-    except ValueError:
-        # The name is not echoed: it is whatever the caller put in the URL.
-        raise NotFound("unknown action", details={"actions": sorted(ACTION_MODELS)}) from None
-    try:
-        return known, ACTION_MODELS[known].model_validate(body if body is not None else {})
-    except ValidationError as err:
-        raise InvalidInput.from_validation(err, f"the {known} payload is invalid") from None
-
-
-def claim_intake(referral: Referral, id_secret: str) -> ClaimIntake:
-    """The workflow's input: the referral plus the claimant's conflict-check key, computed once
-    here so that no later step needs the claimant's name and date of birth to book an exam."""
-    claimant = referral.claimant
-    key = claimant_key(id_secret, claimant.full_name, claimant.date_of_birth.isoformat())
-    return ClaimIntake.model_validate({**referral.model_dump(), "claimant_key": key})
-
-
-def encode_cursor(status: ClaimStatus) -> str:
-    raw = f"{status.updated_at.isoformat()}|{status.claim_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        updated_at, claim_id = raw.split("|", 1)
-        return datetime.fromisoformat(updated_at), claim_id
-    except ValueError:
-        raise InvalidInput(
-            "the cursor is not valid", details=[{"field": "cursor", "message": "unknown cursor"}]
-        ) from None
-
-
-def referral_fingerprint(referral: Referral) -> str:
-    return hashlib.sha256(referral.model_dump_json().encode()).hexdigest()
+def _plausible_claim_id(claim_id: str) -> bool:
+    return len(claim_id) == _CLAIM_ID_LENGTH and set(claim_id) <= _CLAIM_ID_ALPHABET
 
 
 class ClaimService:
@@ -107,13 +77,18 @@ class ClaimService:
         self._client = client
         self._settings = settings
 
-    async def start(self, referral: Referral) -> tuple[ClaimStatus, bool]:
+    # --- starting ---------------------------------------------------------------------------
+
+    async def start(self, referral: Referral, caller: Caller) -> tuple[ClaimStatus, bool]:
         """Start the claim's workflow once per insurer + claim number.
 
         Returns the status and whether this call created the claim. Repeating the same referral is
         harmless (and restarts a workflow whose start was interrupted); reusing a claim number
         with a different referral is a conflict.
         """
+        self.require(caller, Capability.START_CLAIM)
+        if caller.role is Role.INSURER and referral.insurer_id != caller.insurer_id:
+            raise Forbidden("an insurer key starts claims for its own insurer only")
         claim_id = claim_id_for(
             self._settings.id_secret, referral.insurer_id, referral.claim_number
         )
@@ -122,26 +97,21 @@ class ClaimService:
             referral, claim_id=claim_id, workflow_id=workflow_id, at=datetime.now(UTC)
         )
         fingerprint = referral_fingerprint(referral)
-        try:
-            created, existing = await claims_store.insert_new_claim(
-                self._pool, initial, fingerprint
-            )
-        except (OSError, asyncpg.PostgresError) as err:
-            raise Unavailable("the claim store is unavailable; retry shortly") from err
+        created, existing = await claims_store.insert_new_claim(self._pool, initial, fingerprint)
         if not created and existing is not None and existing != fingerprint:
             raise DuplicateClaimNumber(
                 "this claim number is already in use by a different referral from this insurer",
                 details={"claim_id": claim_id},
             )
         if not created:
-            existing_status = await self.get(claim_id)
+            existing_status = await self.get(claim_id, caller)
             if existing_status.status == "closed":
                 # Closed claims stay closed, even after Temporal's retention forgot the workflow.
                 return existing_status, False
         try:
             await self._client.start_workflow(
                 ClaimWorkflow.run,
-                claim_intake(referral, self._settings.id_secret),
+                claim_intake(referral, self._settings.id_secret, referred_by=caller),
                 id=workflow_id,
                 task_queue=self._settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -159,20 +129,28 @@ class ClaimService:
             pass  # closed earlier: the same claim again
         except RPCError as err:
             raise Unavailable("the workflow service is unavailable; retry shortly") from err
-        status = await self.get(claim_id)
-        return status, created
+        return await self.get(claim_id, caller), created
 
-    async def get(self, claim_id: str) -> ClaimStatus:
-        status = await claims_store.get_status(self._pool, claim_id)
-        if status is None:
+    # --- reading ----------------------------------------------------------------------------
+
+    async def get(self, claim_id: str, caller: Caller) -> ClaimStatus:
+        """The claim's status, if the caller may read it; else "no such claim" (404)."""
+        found = (
+            await claims_store.get_scoped(self._pool, claim_id)
+            if _plausible_claim_id(claim_id)
+            else None
+        )
+        if found is None or not can_read(caller, found[1]):
             raise NotFound("no such claim")
-        return status
+        return found[0]
 
-    async def list_claims(self, query: ClaimQuery, *, insurer_id: str | None = None) -> ClaimPage:
-        """A page of claims, oldest update first; pass `next_cursor` back for the next page."""
+    async def list_claims(self, query: ClaimQuery, caller: Caller) -> ClaimPage:
+        """A page of the claims the caller may read, oldest update first; pass `next_cursor`
+        back for the next page."""
+        self.require(caller, Capability.LIST_CLAIMS)
         items = await claims_store.list_statuses(
             self._pool,
-            insurer_id=insurer_id,
+            caller=caller,
             stage=query.stage.value if query.stage else None,
             outcome=query.outcome.value if query.outcome else None,
             jurisdiction=query.jurisdiction,
@@ -184,51 +162,148 @@ class ClaimService:
         last = items[-1] if len(items) == query.limit else None
         return ClaimPage(items=items, next_cursor=encode_cursor(last) if last else None)
 
-    async def events(self, claim_id: str) -> list[ClaimEvent]:
-        await self.get(claim_id)
-        return await claims_store.list_events(self._pool, claim_id)
+    async def events(self, claim_id: str, caller: Caller) -> list[ClaimEvent]:
+        await self.get(claim_id, caller)
+        events = await claims_store.list_events(self._pool, claim_id)
+        return [_as_seen_by(caller, e) for e in events]
+
+    @staticmethod
+    def require(caller: Caller, capability: Capability) -> None:
+        if not may(caller, capability):
+            raise Forbidden(f"the {caller.role} role may not do this")
+
+    # --- acting -----------------------------------------------------------------------------
+
+    def authorize(self, caller: Caller, action: Action) -> None:
+        """After `get`: a claim the caller can read, an action their role may not take (403)."""
+        if not may_act(caller, action):
+            raise Forbidden(f"the {caller.role} role may not {action} a claim")
 
     async def act(
-        self, claim_id: str, action: str, body: Any, *, idempotency_key: str | None = None
+        self,
+        claim_id: str,
+        action: Action,
+        body: Any,
+        caller: Caller,
+        *,
+        idempotency_key: str | None = None,
     ) -> ClaimStatus:
-        """Perform an action. Retrying with the same `idempotency_key` never applies it twice:
-        the key becomes the Temporal update id, which the workflow de-duplicates."""
-        known, payload = parse_action(action, body)
-        current = await self.get(claim_id)
-        update_id = f"{known}:{idempotency_key}" if idempotency_key else None
-        if known in SAFETY_CASE_ACTIONS:
+        """Read scope (404), permission (403), payload (422), then the action (200/409)."""
+        current = await self.get(claim_id, caller)
+        self.authorize(caller, action)
+        return await self.act_on(current, action, body, caller, idempotency_key=idempotency_key)
+
+    async def act_on(
+        self,
+        current: ClaimStatus,
+        action: Action,
+        body: Any,
+        caller: Caller,
+        *,
+        idempotency_key: str | None = None,
+    ) -> ClaimStatus:
+        """Perform an action the caller was authorised for on `current`. With an
+        `idempotency_key`, a retry of the same request gets the first answer back and applies
+        nothing twice; the same key with a different request is refused (422)."""
+        payload = parse_action(action, body, caller)
+        if idempotency_key is None:
+            return await self._perform(current, action, payload, update_id=None)
+        who = caller.key_id or f"{caller.role}:{caller.key_name}"
+        fingerprint = request_fingerprint(current.claim_id, action, body)
+        stored = await idempotency.find(self._pool, who, idempotency_key)
+        if stored is not None:
+            if stored.request_hash != fingerprint:
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was used for a different request",
+                    details=[{"field": "Idempotency-Key", "message": "use a new key"}],
+                )
+            if stored.status == 200:
+                return ClaimStatus.model_validate(stored.body)
+            raise ActionNotAllowed(stored.body["message"])
+        update_id = "idem-" + request_fingerprint(who, action, idempotency_key)
+        try:
+            status = await self._perform(current, action, payload, update_id=update_id)
+        except ActionNotAllowed as refused:
+            await self._keep(who, idempotency_key, current, action, fingerprint, refused)
+            raise
+        await self._keep(who, idempotency_key, current, action, fingerprint, status)
+        return status
+
+    async def _perform(
+        self, current: ClaimStatus, action: Action, payload: Any, *, update_id: str | None
+    ) -> ClaimStatus:
+        if action in SAFETY_CASE_ACTIONS:
             # The safety case outlives its claim, so these work on a closed claim too.
-            case_id: str | None = await self._update_call(
+            case_id: str | None = await self._call(
                 self._client.get_workflow_handle(current.workflow_id).query(
                     Query.OPEN_SAFETY_CASE, result_type=str
                 )
             )
             if not case_id:
                 raise ActionNotAllowed("the claim has no open safety case")
-            await self._update(case_id, known, payload, update_id, result_type=None)
-            return await self.get(claim_id)
+            await self._update(case_id, action, payload, update_id, result_type=None)
+            return await self._reread(current)
         if current.status == "closed":
             raise ActionNotAllowed("the claim is closed")
-        return await self._update(current.workflow_id, known, payload, update_id, ClaimStatus)
+        status: ClaimStatus = await self._update(
+            current.workflow_id, action, payload, update_id, ClaimStatus
+        )
+        return status
+
+    async def _reread(self, current: ClaimStatus) -> ClaimStatus:
+        status = await claims_store.get_status(self._pool, current.claim_id)
+        return status or current
+
+    async def _keep(
+        self,
+        who: str,
+        key: str,
+        current: ClaimStatus,
+        action: Action,
+        fingerprint: str,
+        answer: ClaimStatus | ClaimError,
+    ) -> None:
+        if isinstance(answer, ClaimStatus):
+            status, body = 200, answer.model_dump(mode="json")
+        else:
+            status, body = answer.status_code, {"code": answer.code, "message": answer.message}
+        stored = idempotency.StoredAnswer(
+            claim_id=current.claim_id,
+            action=action,
+            request_hash=fingerprint,
+            status=status,
+            body=body,
+        )
+        await idempotency.keep(self._pool, who, key, stored)
 
     async def _update(
         self,
         workflow_id: str,
         action: Action,
-        payload: Model,
+        payload: Any,
         update_id: str | None,
         result_type: type | None,
     ) -> Any:
         handle = self._client.get_workflow_handle(workflow_id)
-        timeout = timedelta(seconds=self._settings.action_timeout_seconds)
-        return await self._update_call(
-            handle.execute_update(
-                action, payload, id=update_id, result_type=result_type, rpc_timeout=timeout
-            )
+        timeout = self._settings.action_timeout_seconds
+        call = handle.execute_update(
+            action,
+            payload,
+            id=update_id,
+            result_type=result_type,
+            rpc_timeout=timedelta(seconds=timeout),
         )
+        try:
+            # The SDK keeps polling an accepted update until it completes: bound the whole wait.
+            async with asyncio.timeout(timeout):
+                return await self._call(call)
+        except TimeoutError:
+            raise Unavailable(
+                "the claim did not answer in time; retry with the same Idempotency-Key"
+            ) from None
 
     @staticmethod
-    async def _update_call(call: Awaitable[T]) -> T:
+    async def _call(call: Awaitable[T]) -> T:
         """Temporal's answers as the service's errors: 409 for a refused action, 503 when the
         workflow service cannot answer."""
         try:
@@ -244,3 +319,11 @@ class ClaimService:
             if err.status is RPCStatusCode.NOT_FOUND:
                 raise ActionNotAllowed("the claim is no longer accepting actions") from None
             raise Unavailable("the workflow service is unavailable; retry shortly") from err
+
+
+def _as_seen_by(caller: Caller, event: ClaimEvent) -> ClaimEvent:
+    """Ops see who acted in full; others see the role, and the key only when it is their own."""
+    acted_by = event.acted_by
+    if caller.role is Role.OPS or acted_by is None or acted_by.key_id == caller.key_id:
+        return event
+    return event.model_copy(update={"acted_by": Caller(role=acted_by.role)})

@@ -69,7 +69,7 @@ class KeyRing:
     def open(self, key_id: str, data: bytes) -> bytes:
         cipher = self._keys.get(key_id)
         if cipher is None:
-            raise CodecError(f"payload sealed with unknown key id {key_id!r}")
+            raise CodecError("payload sealed with a key this service does not have")
         try:
             return cipher.decrypt(data[:_NONCE_BYTES], data[_NONCE_BYTES:], key_id.encode())
         except Exception:

@@ -1,18 +1,29 @@
-"""Service configuration, read from IME_* environment variables (and `.env` when present)."""
+"""Service configuration, read from IME_* environment variables (and `.env` when present).
+
+Outside development (`IME_ENV=production`) the service refuses to start with a secret left at its
+development default, and says which setting to change.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
+DEV_ID_SECRET = "dev-only-change-me"
+DEV_API_KEY_SECRET = "dev-only-api-key-secret"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IME_", env_file=".env", extra="ignore")
+
+    # `development` allows the dev defaults below (and http cookies); anything else is production.
+    env: Literal["development", "production"] = "development"
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -22,6 +33,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     database_pool_min: int = 1
     database_pool_max: int = 10
+    # Every Postgres call is bounded: waiting for a pooled connection, and one statement.
+    database_acquire_timeout_seconds: float = Field(default=3.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=10.0, gt=0)
 
     data_dir: Path = PROJECT_ROOT / ".data"
 
@@ -30,11 +44,23 @@ class Settings(BaseSettings):
 
     # Secret for deriving opaque claim ids (HMAC over insurer + claim number), so ids
     # cannot be reversed by guessing claim numbers.
-    id_secret: str = Field(default="dev-only-change-me", repr=False)
+    id_secret: str = Field(default=DEV_ID_SECRET, repr=False)
+    # Secret keying the hashes of API keys in the database (a leaked table reveals no key).
+    api_key_secret: str = Field(default=DEV_API_KEY_SECRET, repr=False)
+    # How long an API process trusts what it read of a key: a revoked or expired key stops
+    # working within this many seconds on every process (at most 5).
+    api_key_cache_seconds: float = Field(default=2.0, ge=0, le=5)
+    # How long an SRE's codec session (the cookie the Temporal UI sends) lasts.
+    codec_session_hours: float = Field(default=8.0, gt=0, le=24)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     ui_port: int = 8233
+    # The dev stack's codec gateway (between the Temporal UI and the API's codec); 0: ui_port + 2.
+    codec_gateway_port: int = 0
+
+    # Largest request body the API reads; bigger ones are refused with 413.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     # Payload encryption key ring, `kid:<base64 32-byte key>,...`; new payloads use the active key
     # (default: the last). Empty means the dev ring in `<data_dir>/codec-keys.json`.
@@ -48,8 +74,16 @@ class Settings(BaseSettings):
         local = [f"http://localhost:{self.ui_port}", f"http://127.0.0.1:{self.ui_port}"]
         return self.codec_cors_origins or local
 
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def gateway_port(self) -> int:
+        return self.codec_gateway_port or self.ui_port + 2
+
     # How long the API waits for a workflow to accept or reject an action.
-    action_timeout_seconds: float = 30.0
+    action_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # `make run` demo simulator: claims it starts at once, then one more every interval while
     # fewer than demo_max_open of its claims are open. IME_DEMO=false turns it off.
@@ -57,6 +91,27 @@ class Settings(BaseSettings):
     demo_claims: int = 6
     demo_interval_seconds: float = 6.0
     demo_max_open: int = 10
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.development:
+            return self
+        wrong = [
+            name
+            for name, value, dev in (
+                ("IME_ID_SECRET", self.id_secret, DEV_ID_SECRET),
+                ("IME_API_KEY_SECRET", self.api_key_secret, DEV_API_KEY_SECRET),
+            )
+            if value == dev or len(value) < 32
+        ]
+        if not self.codec_keys:
+            wrong.append("IME_CODEC_KEYS (the dev key ring is for development only)")
+        if wrong:
+            raise ValueError(
+                "outside development these settings need real secrets (32+ characters): "
+                + ", ".join(wrong)
+            )
+        return self
 
 
 @lru_cache

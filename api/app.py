@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors, metrics
+from api import errors, metrics, openapi
+from api.auth import Authenticator
+from api.boundary import Boundary
 from api.routes import claims, codec, examiners, health
 from claim_service import ClaimService
 from connections import connect_temporal, open_pool
 from settings import Settings, get_settings
+from store.access_log import AccessLog
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,31 +25,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await open_pool(settings)
         temporal = await connect_temporal(settings)
+        app.state.settings = settings
         app.state.pool = pool
         app.state.temporal = temporal
         app.state.claims = ClaimService(pool, temporal, settings)
+        app.state.authenticator = Authenticator(pool, settings)
+        app.state.access_log = AccessLog(pool, timeout=settings.database_statement_timeout_seconds)
         # The same codec the client encrypts with: one key ring per process.
         app.state.codec = temporal.data_converter.payload_codec
         try:
             yield
         finally:
+            await app.state.access_log.close()
+            await app.state.authenticator.close()
             await pool.close()
 
     app = FastAPI(
         title="IME Claims Orchestrator",
         version="0.1.0",
         lifespan=lifespan,
-        description="Independent medical examination claims, carried by durable workflows.",
+        description=(
+            "Independent medical examination claims, carried by durable workflows. Every route "
+            "but /healthz and /readyz needs `Authorization: Bearer <API key>`; each route says "
+            'which roles may call it. Errors are `{"error": {"code", "message", '
+            '"details"}}`.'
+        ),
     )
     errors.install(app)
     metrics.install(app)
-    # The Temporal UI calls the codec endpoints from the browser.
+    openapi.install(app)
+    # Before any route: who is calling, what they send, how long it may take, the access log.
+    app.add_middleware(
+        Boundary,
+        max_body_bytes=settings.max_body_bytes,
+        deadline_seconds=settings.action_timeout_seconds + 5,
+    )
+    # Outermost: the Temporal UI calls the codec endpoints from the browser (with credentials).
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins(),
         allow_credentials=True,
-        allow_methods=["POST", "OPTIONS"],
-        allow_headers=["*"],
+        allow_methods=["POST", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
     )
     app.include_router(health.router)
     app.include_router(claims.router)

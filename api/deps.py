@@ -1,28 +1,28 @@
 """What a request handler needs, as `Annotated` dependency aliases: the claim service, the pool,
-the caller, the JSON body. Routes declare `claims: ClaimsDep`, `caller: CallerDep`, ...
+the caller, the codec, the claim they may read, the JSON body. Routes declare `claims: ClaimsDep`,
+`caller: CallerDep`, ... Dependencies run in the order a route declares them, which is the order
+of the checks: who (401, at the boundary), which claim (404), may they (403), what (422).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth import Authenticator
 from claim_service import ClaimService
 from codec import EncryptionCodec
-from domain.errors import InvalidInput
+from domain.access import Capability
+from domain.errors import Unauthenticated
+from domain.models import Caller, ClaimStatus
+from domain.parsing import parse_json
 
-Role = Literal["ops", "insurer", "examiner", "reviewer", "clinician", "sre"]
-
-
-@dataclass(frozen=True)
-class Principal:
-    role: Role
-    insurer_id: str | None = None
-    examiner_id: str | None = None
+# Declares the scheme in the OpenAPI document (so /docs has "Authorize"); keys are checked by the
+# boundary middleware before any route runs.
+bearer = HTTPBearer(auto_error=False, description="an API key: `imek_...`")
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -37,25 +37,45 @@ def _codec(request: Request) -> EncryptionCodec:
     return request.app.state.codec
 
 
-def _caller(request: Request) -> Principal:
-    """Who is calling. Until API keys are enforced every caller acts as operations; routes already
-    depend on this so scoping slots in without touching them."""
-    return Principal(role="ops")
+def _authenticator(request: Request) -> Authenticator:
+    return request.app.state.authenticator
 
 
-async def _json_body(request: Request) -> Any:
-    """The body as JSON (None when empty). Read raw, so that the error never echoes it."""
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise InvalidInput("the request body is not valid JSON") from None
+def _caller(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is None:
+        raise Unauthenticated("a valid API key is required (Authorization: Bearer <key>)")
+    return caller
+
+
+async def read_json(request: Request) -> Any:
+    """The body as strict JSON (None when empty), read only once the caller may send it."""
+    return parse_json(await request.body())
 
 
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 ClaimsDep = Annotated[ClaimService, Depends(_claims)]
 CodecDep = Annotated[EncryptionCodec, Depends(_codec)]
-CallerDep = Annotated[Principal, Depends(_caller)]
-JsonBody = Annotated[Any, Depends(_json_body)]
+AuthenticatorDep = Annotated[Authenticator, Depends(_authenticator)]
+CallerDep = Annotated[Caller, Depends(_caller)]
+JsonBody = Annotated[Any, Depends(read_json)]
+
+
+async def _readable_claim(claim_id: str, claims: ClaimsDep, caller: CallerDep) -> ClaimStatus:
+    return await claims.get(claim_id, caller)
+
+
+# The claim of the path, if the caller may read it (else 404: no existence leak).
+ReadableClaim = Annotated[ClaimStatus, Depends(_readable_claim)]
+
+
+def capability(needed: Capability) -> Any:
+    """A dependency refusing (403) callers whose role lacks `needed`."""
+
+    def check(caller: CallerDep) -> Caller:
+        ClaimService.require(caller, needed)
+        return caller
+
+    return Depends(check)

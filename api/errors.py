@@ -1,6 +1,7 @@
 """One error shape for every failure: {"error": {"code", "message", "details"}}.
 
-No handler echoes submitted values or a stack trace, so neither PHI nor internals can leak.
+No handler echoes submitted values or a stack trace, so neither PHI nor internals can leak. Client
+mistakes are 4xx, whatever layer notices them; 503 is only for a dependency that did not answer.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
-from domain.errors import ClaimError, Unavailable
+from domain.errors import ClaimError, InvalidInput, Unavailable
 
 # Failures of a dependency rather than of the request: the caller should retry.
 _DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
@@ -26,21 +28,41 @@ _DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
 )
+# What Postgres says about the data it was given: the request's fault, not an outage.
+_DATA_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError,)
 
 log = logging.getLogger("ime.api")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """What every error answer looks like (declared for each status in the OpenAPI document)."""
+
+    error: ErrorBody
+
+
+def error_json(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
         status_code=status,
         content={"error": {"code": code, "message": message, "details": details}},
+        headers=headers,
     )
+
+
+def error_response(err: ClaimError) -> JSONResponse:
+    return error_json(err.status_code, err.code, err.message, err.details)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ClaimError)
     async def _claim_error(_: Request, err: ClaimError) -> JSONResponse:
-        return error_response(err.status_code, err.code, err.message, err.details)
+        return error_response(err)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, err: RequestValidationError) -> JSONResponse:
@@ -52,17 +74,24 @@ def install(app: FastAPI) -> None:
             }
             for e in err.errors()
         ]
-        return error_response(422, "invalid_input", "the request is invalid", details)
+        return error_json(422, InvalidInput.code, "the request is invalid", details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
-        return error_response(err.status_code, code, str(err.detail))
+        message = {404: "not found", 405: "method not allowed"}.get(err.status_code, "error")
+        return error_json(err.status_code, code, message)
+
+    async def _bad_data(request: Request, err: Exception) -> JSONResponse:
+        log.info("data refused by Postgres on %s: %s", request.url.path, type(err).__name__)
+        return error_json(422, InvalidInput.code, "the request holds a value that cannot be stored")
+
+    for kind in _DATA_ERRORS:
+        app.add_exception_handler(kind, _bad_data)
 
     async def _dependency(request: Request, err: Exception) -> JSONResponse:
         log.warning("dependency failure %s on %s", type(err).__name__, request.url.path)
-        unavailable = Unavailable("a dependency is unavailable; retry shortly")
-        return error_response(503, unavailable.code, unavailable.message)
+        return error_response(Unavailable("a dependency is unavailable; retry shortly"))
 
     for kind in _DEPENDENCY_ERRORS:
         app.add_exception_handler(kind, _dependency)
@@ -77,4 +106,4 @@ def install(app: FastAPI) -> None:
             return await call_next(request)
         except Exception as err:
             log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url.path)
-            return error_response(500, "internal_error", "an internal error occurred")
+            return error_json(500, "internal_error", "an internal error occurred")

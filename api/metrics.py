@@ -1,9 +1,11 @@
-"""Prometheus metrics of the API: requests by route template (never by claim id) and status."""
+"""Prometheus metrics of the API: requests by route template (never by claim id) and status.
+Scraped with an `sre` (or `ops`) key."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import (
@@ -13,6 +15,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+from api.deps import capability
+from api.openapi import errors, who
+from domain.access import CAPABILITY_ROLES, Capability
+from domain.models import Caller
 
 
 def install(app: FastAPI) -> None:
@@ -44,6 +51,14 @@ def install(app: FastAPI) -> None:
         requests.labels(request.method, name, str(response.status_code)).inc()
         return response
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    @app.get(
+        "/metrics",
+        operation_id="metrics",
+        description=who(r.value for r in CAPABILITY_ROLES[Capability.READ_METRICS]),
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}, **errors(401, 403)},
+    )
+    async def metrics(
+        caller: Annotated[Caller, capability(Capability.READ_METRICS)],
+    ) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

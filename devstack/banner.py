@@ -9,6 +9,7 @@ from pathlib import Path
 
 from devstack.commands import api_url
 from devstack.console import shell_path
+from devstack.dev_keys import DEV_KEYS, DEV_KEYS_ENV, describe
 from devstack.samples import SAMPLE_REFERRAL
 from settings import Settings
 
@@ -27,15 +28,19 @@ def banner(settings: Settings, database_url: str) -> str:
         exports.append(f"export IME_TEMPORAL_ADDRESS={shlex.quote(settings.temporal_address)}")
     if settings.temporal_namespace != "default":
         exports.append(f"export IME_TEMPORAL_NAMESPACE={shlex.quote(settings.temporal_namespace)}")
+    keys_env = shell_path(settings.data_dir / DEV_KEYS_ENV)
+    auth = '-H "Authorization: Bearer $INSURER_KEY"'
     lines = [
         "",
         "IME claims dev stack is ready.",
         "",
-        f"  Temporal UI  http://localhost:{settings.ui_port}",
-        f"  API          {api}",
+        f"  Temporal UI  http://localhost:{settings.ui_port}  (payloads decrypted by the codec)",
+        f"  API          {api}  (docs: {api}/docs)",
         f"  Readiness    {api}/readyz",
-        f"  Logs         {logs}/{{temporal,worker,api,demo}}.log",
+        f"  Logs         {logs}/{{temporal,worker,api,codec-gateway,demo}}.log",
         f"  Data         {shell_path(settings.data_dir)} (kept between runs)",
+        f"  API keys     {keys_env}: one per role, for development only",
+        *(f"               ${dev.label:<17} {describe(dev)}" for dev in DEV_KEYS),
         "",
         *(
             [
@@ -50,16 +55,17 @@ def banner(settings: Settings, database_url: str) -> str:
         ),
         "Try it from another shell in the project directory:",
         "",
+        f"  source {keys_env}",
         *(f"  {line}" for line in exports),
         "  # a DEMO referral with a fresh claim number; every wait of the DEMO profile is seconds",
         f'  CLAIM=$(sed "s/WC-2026-000123/WC-$(date +%s)/" {referral} \\',
-        f"      | curl -s -X POST {api}/v1/claims {json_header} -d @- \\",
+        f"      | curl -s -X POST {api}/v1/claims {auth} {json_header} -d @- \\",
         f"      | {python} -c 'import json,sys; print(json.load(sys.stdin)[\"claim_id\"])')",
-        f"  curl -s {api}/v1/claims/$CLAIM",
+        f"  curl -s {api}/v1/claims/$CLAIM {auth}",
         f"  curl -s -X POST {api}/v1/claims/$CLAIM/actions/confirm-appointment \\",
-        f"      {json_header} -d '{{}}'",
+        f"      -H \"Authorization: Bearer $OPS_KEY\" {json_header} -d '{{}}'",
         "  # ... then exam, report, review, decision: see README.md, 'Walk a claim with curl'",
-        f"  curl -s {api}/v1/claims/$CLAIM/events",
+        f"  curl -s {api}/v1/claims/$CLAIM/events {auth}",
         "",
         "Ctrl-C stops everything; the next run resumes the same data.",
         "",

@@ -74,9 +74,10 @@ def temporal_argv(settings: Settings) -> list[str]:
         str(temporal_port(settings)),
         "--ui-port",
         str(settings.ui_port),
-        # The UI decrypts payloads through the API's codec endpoint; the key stays in the API.
+        # The UI decrypts payloads through the API's codec (the key ring stays in the API), by
+        # way of the dev stack's codec gateway, which holds the SRE key the codec asks for.
         "--ui-codec-endpoint",
-        f"{api_url(settings)}/codec",
+        gateway_url(settings),
         # No call home for a version check: the machine may be offline.
         "--dynamic-config-value",
         "frontend.enableServerVersionCheck=false",
@@ -94,6 +95,14 @@ def worker_argv(settings: Settings) -> list[str]:
 
 def demo_argv(settings: Settings) -> list[str]:
     return [sys.executable, "-m", "devstack.demo"]
+
+
+def gateway_argv(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "devstack.codec_gateway"]
+
+
+def gateway_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.gateway_port}/codec"
 
 
 def api_argv(settings: Settings) -> list[str]:

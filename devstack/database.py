@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from devstack.console import StackError, complain, say, shell_path
+from devstack.dev_keys import DEV_KEYS_ENV, ensure_dev_keys
 from devstack.guards import forget_dead_postgres_handles
 from devstack.processes import RestartBudget
+from settings import Settings
 from store.bootstrap import bootstrap_db
 
 if TYPE_CHECKING:
@@ -51,6 +53,15 @@ class DevDatabase:
         migrations = f"applied {', '.join(applied)}" if applied else "schema up to date"
         say(f"Postgres ready: {migrations}; {done.examiners_seeded} examiners in the panel")
         return url
+
+    async def ensure_dev_keys(self, url: str, settings: Settings) -> None:
+        """One API key per role for the dev stack (see devstack.dev_keys)."""
+        conn = await _connect(url)
+        try:
+            keys = await ensure_dev_keys(conn, settings.data_dir, settings.api_key_secret)
+        finally:
+            await conn.close()
+        say(f"{len(keys)} dev API keys in {shell_path(settings.data_dir / DEV_KEYS_ENV)}")
 
     async def check(self, now: float) -> None:
         """Start the embedded postmaster again if it disappeared."""

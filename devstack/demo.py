@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from devstack.dev_keys import load_dev_keys
 from settings import get_settings
 
 log = logging.getLogger("ime.demo")
@@ -93,9 +94,28 @@ def report(causation: str, complete: bool = True) -> dict[str, Any]:
     }
 
 
+# Which dev key plays each part (devstack.dev_keys): the demo insurer starts and decides its
+# claims, operations act for the examiners, a reviewer reviews, a clinician answers pages.
+PLAYED_BY = {
+    "start": "DEMO_INSURER_KEY",
+    "read": "OPS_KEY",
+    "confirm-appointment": "OPS_KEY",
+    "decline-appointment": "OPS_KEY",
+    "reschedule": "OPS_KEY",
+    "exam": "OPS_KEY",
+    "report": "OPS_KEY",
+    "review": "REVIEWER_KEY",
+    "decision": "DEMO_INSURER_KEY",
+    "withdraw": "DEMO_INSURER_KEY",
+    "safety-ack": "CLINICIAN_KEY",
+    "safety-resolve": "CLINICIAN_KEY",
+}
+
+
 class Simulator:
-    def __init__(self, http: httpx.AsyncClient, state_file: Path) -> None:
+    def __init__(self, http: httpx.AsyncClient, keys: dict[str, str], state_file: Path) -> None:
         self._http = http
+        self._keys = keys
         self._state_file = state_file
         self._claims: dict[str, DemoClaim] = {}
         self._started = 0
@@ -117,9 +137,12 @@ class Simulator:
 
     # --- driving claims ------------------------------------------------------------------------
 
+    def _as(self, part: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._keys.get(PLAYED_BY[part], '')}"}
+
     async def start_claim(self) -> DemoClaim:
         n = self._started
-        answer = await self._http.post("/v1/claims", json=referral(n))
+        answer = await self._http.post("/v1/claims", json=referral(n), headers=self._as("start"))
         answer.raise_for_status()
         claim = DemoClaim(answer.json()["claim_id"], SCENARIOS[n % len(SCENARIOS)])
         self._started += 1
@@ -129,12 +152,14 @@ class Simulator:
         return claim
 
     async def status(self, claim_id: str) -> dict[str, Any]:
-        answer = await self._http.get(f"/v1/claims/{claim_id}")
+        answer = await self._http.get(f"/v1/claims/{claim_id}", headers=self._as("read"))
         answer.raise_for_status()
         return answer.json()
 
     async def act(self, claim_id: str, action: str, body: dict[str, Any] | None = None) -> bool:
-        answer = await self._http.post(f"/v1/claims/{claim_id}/actions/{action}", json=body or {})
+        answer = await self._http.post(
+            f"/v1/claims/{claim_id}/actions/{action}", json=body or {}, headers=self._as(action)
+        )
         if answer.is_server_error:
             answer.raise_for_status()  # retried by drive_until_closed
         if answer.is_client_error:
@@ -264,7 +289,8 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-        sim = Simulator(http, settings.data_dir / "demo_claims.json")
+        keys = load_dev_keys(settings.data_dir)
+        sim = Simulator(http, keys, settings.data_dir / "demo_claims.json")
         runner = asyncio.create_task(
             sim.run(settings.demo_claims, settings.demo_interval_seconds, settings.demo_max_open)
         )

@@ -124,11 +124,12 @@ def check_ports(settings: Settings) -> None:
         ("127.0.0.1", temporal_port(settings), "Temporal frontend", "IME_TEMPORAL_ADDRESS"),
         ("127.0.0.1", settings.ui_port, "Temporal UI", "IME_UI_PORT"),
         (settings.api_host, settings.api_port, "API", "IME_API_PORT"),
+        ("127.0.0.1", settings.gateway_port, "codec gateway", "IME_CODEC_GATEWAY_PORT"),
     ]
     ports = [port for _, port, _, _ in wanted]
     if len(set(ports)) != len(ports):
         raise StackError(
-            "the Temporal, UI and API ports must differ; got "
+            "the Temporal, UI, API and codec gateway ports must differ; got "
             + ", ".join(f"{what} {port} ({variable})" for _, port, what, variable in wanted)
         )
     busy = [

@@ -36,6 +36,7 @@ from devstack.commands import (
     api_url,
     child_env,
     demo_argv,
+    gateway_argv,
     resolved,
     temporal_argv,
     worker_argv,
@@ -114,6 +115,7 @@ class Supervisor:
         # Temporal boots while Postgres starts and migrates: the two are independent.
         self._start_child("temporal", temporal_argv(self.settings), child_env(self.settings, ""))
         database_url = await self.database.prepare(self.settings.database_url)
+        await self.database.ensure_dev_keys(database_url, self.settings)
         if self.stopping.is_set():
             return
         await self._wait_for_temporal()
@@ -122,6 +124,7 @@ class Supervisor:
         env = child_env(self.settings, database_url)
         self._start_child("worker", worker_argv(self.settings), env)
         self._start_child("api", api_argv(self.settings), env)
+        self._start_child("codec-gateway", gateway_argv(self.settings), env)
         await self._watch(database_url)
 
     def _start_child(self, name: str, argv: list[str], env: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.models import (
+    ActionInput,
     Assign,
     ConfirmAppointment,
     DecisionInput,
@@ -10,7 +11,6 @@ from domain.models import (
     ExamOutcome,
     ExamReport,
     ExtendDecision,
-    Model,
     Reschedule,
     ReviewResult,
     SafetyAck,
@@ -20,7 +20,7 @@ from domain.models import (
 )
 from domain.names import Action
 
-ACTION_MODELS: dict[Action, type[Model]] = {
+ACTION_MODELS: dict[Action, type[ActionInput]] = {
     Action.ASSIGN: Assign,
     Action.CONFIRM_APPOINTMENT: ConfirmAppointment,
     Action.DECLINE_APPOINTMENT: DeclineAppointment,

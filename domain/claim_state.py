@@ -27,6 +27,7 @@ from domain.lifecycle import (
 )
 from domain.models import (
     AppointmentRef,
+    Caller,
     ClaimIdentity,
     ClaimStatus,
     Deadline,
@@ -39,9 +40,17 @@ from domain.models import (
     ReviewResult,
     Stage,
 )
-from domain.names import Action, DeadlineName, Recipient, Template
+from domain.names import Action, DeadlineName, Recipient, Role, Template
 from domain.profiles import JurisdictionProfile
 from domain.refusal import refuse
+
+
+def withdrawal_outcome(acted_by: Caller | None) -> Outcome:
+    """Withdrawn by the insurer (or, on claims from before callers were recorded, by whoever);
+    cancelled when operations withdraw it."""
+    if acted_by is not None and acted_by.role is Role.OPS:
+        return Outcome.CANCELLED_BY_OPS
+    return Outcome.WITHDRAWN
 
 
 class IllegalTransition(RuntimeError):

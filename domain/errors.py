@@ -29,6 +29,32 @@ class InvalidInput(ClaimError):
         return cls(message, details=validation_details(err))
 
 
+class Unauthenticated(ClaimError):
+    """No key, or one that is malformed, unknown, revoked or expired (which, is not said)."""
+
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(ClaimError):
+    status_code = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(ClaimError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ClaimError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    code = "idempotency_key_reused"
+
+
 class NotFound(ClaimError):
     status_code = 404
     code = "not_found"

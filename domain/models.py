@@ -6,7 +6,9 @@ event and error models never carry those fields.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import math
+import re
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -20,8 +22,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
-from domain.names import DeadlineName, EventType, Recipient, Template
+from domain.names import DeadlineName, EventType, Recipient, Role, Template
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -116,6 +119,61 @@ def at_intake(info: ValidationInfo) -> bool:
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# Control characters (C0 but tab, newline and carriage return; DEL; C1) and lone surrogates: no
+# field of ours needs them, and Postgres refuses NUL and unencodable text.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _unprintable_fields(value: Any, path: str = "") -> list[str]:
+    if isinstance(value, str):
+        return [path or "(value)"] if _UNPRINTABLE.search(value) else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            found += ["(field name)"] if _UNPRINTABLE.search(str(key)) else []
+            found += _unprintable_fields(item, name)
+        return found
+    if isinstance(value, list):
+        return [f for i, item in enumerate(value) for f in _unprintable_fields(item, f"{path}.{i}")]
+    return []
+
+
+class Input(Model):
+    """What a caller sends (a referral, an action, a query, a panel entry). At intake its text is
+    checked for control characters, so nothing downstream (Postgres, a notification) chokes on it;
+    never when a workflow decodes its recorded input, so no claim in flight is ever refused."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _printable(cls, data: Any, info: ValidationInfo) -> Any:
+        if at_intake(info):
+            fields = _unprintable_fields(data)
+            if fields:
+                raise ValueError(
+                    "control characters are not allowed in: " + ", ".join(sorted(set(fields)))
+                )
+        return data
+
+
+class Caller(Model):
+    """Who acts: the role and the API key (never the key itself), and the insurer or examiner the
+    key is scoped to. Recorded with every event a person causes."""
+
+    role: Role
+    key_id: str | None = None
+    key_name: str | None = None
+    insurer_id: str | None = None
+    examiner_id: str | None = None
+
+
+class ActionInput(Input):
+    """The payload of an action. `acted_by` is set by the service from the caller's key, never
+    by the caller (it is not part of the API's schema)."""
+
+    acted_by: SkipJsonSchema[Caller | None] = None
 
 
 # --- lifecycle vocabulary -------------------------------------------------------------------
@@ -213,7 +271,7 @@ class Injury(Model):
         return value
 
 
-class Referral(Model):
+class Referral(Input):
     insurer_id: Identifier
     claim_number: Identifier
     claim_type: ClaimType
@@ -242,24 +300,26 @@ class ClaimIntake(Referral):
     """
 
     claimant_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    # Who referred the claim (the key that started it); recorded with its first event.
+    referred_by: Caller | None = None
 
 
 # --- actions (human steps) ------------------------------------------------------------------
 
 
-class Assign(Model):
+class Assign(ActionInput):
     examiner_id: Identifier
 
 
-class ConfirmAppointment(Model):
+class ConfirmAppointment(ActionInput):
     pass
 
 
-class DeclineAppointment(Model):
+class DeclineAppointment(ActionInput):
     reason: Text
 
 
-class Reschedule(Model):
+class Reschedule(ActionInput):
     reason: Text
     requested_by: Literal["claimant", "examiner", "ops"]
 
@@ -270,12 +330,12 @@ class RiskScreen(Model):
     notes: Annotated[str, StringConstraints(max_length=4000)] = ""
 
 
-class ExamOutcome(Model):
+class ExamOutcome(ActionInput):
     attended: bool
     risk_screen: RiskScreen = Field(default_factory=lambda: RiskScreen(level="none"))
 
 
-class ExamReport(Model):
+class ExamReport(ActionInput):
     diagnoses: list[Text] = Field(default_factory=list, max_length=50)
     causation: Causation | None = None
     mmi_reached: bool | None = None
@@ -288,37 +348,44 @@ class ExamReport(Model):
     )
     records_reviewed: list[Text] = Field(default_factory=list, max_length=200)
 
+    @field_validator("impairment_percent")
+    @classmethod
+    def _finite(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and at_intake(info) and not math.isfinite(value):
+            raise ValueError("impairment_percent must be a finite number")
+        return value
 
-class ReviewResult(Model):
+
+class ReviewResult(ActionInput):
     result: Literal["accepted", "addendum_requested"]
     reasons: list[Text] = Field(default_factory=list, max_length=20)
 
 
-class DecisionInput(Model):
+class DecisionInput(ActionInput):
     outcome: Literal["approved", "denied"]
     reason_code: Identifier
     notes: Annotated[str, StringConstraints(max_length=4000)] = ""
 
 
-class ExtendDecision(Model):
+class ExtendDecision(ActionInput):
     reason: Text
 
 
-class Withdraw(Model):
+class Withdraw(ActionInput):
     reason: Text
 
 
-class SafetyConcern(Model):
+class SafetyConcern(ActionInput):
     level: Literal["moderate", "imminent"]
     toward: Literal["self", "others"]
     notes: Annotated[str, StringConstraints(max_length=4000)] = ""
 
 
-class SafetyAck(Model):
+class SafetyAck(ActionInput):
     clinician_id: Identifier
 
 
-class SafetyResolve(Model):
+class SafetyResolve(ActionInput):
     actions_taken: list[
         Literal["emergency_services_contacted", "warm_handoff", "referral_to_treatment"]
     ] = Field(min_length=1)
@@ -432,6 +499,8 @@ class ClaimEvent(Model):
     actor: str = "system"
     at: datetime
     details: dict[str, Any] = Field(default_factory=dict)
+    # Who acted, when a person did (None for the system's own steps and older events).
+    acted_by: Caller | None = None
 
 
 class ProjectionWrite(Model):
@@ -467,7 +536,7 @@ class ScheduleRequest(Model):
         return self
 
 
-class Examiner(Model):
+class Examiner(Input):
     id: Identifier
     name: ShortText
     npi: Npi
@@ -488,7 +557,7 @@ class Notification(Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class ClaimQuery(Model):
+class ClaimQuery(Input):
     """Filters of `GET /v1/claims`; `cursor` continues from the previous page."""
 
     stage: Stage | None = None
@@ -498,6 +567,19 @@ class ClaimQuery(Model):
     updated_after: datetime | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @field_validator("updated_after")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """A time Postgres can compare with: zoned (UTC when no zone is given), within years
+        1970-9998 so that converting it never overflows."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if not 1970 <= value.year <= 9998:
+            raise ValueError("updated_after must be a time between 1970 and 9998")
+        return value.astimezone(UTC)
 
 
 class ClaimPage(Model):

@@ -37,6 +37,17 @@ class Action(StrEnum):
 SAFETY_CASE_ACTIONS = frozenset({Action.SAFETY_ACK, Action.SAFETY_RESOLVE})
 
 
+class Role(StrEnum):
+    """What an API key may do (PRODUCT §6); scoped to one insurer or one examiner where named."""
+
+    OPS = "ops"
+    INSURER = "insurer"
+    EXAMINER = "examiner"
+    REVIEWER = "reviewer"
+    CLINICIAN = "clinician"
+    SRE = "sre"
+
+
 class Query(StrEnum):
     CLAIM_STATUS = "status"
     OPEN_SAFETY_CASE = "safety_case"

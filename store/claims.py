@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from domain.models import ClaimEvent, ClaimStatus, ProjectionWrite
+from domain.access import READ_SCOPE, ClaimScope, ReadScope
+from domain.models import Caller, ClaimEvent, ClaimStatus, ProjectionWrite
+from domain.names import EventType
 from store.db import Connection, Executor
 
 _STATUS_COLUMNS = """
@@ -63,8 +66,8 @@ async def apply_projection(conn: Connection, write: ProjectionWrite) -> bool:
     event = write.event
     async with conn.transaction():
         inserted = await conn.fetchval(
-            """INSERT INTO claim_events (claim_id, seq, type, stage, actor, at, details)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
+            """INSERT INTO claim_events (claim_id, seq, type, stage, actor, at, details, acted_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                ON CONFLICT (claim_id, seq) DO NOTHING
                RETURNING seq""",
             event.claim_id,
@@ -73,7 +76,8 @@ async def apply_projection(conn: Connection, write: ProjectionWrite) -> bool:
             event.stage.value,
             event.actor,
             event.at,
-            event.details,
+            _storable(event.details),
+            event.acted_by.model_dump(mode="json") if event.acted_by else None,
         )
         # Projection writes may arrive out of order (handlers and the main loop both record);
         # the version guard keeps the newest.
@@ -89,7 +93,32 @@ async def apply_projection(conn: Connection, write: ProjectionWrite) -> bool:
                 WHERE claims.version < EXCLUDED.version""",
             *_row_values(write.status),
         )
+        # Who may read the claim from now on (monotonic, whatever order writes arrive in).
+        flag = _SCOPE_FLAGS.get(event.type)
+        if inserted is not None and flag:
+            await conn.execute(
+                f"UPDATE claims SET {flag} = true WHERE claim_id = $1", event.claim_id
+            )
     return inserted is not None
+
+
+# Events after which a role whose work is one part of a claim may read it (domain.access).
+_SCOPE_FLAGS = {
+    EventType.REPORT_SUBMITTED: "reached_review",
+    EventType.SAFETY_HOLD_PLACED: "had_safety_case",
+}
+
+
+def _storable(value: Any) -> Any:
+    """Postgres refuses NUL in text and JSON: drop it rather than fail the transition forever.
+    (Callers' text is refused at intake; this guards what slips past.)"""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 async def get_status(conn: Executor, claim_id: str) -> ClaimStatus | None:
@@ -97,19 +126,55 @@ async def get_status(conn: Executor, claim_id: str) -> ClaimStatus | None:
     return ClaimStatus.model_validate(body) if body is not None else None
 
 
+async def get_scoped(conn: Executor, claim_id: str) -> tuple[ClaimStatus, ClaimScope] | None:
+    """The status and what the read rules need, in one indexed lookup."""
+    row = await conn.fetchrow(
+        "SELECT body, insurer_id, examiner_id, reached_review, had_safety_case FROM claims"
+        " WHERE claim_id = $1",
+        claim_id,
+    )
+    if row is None:
+        return None
+    scope = ClaimScope(
+        insurer_id=row["insurer_id"],
+        examiner_id=row["examiner_id"],
+        reached_review=row["reached_review"],
+        had_safety_case=row["had_safety_case"],
+    )
+    return ClaimStatus.model_validate(row["body"]), scope
+
+
 async def list_events(conn: Executor, claim_id: str) -> list[ClaimEvent]:
     rows = await conn.fetch(
-        "SELECT claim_id, seq, type, stage, actor, at, details FROM claim_events"
+        "SELECT claim_id, seq, type, stage, actor, at, details, acted_by FROM claim_events"
         " WHERE claim_id = $1 ORDER BY seq",
         claim_id,
     )
     return [ClaimEvent.model_validate(dict(r)) for r in rows]
 
 
+def _scope_sql(caller: Caller) -> tuple[str, str | None]:
+    """The read scope of `caller` (domain.access) as a condition on `claims` and the value of its
+    one parameter, $1 (NULL where the scope needs none)."""
+    match READ_SCOPE[caller.role]:
+        case ReadScope.ALL:
+            return "$1::text IS NULL", None
+        case ReadScope.OWN_INSURER:
+            return "insurer_id = $1::text", caller.insurer_id
+        case ReadScope.ASSIGNED:
+            return "examiner_id = $1::text", caller.examiner_id
+        case ReadScope.REVIEWED:
+            return "reached_review AND $1::text IS NULL", None
+        case ReadScope.SAFETY:
+            return "had_safety_case AND $1::text IS NULL", None
+        case ReadScope.NONE:
+            return "false AND $1::text IS NULL", None
+
+
 async def list_statuses(
     conn: Executor,
     *,
-    insurer_id: str | None,
+    caller: Caller,
     stage: str | None,
     outcome: str | None,
     jurisdiction: str | None,
@@ -119,9 +184,10 @@ async def list_statuses(
     limit: int,
 ) -> list[ClaimStatus]:
     """Claims in (updated_at, claim_id) order: stable keyset pages for incremental polling."""
+    scope, scope_value = _scope_sql(caller)
     rows = await conn.fetch(
-        """SELECT body FROM claims
-           WHERE ($1::text IS NULL OR insurer_id = $1)
+        f"""SELECT body FROM claims
+           WHERE {scope}
              AND ($2::text IS NULL OR stage = $2)
              AND ($3::text IS NULL OR outcome = $3)
              AND ($4::text IS NULL OR jurisdiction = $4)
@@ -130,7 +196,7 @@ async def list_statuses(
              AND ($7::timestamptz IS NULL OR (updated_at, claim_id) > ($7, $8))
            ORDER BY updated_at, claim_id
            LIMIT $9""",
-        insurer_id,
+        scope_value,
         stage,
         outcome,
         jurisdiction,

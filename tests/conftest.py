@@ -8,10 +8,13 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -21,9 +24,12 @@ from codec import KeyRing, data_converter
 from devstack import binaries
 from devstack import search_attributes as sa
 from devstack.postgres import EmbeddedPostgres
+from domain.names import Role
 from settings import Settings
+from store import api_keys
 from store.bootstrap import bootstrap_db
 from store.db import create_pool
+from tests.walk import Parties
 from worker import build_worker
 
 TEMPLATE_DB = "ime_template"
@@ -138,17 +144,80 @@ def dev_address(env: WorkflowEnvironment) -> str:
     return env.client.service_client.config.target_host
 
 
-@pytest.fixture
-async def api_client(dev_env: WorkflowEnvironment, database_url: str, task_queue: str, pool):
-    """The real HTTP app (lifespan included) against the dev server, Postgres and a live worker."""
-    import httpx
+class ApiHarness:
+    """The real HTTP app (lifespan included) and clients holding real API keys of any role."""
 
+    def __init__(self, app: FastAPI, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.app = app
+        self.pool = pool
+        self.settings = settings
+        self._transport = httpx.ASGITransport(app=app)
+        self._clients: list[httpx.AsyncClient] = []
+
+    async def key(
+        self,
+        role: Role,
+        *,
+        insurer: str | None = None,
+        examiner: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> str:
+        _, key = await api_keys.create(
+            self.pool,
+            self.settings.api_key_secret,
+            role=role,
+            insurer_id=insurer,
+            examiner_id=examiner,
+            name=f"test {role}",
+            expires_at=expires_at,
+        )
+        return key
+
+    def client(self, key: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        http = httpx.AsyncClient(transport=self._transport, base_url="http://api", headers=headers)
+        self._clients.append(http)
+        return http
+
+    async def as_role(
+        self, role: Role, *, insurer: str | None = None, examiner: str | None = None
+    ) -> httpx.AsyncClient:
+        return self.client(await self.key(role, insurer=insurer, examiner=examiner))
+
+    async def close(self) -> None:
+        for http in self._clients:
+            await http.aclose()
+
+
+@pytest.fixture
+async def api(
+    dev_env: WorkflowEnvironment, database_url: str, task_queue: str, pool: asyncpg.Pool
+) -> AsyncIterator[ApiHarness]:
+    """The app against the dev server, Postgres and a live worker."""
     from api.app import create_app
 
     settings = make_settings(database_url, task_queue, dev_address(dev_env))
     app = create_app(settings)
     worker = build_worker(dev_env.client, settings, ClaimActivities(pool, TEST_SECRET))
     async with worker, app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
-            yield http
+        harness = ApiHarness(app, pool, settings)
+        try:
+            yield harness
+        finally:
+            await harness.close()
+
+
+@pytest.fixture
+async def api_client(api: ApiHarness) -> httpx.AsyncClient:
+    """An operations client of the app."""
+    return await api.as_role(Role.OPS)
+
+
+@pytest.fixture
+async def parties(api: ApiHarness, api_client: httpx.AsyncClient) -> Parties:
+    return Parties(
+        insurer=await api.as_role(Role.INSURER, insurer="acme-ins"),
+        ops=api_client,
+        reviewer=await api.as_role(Role.REVIEWER),
+        clinician=await api.as_role(Role.CLINICIAN),
+    )

@@ -12,10 +12,10 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.service import RPCError
 
-from claim_service import claim_intake
 from domain.ids import claim_id_for, workflow_id_for
 from domain.models import AppointmentRef, ClaimStatus, ExaminerRef, Model, Referral
 from domain.names import Action, Query
+from domain.parsing import claim_intake
 from tests.conftest import TEST_SECRET
 from workflows import ClaimWorkflow
 

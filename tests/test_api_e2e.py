@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from domain.names import Role
+from store import api_keys
 from tests.conftest import dev_address
 from tests.factories import referral_payload
 from tests.walk import (
@@ -18,8 +20,8 @@ from tests.walk import (
 PHI = ("Jane Roe", "1980-04-02", "212-555-0100", "jane@example.org", "1 Main St")
 
 
-async def test_demo_claim_walks_to_closed_approved_through_the_api(api_client, dev_env):
-    http = api_client
+async def test_demo_claim_walks_to_closed_approved_through_the_api(parties, dev_env):
+    http = parties.insurer
     referral = referral_payload("DEMO")
     created = await http.post("/v1/claims", json=referral)
     assert created.status_code == 201, created.text
@@ -30,7 +32,7 @@ async def test_demo_claim_walks_to_closed_approved_through_the_api(api_client, d
     again = await http.post("/v1/claims", json=referral)
     assert again.status_code == 200 and again.json()["claim_id"] == claim["claim_id"]
 
-    final, events = await walk_demo_claim_to_approval(http)
+    final, events = await walk_demo_claim_to_approval(parties)
     assert (final["stage"], final["status"], final["outcome"]) == ("CLOSED", "closed", "approved")
     assert final["decision"]["reason_code"] == "IME_SUPPORTS"
     assert final["recommendation"] == "approve"
@@ -133,14 +135,19 @@ async def test_database_outage_is_503_unavailable_not_a_stack_trace(dev_env, pos
     name = "outage_check"
     admin = await asyncpg.connect(postgres.url())
     await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
-    app = create_app(make_settings(postgres.url(name), "tq-outage", dev_address(dev_env)))
+    settings = make_settings(postgres.url(name), "tq-outage", dev_address(dev_env))
+    app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):
+            _, key = await api_keys.create(app.state.pool, settings.api_key_secret, role=Role.OPS)
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            headers = {"Authorization": f"Bearer {key}"}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://api", headers=headers
+            ) as http:
                 assert (await http.get("/readyz")).status_code == 200
                 await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-                answer = await http.get("/v1/claims/some-claim")
+                answer = await http.get("/v1/claims/aaaaaaaaaaaaaaaaaaaaaaaa")
                 assert answer.status_code == 503
                 assert answer.json()["error"]["code"] == "unavailable"
                 ready = await http.get("/readyz")
@@ -254,28 +261,31 @@ async def test_metrics_count_requests_by_route_template(api_client):
     assert "not-a-claim" not in scraped
 
 
-async def test_safety_concern_holds_the_claim_until_a_clinician_resolves_it(api_client):
-    http = api_client
+async def test_safety_concern_holds_the_claim_until_a_clinician_resolves_it(parties):
+    http, clinician = parties.ops, parties.clinician
     claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
     await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
-    early = await post_action(http, claim_id, "safety-ack", {"clinician_id": "dr-1"})
-    assert early.status_code == 409 and "no open safety case" in early.json()["error"]["message"]
+    # Before any safety case the claim is none of a clinician's business.
+    early = await post_action(clinician, claim_id, "safety-ack", {"clinician_id": "dr-1"})
+    assert early.status_code == 404
 
     raised = await post_action(
         http, claim_id, "safety-concern", {"level": "imminent", "toward": "others", "notes": "x"}
     )
     assert raised.status_code == 200 and raised.json()["safety_hold"] is True
     premature = await post_action(
-        http, claim_id, "safety-resolve", {"actions_taken": ["warm_handoff"]}
+        clinician, claim_id, "safety-resolve", {"actions_taken": ["warm_handoff"]}
     )
     assert premature.status_code == 409
-    acked = await post_action(http, claim_id, "safety-ack", {"clinician_id": "dr-1"})
+    acked = await post_action(clinician, claim_id, "safety-ack", {"clinician_id": "dr-1"})
     assert acked.status_code == 200, acked.text
     resolved = await post_action(
-        http, claim_id, "safety-resolve", {"actions_taken": ["emergency_services_contacted"]}
+        clinician, claim_id, "safety-resolve", {"actions_taken": ["emergency_services_contacted"]}
     )
     assert resolved.status_code == 200, resolved.text
     released = await wait_until(http, claim_id, lambda c: c["safety_hold"] is False)
     assert released["status"] == "open"
     events = [e["type"] for e in (await http.get(f"/v1/claims/{claim_id}/events")).json()]
     assert events.count("safety_hold_placed") == 1 and events.count("safety_hold_lifted") == 1
+    late = await post_action(clinician, claim_id, "safety-ack", {"clinician_id": "dr-1"})
+    assert late.status_code == 409 and "no open safety case" in late.json()["error"]["message"]

@@ -10,7 +10,6 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from claim_service import claim_intake
 from domain.deadlines import add_business_days
 from domain.ids import claim_id_for, workflow_id_for
 from domain.models import (
@@ -30,6 +29,7 @@ from domain.models import (
     Withdraw,
 )
 from domain.names import Action, ActivityName, Query
+from domain.parsing import claim_intake
 from store.claims import get_status, list_events
 from tests.conftest import TEST_CONVERTER, TEST_SECRET
 from tests.factories import complete_report, referral_payload

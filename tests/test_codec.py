@@ -52,7 +52,7 @@ async def test_tampered_or_unknown_key_payloads_are_refused():
     relabelled = Payload(
         metadata={**dict(sealed.metadata), "encryption-key-id": b"other"}, data=sealed.data
     )
-    with pytest.raises(CodecError, match="unknown key"):
+    with pytest.raises(CodecError, match="a key this service does not have"):
         await codec.decode([relabelled])
 
 
@@ -102,7 +102,7 @@ async def test_codec_server_decodes_for_the_ui(api_client):
     [decoded] = answer.json()["payloads"]
     assert base64.b64decode(decoded["data"]) == b'"Jane Roe"'
 
-    encoded = await api_client.post("/codec/encode", content=json.dumps({"payloads": [decoded]}))
+    encoded = await api_client.post("/codec/encode", json={"payloads": [decoded]})
     [again] = encoded.json()["payloads"]
     assert base64.b64decode(again["metadata"]["encoding"]) == ENCODING
 
@@ -117,5 +117,8 @@ async def test_codec_server_decodes_for_the_ui(api_client):
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "http://localhost:8233"
 
-    garbage = await api_client.post("/codec/decode", content=b"not json")
+    json_type = {"content-type": "application/json"}
+    garbage = await api_client.post("/codec/decode", content=b"not json", headers=json_type)
     assert garbage.status_code == 422
+    text = await api_client.post("/codec/decode", content=b"not json")
+    assert text.status_code == 415

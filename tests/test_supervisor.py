@@ -20,8 +20,9 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from devstack.commands import OWNER_ENV
+from devstack.dev_keys import load_dev_keys
 from settings import PROJECT_ROOT
-from tests.walk import HAPPY_PATH_EVENTS, walk_demo_claim_to_approval
+from tests.walk import HAPPY_PATH_EVENTS, Parties, walk_demo_claim_to_approval
 
 pytestmark = pytest.mark.slow
 
@@ -49,16 +50,18 @@ class Stack:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.data_dir = root / "data"
-        temporal, ui, api = free_ports(3)
+        temporal, ui, api, gateway = free_ports(4)
         self.temporal_address = f"127.0.0.1:{temporal}"
         self.ui_url = f"http://127.0.0.1:{ui}"
         self.api_url = f"http://127.0.0.1:{api}"
+        self.gateway_url = f"http://127.0.0.1:{gateway}"
         self.env = {
             **os.environ,
             "IME_DATA_DIR": str(self.data_dir),
             "IME_TEMPORAL_ADDRESS": self.temporal_address,
             "IME_UI_PORT": str(ui),
             "IME_API_PORT": str(api),
+            "IME_CODEC_GATEWAY_PORT": str(gateway),
         }
         self.env.pop("IME_DATABASE_URL", None)  # the embedded Postgres, as `make run` does
         self.process: subprocess.Popen[bytes] | None = None
@@ -114,6 +117,12 @@ class Stack:
             return await asyncio.to_thread(self.process.wait, STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             pytest.fail(f"supervisor still running {STOP_TIMEOUT} s after SIGINT:\n{self.output()}")
+
+    def client(self, label: str) -> httpx.AsyncClient:
+        """An HTTP client of the API holding the dev key `label` (e.g. OPS_KEY)."""
+        key = load_dev_keys(self.data_dir)[label]
+        headers = {"Authorization": f"Bearer {key}"}
+        return httpx.AsyncClient(base_url=self.api_url, timeout=30.0, headers=headers)
 
     def database_url(self) -> str:
         """The embedded database's URL, from the `export IME_DATABASE_URL=...` banner line."""
@@ -187,6 +196,7 @@ async def stop_and_check_clean(stack: Stack) -> None:
     assert any("temporal" in name and "start-dev" in name for name in names), names
     assert any("worker.py" in name for name in names), names
     assert any("uvicorn" in name for name in names), names
+    assert any("devstack.codec_gateway" in name for name in names), names
     assert any("devstack.demo" in name for name in names), names
 
     assert await stack.interrupt() == 0, stack.output()
@@ -219,21 +229,44 @@ async def worker_killed_is_restarted(stack: Stack) -> None:
     pytest.fail(f"the killed worker was not restarted:\n{stack.output()}")
 
 
+async def ui_decodes_through_the_gateway(stack: Stack) -> None:
+    """The UI's codec endpoint (the gateway) decodes; the API's codec refuses anyone keyless."""
+    plain = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "MQ=="}]}
+    ui = {"origin": stack.ui_url, "x-namespace": "default"}
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        sealed = await http.post(f"{stack.gateway_url}/codec/encode", json=plain, headers=ui)
+        assert sealed.status_code == 200, sealed.text
+        assert sealed.headers["access-control-allow-origin"] == stack.ui_url
+        opened = await http.post(f"{stack.gateway_url}/codec/decode", json=sealed.json())
+        assert opened.json() == plain
+        keyless = await http.post(f"{stack.api_url}/codec/decode", json=sealed.json())
+        assert keyless.status_code == 401
+
+
 async def test_supervisor_starts_stops_cleanly_and_resumes(stack: Stack) -> None:
     stack.start()
     await stack.wait_ready()
     async with httpx.AsyncClient(timeout=5.0) as http:
         assert (await http.get(stack.ui_url)).status_code == 200
-    # What the README's curl lines do, against the real stack: a DEMO claim to CLOSED/approved.
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30.0) as http:
-        final, events = await walk_demo_claim_to_approval(http)
+    # What the README's curl lines do, against the real stack: a DEMO claim to CLOSED/approved,
+    # each party with its dev key.
+    async with (
+        stack.client("INSURER_KEY") as insurer,
+        stack.client("OPS_KEY") as ops,
+        stack.client("REVIEWER_KEY") as reviewer,
+        stack.client("CLINICIAN_KEY") as clinician,
+    ):
+        final, events = await walk_demo_claim_to_approval(
+            Parties(insurer=insurer, ops=ops, reviewer=reviewer, clinician=clinician)
+        )
         assert (final["stage"], final["outcome"]) == ("CLOSED", "approved")
         assert [e["type"] for e in events] == HAPPY_PATH_EVENTS
         # The demo simulator started its own claims and is driving them.
         demo_claims = json.loads((stack.data_dir / "demo_claims.json").read_text())["claims"]
         assert demo_claims
-        moved = (await http.get(f"/v1/claims/{demo_claims[0]['claim_id']}")).json()
+        moved = (await ops.get(f"/v1/claims/{demo_claims[0]['claim_id']}")).json()
         assert moved["version"] >= 1
+    await ui_decodes_through_the_gateway(stack)
     assert (stack.data_dir / "temporal.sqlite").exists()
     await worker_killed_is_restarted(stack)
     await leave_marks(stack)
@@ -242,4 +275,6 @@ async def test_supervisor_starts_stops_cleanly_and_resumes(stack: Stack) -> None
     stack.start()
     await stack.wait_ready()
     await find_marks(stack)
+    async with stack.client("OPS_KEY") as ops:  # the same dev keys work again
+        assert (await ops.get("/v1/claims")).status_code == 200
     await stop_and_check_clean(stack)

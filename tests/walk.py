@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -21,6 +22,17 @@ HAPPY_PATH_EVENTS = [
 ]
 
 
+@dataclass(frozen=True)
+class Parties:
+    """Who plays which part of a claim: the insurer (acme-ins, the sample referral's), operations
+    on the examiner's behalf, a reviewer, a clinician."""
+
+    insurer: httpx.AsyncClient
+    ops: httpx.AsyncClient
+    reviewer: httpx.AsyncClient
+    clinician: httpx.AsyncClient
+
+
 async def post_action(http: httpx.AsyncClient, claim_id: str, action: str, body=None):
     return await http.post(f"/v1/claims/{claim_id}/actions/{action}", json=body or {})
 
@@ -34,27 +46,29 @@ async def wait_until(http: httpx.AsyncClient, claim_id: str, predicate, timeout=
             await asyncio.sleep(0.1)
 
 
-async def walk_demo_claim_to_approval(http: httpx.AsyncClient) -> tuple[dict, list[dict]]:
+async def walk_demo_claim_to_approval(parties: Parties) -> tuple[dict, list[dict]]:
     """POST a DEMO referral, play every human step, return the final status and the events."""
+    http = parties.insurer
     created = await http.post("/v1/claims", json=referral_payload("DEMO"))
     assert created.status_code == 201, created.text
     claim_id = created.json()["claim_id"]
 
     booked = await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
     assert booked["stage"] == "SCHEDULING"
-    confirmed = await post_action(http, claim_id, "confirm-appointment")
+    confirmed = await post_action(parties.ops, claim_id, "confirm-appointment")
     assert confirmed.status_code == 200 and confirmed.json()["stage"] == "EXAM"
     starts_at = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
     await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
 
+    exam = {"attended": True, "risk_screen": {"level": "none", "toward": None}}
     steps = [
-        ("exam", {"attended": True, "risk_screen": {"level": "none", "toward": None}}, "REPORT"),
-        ("report", complete_report(), "REVIEW"),
-        ("review", {"result": "accepted", "reasons": []}, "DECISION"),
-        ("decision", {"outcome": "approved", "reason_code": "IME_SUPPORTS"}, "CLOSED"),
+        (parties.ops, "exam", exam, "REPORT"),
+        (parties.ops, "report", complete_report(), "REVIEW"),
+        (parties.reviewer, "review", {"result": "accepted", "reasons": []}, "DECISION"),
+        (http, "decision", {"outcome": "approved", "reason_code": "IME_SUPPORTS"}, "CLOSED"),
     ]
-    for action, body, stage in steps:
-        answer = await post_action(http, claim_id, action, body)
+    for party, action, body, stage in steps:
+        answer = await post_action(party, claim_id, action, body)
         assert answer.status_code == 200, (action, answer.text)
         assert answer.json()["stage"] == stage
 

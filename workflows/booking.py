@@ -22,7 +22,14 @@ from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
-    from domain.models import AppointmentRef, ClaimIntake, ExaminerRef, ScheduleRequest, Stage
+    from domain.models import (
+        AppointmentRef,
+        Caller,
+        ClaimIntake,
+        ExaminerRef,
+        ScheduleRequest,
+        Stage,
+    )
     from domain.names import (
         NOTICE_START,
         Actor,
@@ -81,7 +88,13 @@ class Booking:
                 await workflow.wait_condition(lambda: not state.needs_booking, timeout=retry)
             retry = min(retry * 2, base * 8)
 
-    async def book(self, *, wanted: Callable[[], bool], examiner_id: str | None = None) -> bool:
+    async def book(
+        self,
+        *,
+        wanted: Callable[[], bool],
+        examiner_id: str | None = None,
+        acted_by: Caller | None = None,
+    ) -> bool:
         """Reserve a slot (with `examiner_id` when ops assign one), tell the parties, publish the
         booking and record it. False when no eligible examiner has a slot; True otherwise, also
         when the booking was no longer `wanted` once this call's turn came (nothing done)."""
@@ -101,6 +114,7 @@ class Booking:
         await self._recorder.record(
             EventType.EXAMINER_ASSIGNED if assigned else EventType.APPOINTMENT_BOOKED,
             actor=Actor.OPS if assigned else Actor.SYSTEM,
+            acted_by=acted_by,
             examiner_id=reserved.examiner.id,
             starts_at=reserved.appointment.starts_at.isoformat(),
             attempt=reserved.attempt,

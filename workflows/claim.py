@@ -6,6 +6,7 @@ Update handler per human step. The concerns around it have a module each:
 
 - `booking`     the scheduling loop and ops' assignment (one booking at a time);
 - `clock`       deadlines: computing them, reminders, breaches;
+- `reporting`   the report: automatic QA, addenda, the reviewer's verdict;
 - `safety_hold` risk screens, safety cases and the hold they put on the claim;
 - `closing`     what every way of closing does: release the slot, tell everyone;
 - `recorder`    the audit event + projection of every transition, search attributes;
@@ -28,11 +29,11 @@ from workflows.clock import DeadlineClock
 from workflows.closing import close_claim
 from workflows.effects import Effects
 from workflows.recorder import Recorder
+from workflows.reporting import Reporting
 from workflows.safety_hold import SafetyHold
 
 with workflow.unsafe.imports_passed_through():
-    from domain import contracts
-    from domain.claim_state import ClaimState
+    from domain.claim_state import ClaimState, withdrawal_outcome
     from domain.ids import claim_id_from_workflow_id
     from domain.models import (
         AppointmentRef,
@@ -45,7 +46,6 @@ with workflow.unsafe.imports_passed_through():
         ExamOutcome,
         ExamReport,
         ExtendDecision,
-        Outcome,
         Reschedule,
         ReviewResult,
         SafetyConcern,
@@ -82,8 +82,8 @@ class ClaimWorkflow:
         self._clock = DeadlineClock(self.state, self._effects, self._recorder)
         self._booking = Booking(self.state, intake, self._effects, self._recorder, self._clock)
         self._safety = SafetyHold(self.state, self._effects, self._recorder)
-        # One report checked at a time; one decision-deadline change at a time.
-        self._report_turn = asyncio.Lock()
+        self._reporting = Reporting(self.state, self._effects, self._recorder, self._clock)
+        # One decision-deadline change at a time.
         self._extension_turn = asyncio.Lock()
 
     # --- main loop ------------------------------------------------------------------------------
@@ -94,6 +94,7 @@ class ClaimWorkflow:
         state.profile = await self._effects.load_profile(intake.jurisdiction)
         await self._recorder.record(
             EventType.REFERRAL_RECEIVED,
+            acted_by=intake.referred_by,
             jurisdiction=intake.jurisdiction,
             claim_type=intake.claim_type.value,
             specialty=intake.requested_specialty.value,
@@ -118,6 +119,7 @@ class ClaimWorkflow:
         booked = await self._booking.book(
             wanted=lambda: self._still_allowed(Action.ASSIGN),
             examiner_id=assignment.examiner_id,
+            acted_by=assignment.acted_by,
         )
         if not booked:
             raise refuse(
@@ -142,7 +144,11 @@ class ClaimWorkflow:
             Stage.EXAM, appointment.ends_at, {DeadlineName.EXAM_OUTCOME: profile.exam_grace}
         )
         if state.stage is Stage.EXAM:
-            await self._recorder.record(EventType.APPOINTMENT_CONFIRMED, actor=Actor.EXAMINER)
+            await self._recorder.record(
+                EventType.APPOINTMENT_CONFIRMED,
+                actor=Actor.EXAMINER,
+                acted_by=confirmation.acted_by,
+            )
         return state.status()
 
     @confirm_appointment.validator
@@ -158,7 +164,10 @@ class ClaimWorkflow:
             declined, examiner_id = self.state.decline(workflow.now())
         await self._release(declined)
         await self._recorder.record(
-            EventType.APPOINTMENT_DECLINED, actor=Actor.EXAMINER, examiner_id=examiner_id
+            EventType.APPOINTMENT_DECLINED,
+            actor=Actor.EXAMINER,
+            acted_by=decline.acted_by,
+            examiner_id=examiner_id,
         )
         return self.state.status()
 
@@ -175,7 +184,9 @@ class ClaimWorkflow:
             released = self.state.release_appointment(workflow.now())
         await self._release(released)
         await self._recorder.record(
-            EventType.APPOINTMENT_RESCHEDULED, requested_by=request.requested_by
+            EventType.APPOINTMENT_RESCHEDULED,
+            acted_by=request.acted_by,
+            requested_by=request.requested_by,
         )
         return self.state.status()
 
@@ -197,11 +208,18 @@ class ClaimWorkflow:
                 Stage.REPORT, workflow.now(), {DeadlineName.REPORT: profile.report_due}
             )
             await self._effects.set_appointment_status(appointment_id, AppointmentStatus.ATTENDED)
-            await self._recorder.record(EventType.EXAM_ATTENDED, actor=Actor.EXAMINER)
+            await self._recorder.record(
+                EventType.EXAM_ATTENDED, actor=Actor.EXAMINER, acted_by=outcome.acted_by
+            )
             return state.status()
         no_shows = state.no_show(workflow.now())
         await self._effects.set_appointment_status(appointment_id, AppointmentStatus.NO_SHOW)
-        await self._recorder.record(EventType.EXAM_NO_SHOW, actor=Actor.EXAMINER, no_shows=no_shows)
+        await self._recorder.record(
+            EventType.EXAM_NO_SHOW,
+            actor=Actor.EXAMINER,
+            acted_by=outcome.acted_by,
+            no_shows=no_shows,
+        )
         return state.status()
 
     @exam.validator
@@ -210,36 +228,12 @@ class ClaimWorkflow:
 
     @workflow.update(name=Action.REPORT)
     async def report(self, report: ExamReport) -> ClaimStatus:
-        state, profile = self.state, self.state.require_profile()
-        async with self._report_turn:
-            self._recheck(Action.REPORT)
-            assessment = await self._effects.assess_report(
-                contracts.ReportAssessmentRequest(
-                    report=report, question_count=len(self._intake.questions)
-                )
-            )
-        if state.stage is not Stage.REPORT:
-            return state.status()  # withdrawn meanwhile
-        findings = assessment.findings
-        if state.wants_addendum(findings):
-            # Automatic QA failed: the examiner gets an addendum request, the stage stays REPORT.
-            await self._request_addendum(
-                EventType.REPORT_QA_FAILED, actor=Actor.EXAMINER, findings=findings
-            )
-            return state.status()
-        state.submit_report(assessment.recommendation, workflow.now())
-        await self._clock.start(
-            Stage.REVIEW, workflow.now(), {DeadlineName.REVIEW: profile.review_sla}
+        await self._reporting.submit(
+            report,
+            question_count=len(self._intake.questions),
+            recheck=lambda: self._recheck(Action.REPORT),
         )
-        if findings:
-            step = f"qa-exhausted-{state.addenda}"
-            await self._effects.notify(Recipient.OPS, Template.QA_ADDENDA_EXHAUSTED, step)
-        if profile.claimant_gets_report == "same_day":
-            await self._effects.notify(Recipient.CLAIMANT, Template.REPORT_COPY, "report-filed")
-        await self._recorder.record(
-            EventType.REPORT_SUBMITTED, actor=Actor.EXAMINER, qa_findings=findings
-        )
-        return state.status()
+        return self.state.status()
 
     @report.validator
     def _validate_report(self, report: ExamReport) -> None:
@@ -247,42 +241,12 @@ class ClaimWorkflow:
 
     @workflow.update(name=Action.REVIEW)
     async def review(self, review: ReviewResult) -> ClaimStatus:
-        state, profile = self.state, self.state.require_profile()
-        if review.result == "addendum_requested":
-            # Reasons are free text: only their count goes to the audit log.
-            await self._request_addendum(
-                EventType.ADDENDUM_REQUESTED, actor=Actor.REVIEWER, reasons=len(review.reasons)
-            )
-            return state.status()
-        state.accept_report(workflow.now())
-        await self._clock.start(
-            Stage.DECISION, workflow.now(), {DeadlineName.DECISION: profile.decision_due}
-        )
-        step = "report-accepted"
-        await self._effects.notify(Recipient.INSURER, Template.REPORT_AVAILABLE, step)
-        if profile.claimant_gets_report == "yes":
-            await self._effects.notify(Recipient.CLAIMANT, Template.REPORT_COPY, step)
-        recommendation = state.recommendation.value if state.recommendation else None
-        await self._recorder.record(
-            EventType.REPORT_ACCEPTED, actor=Actor.REVIEWER, recommendation=recommendation
-        )
-        return state.status()
+        await self._reporting.review(review)
+        return self.state.status()
 
     @review.validator
     def _validate_review(self, review: ReviewResult) -> None:
         self.state.check(Action.REVIEW, workflow.now(), review)
-
-    async def _request_addendum(self, event: EventType, *, actor: Actor, **details: object) -> None:
-        """Back to REPORT with a new, shorter report deadline; the examiner is told."""
-        profile = self.state.require_profile()
-        addendum = self.state.request_addendum(workflow.now())
-        await self._clock.start(
-            Stage.REPORT, workflow.now(), {DeadlineName.REPORT: profile.escalation_grace}
-        )
-        await self._effects.notify(
-            Recipient.EXAMINER, Template.ADDENDUM_REQUEST, f"addendum-{addendum}"
-        )
-        await self._recorder.record(event, actor=actor, addendum=addendum, **details)
 
     # --- decision and closing -------------------------------------------------------------------
 
@@ -292,6 +256,7 @@ class ClaimWorkflow:
         await self._recorder.record(
             EventType.DECISION_ISSUED,
             actor=Actor.INSURER,
+            acted_by=decision.acted_by,
             outcome=decision.outcome,
             reason_code=decision.reason_code,
         )
@@ -327,7 +292,10 @@ class ClaimWorkflow:
             {"reason": extension.reason},
         )
         await self._recorder.record(
-            EventType.DECISION_EXTENDED, actor=Actor.INSURER, extension=used
+            EventType.DECISION_EXTENDED,
+            actor=Actor.INSURER,
+            acted_by=extension.acted_by,
+            extension=used,
         )
         return state.status()
 
@@ -343,11 +311,13 @@ class ClaimWorkflow:
         # in order.
         await workflow.wait_condition(lambda: state.seq > 0)
         appointment = state.appointment
-        state.close(Outcome.WITHDRAWN, workflow.now())
+        state.close(withdrawal_outcome(withdrawal.acted_by), workflow.now())
         if appointment is not None:
             # Compensation: release the examiner's slot (no-op if the exam already happened).
             await self._release(appointment)
-        await self._recorder.record(EventType.CLAIM_WITHDRAWN, actor=Actor.REQUESTER)
+        await self._recorder.record(
+            EventType.CLAIM_WITHDRAWN, actor=Actor.REQUESTER, acted_by=withdrawal.acted_by
+        )
         return state.status()
 
     @withdraw.validator

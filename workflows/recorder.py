@@ -11,7 +11,7 @@ from workflows.effects import Effects
 with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.claim_state import ClaimState
-    from domain.models import ClaimEvent, ClaimStatus, Deadline, ProjectionWrite
+    from domain.models import Caller, ClaimEvent, ClaimStatus, Deadline, ProjectionWrite
     from domain.names import Actor, EventType
 
 
@@ -21,9 +21,16 @@ class Recorder:
         self._effects = effects
 
     async def record(
-        self, event_type: EventType, *, actor: Actor = Actor.SYSTEM, **details: object
+        self,
+        event_type: EventType,
+        *,
+        actor: Actor = Actor.SYSTEM,
+        acted_by: Caller | None = None,
+        **details: object,
     ) -> None:
-        """Append `event_type` (details never hold PHI) and write the new status with it."""
+        """Append `event_type` (details never hold PHI) and write the new status with it.
+        `acted_by` is the caller whose action this is; `actor` labels events of older claims
+        and of the claim's own steps."""
         now = workflow.now()
         seq = self._state.next_event(now)
         status = self._state.status()
@@ -33,9 +40,10 @@ class Recorder:
             seq=seq,
             type=event_type,
             stage=status.stage,
-            actor=actor,
+            actor=acted_by.role.value if acted_by else actor,
             at=now,
             details=details,
+            acted_by=acted_by,
         )
         await self._effects.record(ProjectionWrite(status=status, event=event))
 

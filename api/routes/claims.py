@@ -1,56 +1,174 @@
-"""Claims: start, read, audit timeline, actions."""
+"""Claims: start, read, audit timeline, and one route per action.
+
+Each action route checks, in this order: the claim is one the caller may read (404), the caller's
+role may take the action (403), the payload (422), then the claim's state (409).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
-from api.deps import CallerDep, ClaimsDep, JsonBody
-from claim_service import parse_referral
-from domain.models import ClaimEvent, ClaimPage, ClaimQuery, ClaimStatus
+from api.deps import CallerDep, ClaimsDep, JsonBody, ReadableClaim, capability, read_json
+from api.openapi import errors, json_body, who
+from domain.access import ACTION_ROLES, CAPABILITY_ROLES, READ_SCOPE, Capability, ReadScope
+from domain.actions import ACTION_MODELS
+from domain.errors import Forbidden
+from domain.models import Caller, ClaimEvent, ClaimPage, ClaimQuery, ClaimStatus, Referral
+from domain.names import Action, Role
+from domain.parsing import parse_referral
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
+_READERS = sorted(r.value for r, scope in READ_SCOPE.items() if scope is not ReadScope.NONE)
+_SCOPES = (
+    "Each role reads its own claims: ops all, an insurer its insurer's, an examiner those they "
+    "are booked on, reviewers those whose report was submitted, clinicians those with a safety "
+    "case."
+)
+_CLAIM_LINKS = {
+    "GetClaim": {
+        "operationId": "get_claim",
+        "parameters": {"claim_id": "$response.body#/claim_id"},
+    },
+    "ClaimEvents": {
+        "operationId": "claim_events",
+        "parameters": {"claim_id": "$response.body#/claim_id"},
+    },
+    **{
+        f"Act{action.name.title().replace('_', '')}": {
+            "operationId": f"act_{action.name.lower()}",
+            "parameters": {"claim_id": "$response.body#/claim_id"},
+        }
+        for action in Action
+    },
+}
 
-@router.post("", response_model=ClaimStatus, status_code=201)
+
+@router.post(
+    "",
+    response_model=ClaimStatus,
+    status_code=201,
+    operation_id="start_claim",
+    description=who(
+        [r.value for r in CAPABILITY_ROLES[Capability.START_CLAIM]],
+        "An insurer key starts claims for its own insurer id only. 201 for a new claim, 200 for "
+        "the same referral again (same claim), 409 when the claim number is taken by another "
+        "referral.",
+    ),
+    responses={
+        200: {
+            "model": ClaimStatus,
+            "description": "the same referral again",
+            "links": _CLAIM_LINKS,
+        },
+        201: {"description": "a new claim", "links": _CLAIM_LINKS},
+        **errors(401, 403, 409, 413, 415, 422, 503),
+    },
+    openapi_extra=json_body(Referral),
+)
 async def start_claim(
-    response: Response, body: JsonBody, claims: ClaimsDep, caller: CallerDep
+    response: Response,
+    caller: Annotated[Caller, capability(Capability.START_CLAIM)],
+    claims: ClaimsDep,
+    body: JsonBody,
 ) -> ClaimStatus:
-    referral = parse_referral(body)
-    status, created = await claims.start(referral)
+    _only_own_insurer(caller, body)
+    status, created = await claims.start(parse_referral(body), caller)
     if not created:
         response.status_code = 200
     return status
 
 
-@router.get("", response_model=ClaimPage)
+def _only_own_insurer(caller: Caller, body: Any) -> None:
+    # Before the referral is validated: an insurer naming another insurer is forbidden, not
+    # merely mistaken.
+    if caller.role is Role.INSURER and isinstance(body, dict):
+        named = body.get("insurer_id")
+        if isinstance(named, str) and named != caller.insurer_id:
+            raise Forbidden("an insurer key starts claims for its own insurer only")
+
+
+@router.get(
+    "",
+    response_model=ClaimPage,
+    operation_id="list_claims",
+    description=who(_READERS, _SCOPES),
+    responses=errors(401, 403, 422, 503),
+)
 async def list_claims(
-    query: Annotated[ClaimQuery, Query()], claims: ClaimsDep, caller: CallerDep
-) -> ClaimPage:
-    return await claims.list_claims(query, insurer_id=caller.insurer_id)
-
-
-@router.get("/{claim_id}", response_model=ClaimStatus)
-async def get_claim(claim_id: str, claims: ClaimsDep, caller: CallerDep) -> ClaimStatus:
-    return await claims.get(claim_id)
-
-
-@router.get("/{claim_id}/events", response_model=list[ClaimEvent])
-async def claim_events(claim_id: str, claims: ClaimsDep, caller: CallerDep) -> list[ClaimEvent]:
-    return await claims.events(claim_id)
-
-
-@router.post("/{claim_id}/actions/{action}", response_model=ClaimStatus)
-async def act(
-    claim_id: str,
-    action: str,
-    body: JsonBody,
+    query: Annotated[ClaimQuery, Query()],
+    caller: Annotated[Caller, capability(Capability.LIST_CLAIMS)],
     claims: ClaimsDep,
-    caller: CallerDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(max_length=200, description="retries with the same key are applied once"),
-    ] = None,
-) -> ClaimStatus:
-    return await claims.act(claim_id, action, body, idempotency_key=idempotency_key)
+) -> ClaimPage:
+    return await claims.list_claims(query, caller)
+
+
+@router.get(
+    "/{claim_id}",
+    response_model=ClaimStatus,
+    operation_id="get_claim",
+    description=who(_READERS, _SCOPES),
+    responses=errors(401, 404, 503),
+)
+async def get_claim(claim: ReadableClaim) -> ClaimStatus:
+    return claim
+
+
+@router.get(
+    "/{claim_id}/events",
+    response_model=list[ClaimEvent],
+    operation_id="claim_events",
+    description=who(_READERS, _SCOPES + " Only ops see which key acted."),
+    responses=errors(401, 404, 503),
+)
+async def claim_events(
+    claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep
+) -> list[ClaimEvent]:
+    return await claims.events(claim.claim_id, caller)
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="a retry with the same key and request gets the first answer, applied once; "
+        "the same key with a different request is refused (422 idempotency_key_reused)",
+    ),
+]
+
+
+def _action_route(action: Action) -> None:
+    def permitted(claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep) -> ClaimStatus:
+        claims.authorize(caller, action)
+        return claim
+
+    # (A default, not `Annotated`: postponed annotations cannot see this function's locals.)
+    async def act(
+        claims: ClaimsDep,
+        caller: CallerDep,
+        claim: ClaimStatus = Depends(permitted),
+        body: Any = Depends(read_json),
+        idempotency_key: IdempotencyKey = None,
+    ) -> ClaimStatus:
+        return await claims.act_on(claim, action, body, caller, idempotency_key=idempotency_key)
+
+    roles = sorted(r.value for r in ACTION_ROLES[action])
+    router.add_api_route(
+        f"/{{claim_id}}/actions/{action.value}",
+        act,
+        methods=["POST"],
+        response_model=ClaimStatus,
+        operation_id=f"act_{action.name.lower()}",
+        summary=f"Action: {action.value}",
+        description=who(roles, "On a claim the caller may read; others get 404."),
+        responses=errors(401, 403, 404, 409, 413, 415, 422, 503),
+        openapi_extra=json_body(ACTION_MODELS[action]),
+    )
+
+
+for _action in Action:
+    _action_route(_action)

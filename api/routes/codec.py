@@ -1,42 +1,143 @@
 """Codec server: the Temporal UI and CLI decode (and encode) payloads through the API, so the key
-ring never leaves the service. `temporal server start-dev --ui-codec-endpoint <api>/codec`."""
+ring never leaves the service. Only `sre` and `ops` keys may use it.
+
+Two ways in: `Authorization: Bearer <key>` (the `temporal` CLI's `--codec-auth`, scripts), or a
+session cookie for the Temporal UI in a browser: an SRE signs in once at `/codec/sign-in` with
+their key, and the UI, configured to include cross-origin credentials, sends the cookie with each
+decode. The session ends when it expires or when the key is revoked.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
-from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
+from typing import Annotated
 
-from api.deps import CallerDep, CodecDep
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from pydantic import BaseModel, Field
+from temporalio.api.common.v1 import Payload, Payloads
+
+from api.auth import CODEC_SESSION_COOKIE
+from api.deps import AuthenticatorDep, CodecDep, capability
+from api.openapi import errors, json_body, who
 from codec import CodecError
+from domain.access import CAPABILITY_ROLES, Capability
 from domain.errors import InvalidInput
+from domain.models import Caller
+from settings import Settings
 
 router = APIRouter(prefix="/codec", tags=["codec"])
+CodecUser = Annotated[Caller, capability(Capability.USE_CODEC)]
+_WHO = who(r.value for r in CAPABILITY_ROLES[Capability.USE_CODEC])
+
+
+class PayloadJson(BaseModel):
+    metadata: dict[str, str] = Field(default_factory=dict, description="base64 values")
+    data: str = Field(default="", description="base64")
+
+
+class PayloadsJson(BaseModel):
+    """Temporal's `Payloads` message in its JSON form."""
+
+    payloads: list[PayloadJson] = Field(default_factory=list)
 
 
 async def _payloads(request: Request) -> Payloads:
     try:
         return json_format.Parse(await request.body(), Payloads())
-    except json_format.ParseError:
+    except (json_format.ParseError, ValueError, RecursionError):
         raise InvalidInput("the body is not a JSON Payloads message") from None
 
 
-def _answer(payloads: list) -> Response:
+def _answer(payloads: list[Payload]) -> Response:
     body = json_format.MessageToJson(Payloads(payloads=payloads))
     return Response(content=body, media_type="application/json")
 
 
-@router.post("/encode")
-async def encode(request: Request, codec: CodecDep, caller: CallerDep) -> Response:
+_CODEC_ROUTE = {
+    "response_model": PayloadsJson,
+    "responses": errors(401, 403, 413, 415, 422, 503),
+    "openapi_extra": json_body(PayloadsJson),
+    "description": _WHO,
+}
+
+
+@router.post("/encode", operation_id="codec_encode", **_CODEC_ROUTE)  # type: ignore[arg-type]
+async def encode(request: Request, caller: CodecUser, codec: CodecDep) -> Response:
     payloads = await _payloads(request)
     return _answer(await codec.encode(payloads.payloads))
 
 
-@router.post("/decode")
-async def decode(request: Request, codec: CodecDep, caller: CallerDep) -> Response:
+@router.post("/decode", operation_id="codec_decode", **_CODEC_ROUTE)  # type: ignore[arg-type]
+async def decode(request: Request, caller: CodecUser, codec: CodecDep) -> Response:
     payloads = await _payloads(request)
     try:
         return _answer(await codec.decode(payloads.payloads))
-    except CodecError as err:
-        raise InvalidInput(str(err)) from None
+    except (CodecError, DecodeError):
+        raise InvalidInput("a payload could not be decrypted") from None
+
+
+@router.post(
+    "/session",
+    status_code=204,
+    operation_id="codec_sign_in",
+    description=_WHO + " Sets the session cookie the Temporal UI sends to decode payloads.",
+    responses=errors(401, 403, 503),
+)
+async def sign_in(request: Request, caller: CodecUser, authenticator: AuthenticatorDep) -> Response:
+    value, max_age = authenticator.session_cookie(caller)
+    settings: Settings = request.app.state.settings
+    response = Response(status_code=204)
+    response.set_cookie(
+        CODEC_SESSION_COOKIE,
+        value,
+        max_age=max_age,
+        path="/codec",
+        httponly=True,
+        secure=not settings.development,
+        samesite="lax",
+    )
+    return response
+
+
+@router.delete(
+    "/session",
+    status_code=204,
+    operation_id="codec_sign_out",
+    description=_WHO,
+    responses=errors(401, 403),
+)
+async def sign_out(caller: CodecUser) -> Response:
+    response = Response(status_code=204)
+    response.delete_cookie(CODEC_SESSION_COOKIE, path="/codec")
+    return response
+
+
+@router.get("/sign-in", include_in_schema=False)
+async def sign_in_page() -> HTMLResponse:
+    return HTMLResponse(_SIGN_IN_PAGE)
+
+
+# A key typed here goes only to /codec/session (same origin) and is not kept by the page.
+_SIGN_IN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Codec sign-in</title></head>
+<body style="font-family: sans-serif; max-width: 32em; margin: 3em auto">
+<h1>Sign in to decode payloads</h1>
+<p>Paste an <code>sre</code> or <code>ops</code> API key. The Temporal UI then shows payloads
+decrypted while this session lasts (turn on "Include cross-origin credentials" in its codec
+settings).</p>
+<form id="f"><input id="k" type="password" size="60" autocomplete="off" required>
+<button>Sign in</button></form><p id="r" role="status"></p>
+<script>
+document.getElementById("f").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const key = document.getElementById("k");
+  const answer = await fetch("session", {method: "POST", credentials: "same-origin",
+    headers: {"Authorization": "Bearer " + key.value}});
+  key.value = "";
+  document.getElementById("r").textContent =
+    answer.ok ? "Signed in." : "Refused (" + answer.status + ").";
+});
+</script></body></html>
+"""

@@ -1,0 +1,187 @@
+"""The API's boundary, before any route runs: who is calling, what they send, how long it may take,
+and the access log of what they read and did.
+
+In order: the caller is authenticated (401), the body must be JSON (415) and no larger than the
+limit (413), the request gets a deadline (503 when it passes), and every request on a claim is
+written to the access log before its answer leaves. Routes then check scope and role (404/403)
+before they look at the body (422).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import CODEC_SESSION_COOKIE, Authenticator
+from api.errors import error_response
+from domain.errors import ClaimError, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from domain.models import Caller
+from store.access_log import AccessEntry, AccessLog
+
+log = logging.getLogger("ime.api")
+
+PUBLIC = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+CODEC_SIGN_IN = "/codec/sign-in"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_KEY_STORE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+class Boundary:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, deadline_seconds: float) -> None:
+        self.app = app
+        self._max_body = max_body_bytes
+        self._deadline = deadline_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        request_id = request.headers.get("x-request-id", "")
+        if not _REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        send = _with_request_id(send, request_id)
+        state = scope["app"].state
+        try:
+            caller = await self._authenticate(state.authenticator, request)
+            if caller is not None:
+                scope["state"]["caller"] = caller
+            receive = self._checked_body(request, receive)
+        except ClaimError as err:
+            await _answer(err, scope, receive, send)
+            return
+        except _KEY_STORE_DOWN as err:
+            log.warning("authentication unavailable: %s", type(err).__name__)
+            unavailable = Unavailable("authentication is unavailable; retry shortly")
+            await _answer(unavailable, scope, receive, send)
+            return
+        if caller is not None:
+            send = _logged(state.access_log, scope, send, caller, request_id)
+        await self._within_deadline(scope, receive, send)
+
+    @staticmethod
+    async def _authenticate(authenticator: Authenticator, request: Request) -> Caller | None:
+        path = request.url.path
+        if request.method == "OPTIONS" or path in PUBLIC or path == CODEC_SIGN_IN:
+            return None
+        if not (path.startswith(("/v1/", "/codec/")) or path in ("/v1", "/metrics")):
+            return None  # not a route of ours: the router answers 404
+        authorization = request.headers.get("authorization")
+        if path.startswith("/codec/") and authorization is None:
+            return await authenticator.from_session(request.cookies.get(CODEC_SESSION_COOKIE))
+        return await authenticator.from_bearer(authorization)
+
+    def _checked_body(self, request: Request, receive: Receive) -> Receive:
+        length = request.headers.get("content-length")
+        has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
+        if request.method not in _BODY_METHODS or not has_body:
+            return receive
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise UnsupportedMediaType("send the body as application/json")
+        if length is not None and (not length.isdigit() or int(length) > self._max_body):
+            raise PayloadTooLarge(f"the body is larger than {self._max_body} bytes")
+        seen = 0
+        limit = self._max_body
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                # Raised where the route reads its body: answered 413 by the error handlers.
+                raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+            return message
+
+        return counted
+
+    async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self._deadline):
+                await self.app(scope, receive, tracked)
+        except TimeoutError:
+            if not started:
+                late = Unavailable("the request took too long; retry shortly")
+                await _answer(late, scope, _no_body, send)
+
+
+def _logged(
+    access_log: AccessLog, scope: Scope, send: Send, caller: Caller, request_id: str
+) -> Send:
+    """Write the access log entry of a request on a claim before its answer leaves; if it cannot
+    be written, the answer is a 503 instead (nothing is served unlogged)."""
+    blocked = False
+
+    async def logging_send(message: Message) -> None:
+        nonlocal blocked
+        if blocked:
+            return
+        if message["type"] == "http.response.start":
+            entry = _entry(scope, caller, request_id, message["status"])
+            if entry is not None:
+                try:
+                    await access_log.record(entry)
+                except Exception as err:
+                    log.warning("access log unavailable: %s", type(err).__name__)
+                    blocked = True
+                    unavailable = Unavailable("the access log is unavailable; retry shortly")
+                    await _answer(unavailable, scope, _no_body, send)
+                    return
+        await send(message)
+
+    return logging_send
+
+
+def _entry(scope: Scope, caller: Caller, request_id: str, status: int) -> AccessEntry | None:
+    route = getattr(scope.get("route"), "path", None)
+    if route is None or not route.startswith("/v1/claims"):
+        return None
+    params: dict[str, Any] = scope.get("path_params", {})
+    action = route.rsplit("/", 1)[1] if "/actions/" in route else None
+    return AccessEntry(
+        key_id=caller.key_id,
+        role=caller.role.value,
+        insurer_id=caller.insurer_id,
+        examiner_id=caller.examiner_id,
+        method=scope["method"],
+        route=route,
+        claim_id=params.get("claim_id"),
+        action=action,
+        status=status,
+        request_id=request_id,
+    )
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _answer(err: ClaimError, scope: Scope, receive: Receive, send: Send) -> None:
+    await error_response(err)(scope, receive, send)
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            headers.append((b"x-request-id", request_id.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending

@@ -1,0 +1,1 @@
+"""The operations CLI behind `starter.py`: claims, API keys, the access log."""

@@ -1,0 +1,107 @@
+"""Who may do what (PRODUCT §6 and its action table), as data.
+
+A claim outside the caller's read scope does not exist for them (404, no existence leak); a claim
+they may read but an action their role may not take is 403. Reads of the list are filtered by the
+same scope (`store.claims` turns each `ReadScope` into SQL; `can_read` is the same rule in Python).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.models import Caller
+from domain.names import Action, Role
+
+
+class ReadScope(StrEnum):
+    ALL = "all"
+    OWN_INSURER = "own_insurer"  # the claims of the key's insurer
+    ASSIGNED = "assigned"  # the claims the key's examiner is booked on (their worklist)
+    REVIEWED = "reviewed"  # claims whose report was submitted: the reviewers' work
+    SAFETY = "safety"  # claims that had a safety case: the clinicians' work
+    NONE = "none"
+
+
+READ_SCOPE: dict[Role, ReadScope] = {
+    Role.OPS: ReadScope.ALL,
+    Role.INSURER: ReadScope.OWN_INSURER,
+    Role.EXAMINER: ReadScope.ASSIGNED,
+    Role.REVIEWER: ReadScope.REVIEWED,
+    Role.CLINICIAN: ReadScope.SAFETY,
+    Role.SRE: ReadScope.NONE,
+}
+
+_READERS = frozenset(role for role, scope in READ_SCOPE.items() if scope is not ReadScope.NONE)
+
+# Who may take each action on a claim they can read. (The insurer and the examiner are "the
+# claim's insurer" and "the assigned examiner" by their read scope.)
+ACTION_ROLES: dict[Action, frozenset[Role]] = {
+    Action.ASSIGN: frozenset({Role.OPS}),
+    Action.CONFIRM_APPOINTMENT: frozenset({Role.EXAMINER, Role.OPS}),
+    Action.DECLINE_APPOINTMENT: frozenset({Role.EXAMINER, Role.OPS}),
+    Action.EXAM: frozenset({Role.EXAMINER, Role.OPS}),
+    Action.REPORT: frozenset({Role.EXAMINER, Role.OPS}),
+    Action.RESCHEDULE: frozenset({Role.OPS, Role.EXAMINER, Role.INSURER}),
+    Action.REVIEW: frozenset({Role.REVIEWER}),
+    Action.DECISION: frozenset({Role.INSURER, Role.OPS}),
+    Action.EXTEND_DECISION: frozenset({Role.INSURER, Role.OPS}),
+    Action.WITHDRAW: frozenset({Role.INSURER, Role.OPS}),
+    Action.SAFETY_CONCERN: _READERS,
+    Action.SAFETY_ACK: frozenset({Role.CLINICIAN}),
+    Action.SAFETY_RESOLVE: frozenset({Role.CLINICIAN}),
+}
+
+
+class Capability(StrEnum):
+    """What a caller may do apart from reading and acting on one claim."""
+
+    START_CLAIM = "start_claim"
+    LIST_CLAIMS = "list_claims"
+    MANAGE_PANEL = "manage_panel"
+    USE_CODEC = "use_codec"
+    READ_METRICS = "read_metrics"
+
+
+CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
+    # Insurers only for their own insurer id (checked against the referral).
+    Capability.START_CLAIM: frozenset({Role.OPS, Role.INSURER}),
+    Capability.LIST_CLAIMS: _READERS,
+    Capability.MANAGE_PANEL: frozenset({Role.OPS}),
+    Capability.USE_CODEC: frozenset({Role.SRE, Role.OPS}),
+    Capability.READ_METRICS: frozenset({Role.SRE, Role.OPS}),
+}
+
+
+@dataclass(frozen=True)
+class ClaimScope:
+    """What the read rules need to know of a claim (columns of the projection)."""
+
+    insurer_id: str
+    examiner_id: str | None
+    reached_review: bool
+    had_safety_case: bool
+
+
+def can_read(caller: Caller, claim: ClaimScope) -> bool:
+    match READ_SCOPE[caller.role]:
+        case ReadScope.ALL:
+            return True
+        case ReadScope.OWN_INSURER:
+            return claim.insurer_id == caller.insurer_id
+        case ReadScope.ASSIGNED:
+            return claim.examiner_id is not None and claim.examiner_id == caller.examiner_id
+        case ReadScope.REVIEWED:
+            return claim.reached_review
+        case ReadScope.SAFETY:
+            return claim.had_safety_case
+        case ReadScope.NONE:
+            return False
+
+
+def may_act(caller: Caller, action: Action) -> bool:
+    return caller.role in ACTION_ROLES[action]
+
+
+def may(caller: Caller, capability: Capability) -> bool:
+    return caller.role in CAPABILITY_ROLES[capability]

@@ -1,0 +1,105 @@
+"""The access log (HIPAA 164.312(b) audit controls): who read or acted on which claim, when, with
+what answer. Append-only in Postgres (a trigger refuses UPDATE and DELETE); no PHI.
+
+Entries are written by group commit: concurrent requests share one INSERT, and each request waits
+for its entry to be stored before it answers, so nothing is served that is not logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import astuple, dataclass
+from datetime import datetime
+
+import asyncpg
+
+from store.db import Executor
+
+_FIELDS = (
+    "key_id",
+    "role",
+    "insurer_id",
+    "examiner_id",
+    "method",
+    "route",
+    "claim_id",
+    "action",
+    "status",
+    "request_id",
+)
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    key_id: str | None
+    role: str | None
+    insurer_id: str | None
+    examiner_id: str | None
+    method: str
+    route: str
+    claim_id: str | None
+    action: str | None
+    status: int
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class LoggedAccess:
+    at: datetime
+    entry: AccessEntry
+
+
+class AccessLog:
+    """Batches entries from concurrent requests into one INSERT each round."""
+
+    def __init__(self, pool: asyncpg.Pool, *, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        self._pending: list[tuple[AccessEntry, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, entry: AccessEntry) -> None:
+        """Store `entry`; returns once it is in Postgres (raises if it could not be stored)."""
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_forever())
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, done))
+        self._wake.set()
+        await done
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._pool.copy_records_to_table(
+                        "access_log", records=[astuple(e) for e, _ in batch], columns=_FIELDS
+                    )
+            except Exception as err:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(err)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
+async def for_claim(conn: Executor, claim_id: str) -> list[LoggedAccess]:
+    rows = await conn.fetch(
+        f"SELECT at, {', '.join(_FIELDS)} FROM access_log WHERE claim_id = $1 ORDER BY id",
+        claim_id,
+    )
+    return [LoggedAccess(at=r["at"], entry=AccessEntry(**{f: r[f] for f in _FIELDS})) for r in rows]
