@@ -35,7 +35,7 @@ from domain.errors import (
     NotFound,
     Unavailable,
 )
-from domain.ids import claim_id_for, workflow_id_for
+from domain.ids import claim_id_for, plausible_claim_id, workflow_id_for
 from domain.models import (
     Caller,
     ClaimEvent,
@@ -61,14 +61,6 @@ from store import idempotency
 from workflows import ClaimWorkflow
 
 T = TypeVar("T")
-
-# Claim ids are 24 base32 characters (domain.ids): anything else is no claim, without a lookup.
-_CLAIM_ID_LENGTH = 24
-_CLAIM_ID_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
-
-
-def _plausible_claim_id(claim_id: str) -> bool:
-    return len(claim_id) == _CLAIM_ID_LENGTH and set(claim_id) <= _CLAIM_ID_ALPHABET
 
 
 class ClaimService:
@@ -137,7 +129,7 @@ class ClaimService:
         """The claim's status, if the caller may read it; else "no such claim" (404)."""
         found = (
             await claims_store.get_scoped(self._pool, claim_id)
-            if _plausible_claim_id(claim_id)
+            if plausible_claim_id(claim_id)
             else None
         )
         if found is None or not can_read(caller, found[1]):

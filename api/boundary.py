@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import CODEC_SESSION_COOKIE, Authenticator
 from api.errors import error_response
 from domain.errors import ClaimError, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from domain.ids import plausible_claim_id
 from domain.models import Caller
 from store.access_log import AccessEntry, AccessLog
 
@@ -55,7 +56,7 @@ class Boundary:
             caller = await self._authenticate(state.authenticator, request)
             if caller is not None:
                 scope["state"]["caller"] = caller
-            receive = self._checked_body(request, receive)
+            receive = await self._checked_body(request, receive)
         except ClaimError as err:
             await _answer(err, scope, receive, send)
             return
@@ -80,7 +81,9 @@ class Boundary:
             return await authenticator.from_session(request.cookies.get(CODEC_SESSION_COOKIE))
         return await authenticator.from_bearer(authorization)
 
-    def _checked_body(self, request: Request, receive: Receive) -> Receive:
+    async def _checked_body(self, request: Request, receive: Receive) -> Receive:
+        """Refuse a body that is not JSON (415) or too large (413), announced or streamed. The
+        body is read here, bounded, and handed to the route as if it were being received."""
         length = request.headers.get("content-length")
         has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
         if request.method not in _BODY_METHODS or not has_body:
@@ -88,21 +91,33 @@ class Boundary:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise UnsupportedMediaType("send the body as application/json")
+        too_large = PayloadTooLarge(f"the body is larger than {self._max_body} bytes")
         if length is not None and (not length.isdigit() or int(length) > self._max_body):
-            raise PayloadTooLarge(f"the body is larger than {self._max_body} bytes")
-        seen = 0
-        limit = self._max_body
-
-        async def counted() -> Message:
-            nonlocal seen
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                # Raised where the route reads its body: answered 413 by the error handlers.
-                raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-            return message
+            if message["type"] != "http.request":
+                return receive  # the client went away: let the route notice
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
 
-        return counted
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
 
     async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -154,6 +169,9 @@ def _entry(scope: Scope, caller: Caller, request_id: str, status: int) -> Access
         return None
     params: dict[str, Any] = scope.get("path_params", {})
     action = route.rsplit("/", 1)[1] if "/actions/" in route else None
+    claim_id = params.get("claim_id")
+    if claim_id is not None and not plausible_claim_id(claim_id):
+        claim_id = None  # not an id of ours: nothing to log it under (nor to echo)
     return AccessEntry(
         key_id=caller.key_id,
         role=caller.role.value,
@@ -161,7 +179,7 @@ def _entry(scope: Scope, caller: Caller, request_id: str, status: int) -> Access
         examiner_id=caller.examiner_id,
         method=scope["method"],
         route=route,
-        claim_id=params.get("claim_id"),
+        claim_id=claim_id,
         action=action,
         status=status,
         request_id=request_id,

@@ -17,6 +17,15 @@ def claim_id_for(secret: str, insurer_id: str, claim_number: str) -> str:
     return base64.b32encode(digest[:15]).decode().lower()
 
 
+_CLAIM_ID_LENGTH = 24  # base32 of 15 bytes
+_CLAIM_ID_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+
+
+def plausible_claim_id(text: str) -> bool:
+    """Shaped like a claim id: anything else is no claim, without a lookup."""
+    return len(text) == _CLAIM_ID_LENGTH and set(text) <= _CLAIM_ID_ALPHABET
+
+
 def workflow_id_for(claim_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{claim_id}"
 

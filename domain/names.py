@@ -161,6 +161,8 @@ class Template(StrEnum):
     SAFETY_RESOLVED = "safety_resolved"
     SAFETY_CASE_ENDED_UNRESOLVED = "safety_case_ended_unresolved"
     DUTY_TO_PROTECT_TASK = "duty_to_protect_task"
+    # A notification's details held text Postgres cannot store; it went out without it.
+    NOTIFICATION_DATA_CLEANED = "notification_data_cleaned"
 
 
 class AppointmentStatus(StrEnum):

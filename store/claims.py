@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from domain.access import READ_SCOPE, ClaimScope, ReadScope
 from domain.models import Caller, ClaimEvent, ClaimStatus, ProjectionWrite
 from domain.names import EventType
 from store.db import Connection, Executor
+from store.storable import storable
 
 _STATUS_COLUMNS = """
     claim_id, workflow_id, insurer_id, claim_number, claim_type, jurisdiction, stage, status,
@@ -76,7 +76,7 @@ async def apply_projection(conn: Connection, write: ProjectionWrite) -> bool:
             event.stage.value,
             event.actor,
             event.at,
-            _storable(event.details),
+            storable(event.details)[0],
             event.acted_by.model_dump(mode="json") if event.acted_by else None,
         )
         # Projection writes may arrive out of order (handlers and the main loop both record);
@@ -107,18 +107,6 @@ _SCOPE_FLAGS = {
     EventType.REPORT_SUBMITTED: "reached_review",
     EventType.SAFETY_HOLD_PLACED: "had_safety_case",
 }
-
-
-def _storable(value: Any) -> Any:
-    """Postgres refuses NUL in text and JSON: drop it rather than fail the transition forever.
-    (Callers' text is refused at intake; this guards what slips past.)"""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    return value
 
 
 async def get_status(conn: Executor, claim_id: str) -> ClaimStatus | None:
