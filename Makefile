@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean record-histories
+.PHONY: install run test lint format bench clean record-histories fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -36,3 +36,7 @@ clean:
 # (recorded histories are never replaced), each pinned in tests/histories/MANIFEST.sha256.
 record-histories: $(STAMP)
 	IME_RECORD_HISTORIES=1 $(PY) -m pytest tests/test_claim_workflow.py tests/test_safety.py tests/test_waiting_turns.py -q
+
+# A longer schema-driven fuzzing run than `make test` does (about 15 minutes on 2 cores).
+fuzz: $(STAMP)
+	IME_FUZZ_EXAMPLES=300 $(PY) -m pytest tests/test_fuzz.py -q --timeout 3600

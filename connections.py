@@ -48,4 +48,6 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
         database_url(settings),
         min_size=settings.database_pool_min,
         max_size=settings.database_pool_max,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        connect_timeout=settings.database_acquire_timeout_seconds,
     )

@@ -58,7 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         Boundary,
         max_body_bytes=settings.max_body_bytes,
-        deadline_seconds=settings.action_timeout_seconds + 5,
+        read_deadline_seconds=settings.database_acquire_timeout_seconds
+        + settings.database_statement_timeout_seconds,
+        action_deadline_seconds=settings.action_timeout_seconds + 5,
     )
     # Outermost: the Temporal UI calls the codec endpoints from the browser (with credentials).
     app.add_middleware(

@@ -36,10 +36,18 @@ _KEY_STORE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, Timeo
 
 
 class Boundary:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, deadline_seconds: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        read_deadline_seconds: float,
+        action_deadline_seconds: float,
+    ) -> None:
         self.app = app
         self._max_body = max_body_bytes
-        self._deadline = deadline_seconds
+        self._read_deadline = read_deadline_seconds
+        self._action_deadline = action_deadline_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,8 +135,11 @@ class Boundary:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        # An action waits for its workflow (bounded by the action timeout); anything else only
+        # for Postgres (bounded by the pool's acquire and statement timeouts).
+        action = scope["method"] == "POST" and "/actions/" in scope["path"]
         try:
-            async with asyncio.timeout(self._deadline):
+            async with asyncio.timeout(self._action_deadline if action else self._read_deadline):
                 await self.app(scope, receive, tracked)
         except TimeoutError:
             if not started:

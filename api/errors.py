@@ -80,7 +80,9 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
         message = {404: "not found", 405: "method not allowed"}.get(err.status_code, "error")
-        return error_json(err.status_code, code, message)
+        answer = error_json(err.status_code, code, message)
+        answer.headers.update(err.headers or {})  # e.g. `Allow` on a 405 (RFC 9110)
+        return answer
 
     async def _bad_data(request: Request, err: Exception) -> JSONResponse:
         log.info("data refused by Postgres on %s: %s", request.url.path, type(err).__name__)

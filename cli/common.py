@@ -24,7 +24,9 @@ from domain.models import Caller
 from domain.names import Role
 from settings import Settings, get_settings
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output keeps whole table cells (Rich would squeeze them to 80 columns).
+_WIDTH = None if sys.stdout.isatty() else 240
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from devstack.commands import api_url
 from devstack.console import shell_path
 from devstack.dev_keys import DEV_KEYS, DEV_KEYS_ENV, describe
-from devstack.samples import SAMPLE_REFERRAL
+from domain.examples import SAMPLE_REFERRAL
 from settings import Settings
 
 DEMO_REFERRAL_FILE = "demo-referral.json"

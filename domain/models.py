@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from domain.examples import ACTION_EXAMPLES, EXAMINER_EXAMPLE, SAMPLE_REFERRAL
 from domain.names import DeadlineName, EventType, Recipient, Role, Template
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -103,7 +104,12 @@ def _us_state(value: str) -> str:
     return value
 
 
-StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_us_state)]
+StateCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    AfterValidator(_us_state),
+    Field(json_schema_extra={"enum": sorted(US_STATES)}),
+]
 Npi = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
 
 
@@ -156,6 +162,11 @@ class Input(Model):
                     "control characters are not allowed in: " + ", ".join(sorted(set(fields)))
                 )
         return data
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    """The model's config with `example` shown in its JSON schema (and the API's docs)."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
 
 
 class Caller(Model):
@@ -271,11 +282,19 @@ class Injury(Model):
         return value
 
 
+def _profile_names(schema: dict[str, Any]) -> None:
+    from domain.profiles import PROFILES  # loaded late: profiles import these models' module
+
+    schema["enum"] = sorted(PROFILES)
+
+
 class Referral(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [SAMPLE_REFERRAL]})
+
     insurer_id: Identifier
     claim_number: Identifier
     claim_type: ClaimType
-    jurisdiction: Identifier
+    jurisdiction: Annotated[Identifier, Field(json_schema_extra=_profile_names)]
     requested_specialty: Specialty
     claimant: Claimant
     injury: Injury
@@ -308,18 +327,26 @@ class ClaimIntake(Referral):
 
 
 class Assign(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["assign"])
+
     examiner_id: Identifier
 
 
 class ConfirmAppointment(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["confirm-appointment"])
+
     pass
 
 
 class DeclineAppointment(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["decline-appointment"])
+
     reason: Text
 
 
 class Reschedule(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["reschedule"])
+
     reason: Text
     requested_by: Literal["claimant", "examiner", "ops"]
 
@@ -331,11 +358,15 @@ class RiskScreen(Model):
 
 
 class ExamOutcome(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["exam"])
+
     attended: bool
     risk_screen: RiskScreen = Field(default_factory=lambda: RiskScreen(level="none"))
 
 
 class ExamReport(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["report"])
+
     diagnoses: list[Text] = Field(default_factory=list, max_length=50)
     causation: Causation | None = None
     mmi_reached: bool | None = None
@@ -357,35 +388,49 @@ class ExamReport(ActionInput):
 
 
 class ReviewResult(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["review"])
+
     result: Literal["accepted", "addendum_requested"]
     reasons: list[Text] = Field(default_factory=list, max_length=20)
 
 
 class DecisionInput(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["decision"])
+
     outcome: Literal["approved", "denied"]
     reason_code: Identifier
     notes: Annotated[str, StringConstraints(max_length=4000)] = ""
 
 
 class ExtendDecision(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["extend-decision"])
+
     reason: Text
 
 
 class Withdraw(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["withdraw"])
+
     reason: Text
 
 
 class SafetyConcern(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["safety-concern"])
+
     level: Literal["moderate", "imminent"]
     toward: Literal["self", "others"]
     notes: Annotated[str, StringConstraints(max_length=4000)] = ""
 
 
 class SafetyAck(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["safety-ack"])
+
     clinician_id: Identifier
 
 
 class SafetyResolve(ActionInput):
+    model_config = _example(ACTION_EXAMPLES["safety-resolve"])
+
     actions_taken: list[
         Literal["emergency_services_contacted", "warm_handoff", "referral_to_treatment"]
     ] = Field(min_length=1)
@@ -537,6 +582,8 @@ class ScheduleRequest(Model):
 
 
 class Examiner(Input):
+    model_config = _example(EXAMINER_EXAMPLE)
+
     id: Identifier
     name: ShortText
     npi: Npi
@@ -567,6 +614,16 @@ class ClaimQuery(Input):
     updated_after: datetime | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @field_validator("updated_after", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: Any) -> Any:
+        """A time written out (ISO 8601), not a bare number taken for seconds since 1970."""
+        if isinstance(value, int | float) or (
+            isinstance(value, str) and re.fullmatch(r"\s*[+-]?[\d.eE+-]+\s*", value)
+        ):
+            raise ValueError("updated_after must be an ISO 8601 date-time")
+        return value
 
     @field_validator("updated_after")
     @classmethod

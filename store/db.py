@@ -18,7 +18,21 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    statement_timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+) -> asyncpg.Pool:
+    """A pool whose every statement is bounded (`statement_timeout`, client side), as is every
+    new connection (`connect_timeout`): a frozen server costs callers seconds, not the outage."""
     return await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=statement_timeout,
+        timeout=connect_timeout,
     )

@@ -6,7 +6,7 @@ import copy
 import uuid
 from typing import Any
 
-from devstack.samples import SAMPLE_REFERRAL
+from domain.examples import SAMPLE_REFERRAL
 
 
 def referral_payload(jurisdiction: str = "DEMO", **overrides: Any) -> dict[str, Any]:

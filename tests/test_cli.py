@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from activities import ClaimActivities
+from domain.keys import key_id_of
 from tests.conftest import TEST_CODEC_KEYS, TEST_SECRET, dev_address, make_settings
 from tests.factories import referral_payload
 from worker import build_worker
@@ -86,3 +87,49 @@ async def test_cli_rejects_an_invalid_referral_without_starting_anything(cli, tm
 
     code, _, stderr = await cli("start", "--claim-number", "X-1")
     assert code == 2 and json.loads(stderr)["error"]["code"] == "invalid_input"
+
+
+async def test_keys_are_created_once_listed_without_secrets_and_revoked(cli, pool):
+    code, stdout, stderr = await cli(
+        "keys", "create", "--role", "insurer", "--insurer", "acme-ins", "--name", "acme sync"
+    )
+    assert code == 0, stderr
+    key = stdout.strip().splitlines()[-1]  # the key is the last line, shown once
+    key_id = key_id_of(key)
+    assert key_id is not None and "acme-ins" in stderr
+    stored = await pool.fetchrow("SELECT * FROM api_keys WHERE id = $1", key_id)
+    assert stored["role"] == "insurer" and stored["insurer_id"] == "acme-ins"
+    assert key.encode() not in bytes(stored["secret_hash"]) and key not in str(dict(stored))
+
+    code, stdout, _ = await cli("keys", "list")
+    assert code == 0 and key_id in stdout and "acme sync" in stdout and key not in stdout
+
+    code, _, stderr = await cli("keys", "revoke", key)
+    assert code == 0 and key_id in stderr
+    assert await pool.fetchval("SELECT revoked_at FROM api_keys WHERE id = $1", key_id)
+    code, _, stderr = await cli("keys", "revoke", "nosuchkeyidx")
+    assert code == 1 and json.loads(stderr)["error"]["code"] == "not_found"
+
+    code, _, stderr = await cli("keys", "create", "--role", "insurer")
+    assert code == 2 and "--insurer" in stderr
+    code, _, stderr = await cli("keys", "create", "--role", "ops", "--examiner", "ex-1")
+    assert code == 2
+    code, stdout, _ = await cli("keys", "create", "--role", "sre", "--expires-in", "30")
+    assert code == 0
+    expiry = await pool.fetchval(
+        "SELECT expires_at - created_at FROM api_keys WHERE id = $1",
+        key_id_of(stdout.strip().splitlines()[-1]),
+    )
+    assert expiry.days in (29, 30)
+
+
+async def test_the_access_log_of_a_claim_is_printed(cli, pool):
+    claim_id = "a" * 24
+    await pool.execute(
+        "INSERT INTO access_log (key_id, role, method, route, claim_id, status)"
+        " VALUES ('k1', 'insurer', 'GET', '/v1/claims/{claim_id}', $1, 200)",
+        claim_id,
+    )
+    code, stdout, stderr = await cli("access-log", "--claim", claim_id)
+    assert code == 0, stderr
+    assert "insurer" in stdout and "/v1/claims/{claim_id}" in stdout and "200" in stdout

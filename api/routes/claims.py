@@ -76,7 +76,9 @@ async def start_claim(
 ) -> ClaimStatus:
     _only_own_insurer(caller, body)
     status, created = await claims.start(parse_referral(body), caller)
-    if not created:
+    if created:
+        response.headers["Location"] = f"/v1/claims/{status.claim_id}"
+    else:
         response.status_code = 200
     return status
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import CODEC_SESSION_COOKIE
@@ -25,6 +25,7 @@ from codec import CodecError
 from domain.access import CAPABILITY_ROLES, Capability
 from domain.errors import InvalidInput
 from domain.models import Caller
+from domain.parsing import parse_json
 from settings import Settings
 
 router = APIRouter(prefix="/codec", tags=["codec"])
@@ -40,19 +41,21 @@ class PayloadJson(BaseModel):
 class PayloadsJson(BaseModel):
     """Temporal's `Payloads` message in its JSON form."""
 
-    payloads: list[PayloadJson] = Field(default_factory=list)
+    payloads: list[PayloadJson]
 
 
 async def _payloads(request: Request) -> Payloads:
+    raw = await request.body()
     try:
-        return json_format.Parse(await request.body(), Payloads())
-    except (json_format.ParseError, ValueError, RecursionError):
+        PayloadsJson.model_validate(parse_json(raw))  # the declared shape, strictly
+        return json_format.Parse(raw, Payloads())
+    except (ValidationError, json_format.ParseError, ValueError, RecursionError):
         raise InvalidInput("the body is not a JSON Payloads message") from None
 
 
-def _answer(payloads: list[Payload]) -> Response:
-    body = json_format.MessageToJson(Payloads(payloads=payloads))
-    return Response(content=body, media_type="application/json")
+def _answer(payloads: list[Payload]) -> JSONResponse:
+    # Built field by field: protobuf's JSON drops an empty list, which the schema requires.
+    return JSONResponse({"payloads": [json_format.MessageToDict(p) for p in payloads]})
 
 
 _CODEC_ROUTE = {

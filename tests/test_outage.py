@@ -1,0 +1,102 @@
+"""A frozen Postgres (SIGSTOP, as a stalled disk or a paused VM) under a running API: readiness
+says so within 2 seconds, every request is answered within its deadline, and the service is
+whole again once Postgres is back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import psutil
+import pytest
+
+from devstack.postgres import EmbeddedPostgres
+from domain.names import Role
+from store.bootstrap import bootstrap_db
+from tests.conftest import ApiHarness, make_settings
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[EmbeddedPostgres]:
+    root = Path(tempfile.mkdtemp(prefix="ime-freeze-"))
+    server = EmbeddedPostgres(root / "pgdata")
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def frozen(server: EmbeddedPostgres) -> Iterator[None]:
+    pid = server.pid()
+    assert pid is not None
+    postmaster = psutil.Process(pid)
+    processes = [postmaster, *postmaster.children(recursive=True)]
+    for process in processes:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture
+async def app_on_own_postgres(own_postgres, dev_env) -> AsyncIterator[ApiHarness]:
+    from api.app import create_app
+    from tests.conftest import dev_address
+
+    conn = await asyncpg.connect(own_postgres.url())
+    try:
+        await bootstrap_db(conn)
+    finally:
+        await conn.close()
+    settings = make_settings(own_postgres.url(), "tq-freeze", dev_address(dev_env)).model_copy(
+        update={
+            "database_statement_timeout_seconds": 1.0,
+            "database_acquire_timeout_seconds": 1.0,
+            "api_key_cache_seconds": 0.5,
+        }
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        harness = ApiHarness(app, app.state.pool, settings)
+        yield harness
+        await harness.close()
+
+
+async def timed(call) -> tuple[int, float]:
+    started = time.monotonic()
+    answer = await call
+    return answer.status_code, time.monotonic() - started
+
+
+async def test_a_frozen_postgres_is_reported_in_time_and_nothing_hangs(
+    app_on_own_postgres: ApiHarness, own_postgres
+):
+    api = app_on_own_postgres
+    http = await api.as_role(Role.OPS)
+    assert (await http.get("/v1/claims")).status_code == 200
+    with frozen(own_postgres):
+        ready, took = await timed(http.get("/readyz"))
+        assert ready == 503 and took < 2.0
+        listed, took = await timed(http.get("/v1/claims"))
+        assert listed == 503 and took < 4.0  # acquire (1 s) + statement (1 s) + slack
+        await asyncio.sleep(1.0)  # past the key cache: authentication needs Postgres too
+        authenticated, took = await timed(http.get("/v1/claims"))
+        assert authenticated == 503 and took < 4.0
+        ready, took = await timed(http.get("/readyz"))
+        assert ready == 503 and took < 2.0
+    async with asyncio.timeout(20):
+        while (await http.get("/readyz")).status_code != 200:
+            await asyncio.sleep(0.2)
+    async with asyncio.timeout(20):
+        while (await http.get("/v1/claims")).status_code != 200:
+            await asyncio.sleep(0.2)
