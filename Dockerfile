@@ -8,6 +8,7 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY store ./store
 COPY api ./api
+COPY cli ./cli
 COPY devstack ./devstack
 RUN pip install --no-cache-dir .
 USER nobody

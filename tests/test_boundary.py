@@ -229,3 +229,28 @@ async def test_health_and_docs_stay_open(api: object, path: str):
 
     assert isinstance(api, ApiHarness)
     assert (await api.client(None).get(path)).status_code == 200
+
+
+async def test_an_action_nobody_processes_answers_503_within_the_action_timeout(
+    dev_env, database_url, pool
+):
+    """No worker on the claim's task queue: the action is bounded by the action timeout."""
+    import time
+
+    from api.app import create_app
+    from domain.names import Role
+    from tests.conftest import ApiHarness, dev_address, make_settings
+
+    settings = make_settings(database_url, "nobody-polls-this", dev_address(dev_env))
+    settings = settings.model_copy(update={"action_timeout_seconds": 1.5})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        harness = ApiHarness(app, app.state.pool, settings)
+        http = await harness.as_role(Role.OPS)
+        claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
+        started = time.monotonic()
+        answer = await post_action(http, claim_id, "withdraw", {"reason": "x"})
+        took = time.monotonic() - started
+        await harness.close()
+    assert_error(answer, 503, "unavailable")
+    assert took < 5.0

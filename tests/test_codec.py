@@ -122,3 +122,46 @@ async def test_codec_server_decodes_for_the_ui(api_client):
     assert garbage.status_code == 422
     text = await api_client.post("/codec/decode", content=b"not json")
     assert text.status_code == 415
+
+
+async def test_the_codec_answers_only_sre_and_ops_and_a_signed_in_browser(api):
+    from domain.names import Role
+    from store import api_keys
+    from tests.conftest import ApiHarness
+
+    assert isinstance(api, ApiHarness)
+    codec = EncryptionCodec(KeyRing.parse(TEST_CODEC_KEYS))
+    [sealed] = await codec.encode([plain('"x"')])
+    body = {
+        "payloads": [
+            {
+                "metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
+                "data": base64.b64encode(sealed.data).decode(),
+            }
+        ]
+    }
+    anonymous = api.client(None)
+    assert (await anonymous.post("/codec/decode", json=body)).status_code == 401
+    insurer = await api.as_role(Role.INSURER, insurer="acme-ins")
+    assert (await insurer.post("/codec/decode", json=body)).status_code == 403
+    assert (await insurer.post("/codec/session")).status_code == 403
+
+    # An SRE signs in once with their key; the browser then sends only the cookie.
+    sre_key = await api.key(Role.SRE)
+    signed_in = await api.client(sre_key).post("/codec/session")
+    assert signed_in.status_code == 204
+    cookie = signed_in.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Path=/codec" in cookie and "SameSite=lax" in cookie
+    browser = api.client(None)
+    browser.cookies.set("ime_codec_session", signed_in.cookies["ime_codec_session"])
+    assert (await browser.post("/codec/decode", json=body)).status_code == 200
+    assert (await browser.get("/v1/claims")).status_code == 401  # the cookie is for the codec only
+    forged = api.client(None)
+    forged.cookies.set("ime_codec_session", signed_in.cookies["ime_codec_session"][:-2] + "xx")
+    assert (await forged.post("/codec/decode", json=body)).status_code == 401
+
+    # Revoking the key ends the session on every process within seconds.
+    await api_keys.revoke(api.pool, sre_key.split("_")[1])
+    api.app.state.authenticator.forget()
+    assert (await browser.post("/codec/decode", json=body)).status_code == 401
+    assert (await api.client(None).get("/codec/sign-in")).status_code == 200
