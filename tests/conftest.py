@@ -39,13 +39,22 @@ TEST_CODEC_KEYS = "test-1:" + "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LXRlc3Q="
 TEST_CONVERTER = data_converter(KeyRing.parse(TEST_CODEC_KEYS))
 
 
+@contextlib.contextmanager
+def embedded_postgres(prefix: str = "ime-pg-") -> Iterator[EmbeddedPostgres]:
+    """A Postgres server of its own, in a temporary directory removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    server = EmbeddedPostgres(root / "pgdata")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[EmbeddedPostgres]:
-    root = Path(tempfile.mkdtemp(prefix="ime-pg-"))
-    server = EmbeddedPostgres(root / "pgdata")
-    yield server
-    server.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with embedded_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import copy
 import uuid
 from typing import Any
 
-from domain.examples import SAMPLE_REFERRAL
+from domain.examples import ACTION_EXAMPLES, SAMPLE_REFERRAL
 
 
 def referral_payload(jurisdiction: str = "DEMO", **overrides: Any) -> dict[str, Any]:
@@ -22,14 +22,5 @@ def referral_payload(jurisdiction: str = "DEMO", **overrides: Any) -> dict[str, 
 
 
 def complete_report(causation: str = "related") -> dict[str, Any]:
-    return {
-        "diagnoses": ["lumbar strain"],
-        "causation": causation,
-        "mmi_reached": True,
-        "mmi_date": "2026-11-20",
-        "impairment_percent": 5,
-        "work_restrictions": "no lifting over 20 lb",
-        "further_treatment": "physical therapy",
-        "answers": ["Yes, causally related.", "Yes, MMI reached."],
-        "records_reviewed": ["MRI 2026-09-20"],
-    }
+    """A report that passes the automatic QA (the OpenAPI example) with the given causation."""
+    return copy.deepcopy(ACTION_EXAMPLES["report"]) | {"causation": causation}

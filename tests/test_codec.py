@@ -82,17 +82,23 @@ async def test_workflow_history_holds_no_readable_phi(ts_env, client, task_queue
     assert status.claim_id in handle.id
 
 
+def payloads_json(*payloads: Payload) -> dict:
+    """Payloads as the Temporal UI sends them to a codec server."""
+    return {
+        "payloads": [
+            {
+                "metadata": {k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
+                "data": base64.b64encode(p.data).decode(),
+            }
+            for p in payloads
+        ]
+    }
+
+
 async def test_codec_server_decodes_for_the_ui(api_client):
     codec = EncryptionCodec(KeyRing.parse(TEST_CODEC_KEYS))
     [sealed] = await codec.encode([plain('"Jane Roe"')])
-    body = {
-        "payloads": [
-            {
-                "metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
-                "data": base64.b64encode(sealed.data).decode(),
-            }
-        ]
-    }
+    body = payloads_json(sealed)
     answer = await api_client.post(
         "/codec/decode",
         content=json.dumps(body),
@@ -132,14 +138,7 @@ async def test_the_codec_answers_only_sre_and_ops_and_a_signed_in_browser(api):
     assert isinstance(api, ApiHarness)
     codec = EncryptionCodec(KeyRing.parse(TEST_CODEC_KEYS))
     [sealed] = await codec.encode([plain('"x"')])
-    body = {
-        "payloads": [
-            {
-                "metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
-                "data": base64.b64encode(sealed.data).decode(),
-            }
-        ]
-    }
+    body = payloads_json(sealed)
     anonymous = api.client(None)
     assert (await anonymous.post("/codec/decode", json=body)).status_code == 401
     insurer = await api.as_role(Role.INSURER, insurer="acme-ins")

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import psutil
@@ -20,16 +17,13 @@ import pytest
 from devstack.postgres import EmbeddedPostgres
 from domain.names import Role
 from store.bootstrap import bootstrap_db
-from tests.conftest import ApiHarness, make_settings
+from tests.conftest import ApiHarness, embedded_postgres, make_settings
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[EmbeddedPostgres]:
-    root = Path(tempfile.mkdtemp(prefix="ime-freeze-"))
-    server = EmbeddedPostgres(root / "pgdata")
-    yield server
-    server.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with embedded_postgres("ime-freeze-") as server:
+        yield server
 
 
 @contextlib.contextmanager
