@@ -16,6 +16,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
@@ -129,3 +130,30 @@ def dev_key_ring(path: Path) -> KeyRing:
                 json.dump({"keys": {"dev-1": generate_key()}, "active": "dev-1"}, out)
     spec = json.loads(path.read_text())
     return KeyRing({k: base64.b64decode(v) for k, v in spec["keys"].items()}, spec["active"])
+
+
+class Sealer:
+    """Encryption at rest with the payload key ring: for what Postgres holds that only some may
+    read (notification details, contacts, webhook secrets). A sealed value names its key, so
+    rotation works as for payloads."""
+
+    _PREFIX = b"s1:"
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+
+    def seal(self, plaintext: bytes) -> bytes:
+        key_id, data = self._ring.seal(plaintext)
+        return self._PREFIX + key_id.encode() + b":" + data
+
+    def open(self, sealed: bytes) -> bytes:
+        if not sealed.startswith(self._PREFIX):
+            raise CodecError("not a sealed value")
+        key_id, _, data = sealed[len(self._PREFIX) :].partition(b":")
+        return self._ring.open(key_id.decode(), data)
+
+    def seal_json(self, value: object) -> bytes:
+        return self.seal(json.dumps(value, separators=(",", ":"), default=str).encode())
+
+    def open_json(self, sealed: bytes) -> Any:
+        return json.loads(self.open(sealed))

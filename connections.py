@@ -6,7 +6,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
-from codec import KeyRing, data_converter, dev_key_ring
+from codec import KeyRing, Sealer, data_converter, dev_key_ring
 from settings import Settings
 from store.db import create_pool
 from store.embedded import running_url
@@ -20,6 +20,10 @@ def key_ring(settings: Settings) -> KeyRing:
     if settings.codec_keys:
         return KeyRing.parse(settings.codec_keys, settings.codec_active_key)
     return dev_key_ring(settings.data_dir / "codec-keys.json")
+
+
+def sealer(settings: Settings) -> Sealer:
+    return Sealer(key_ring(settings))
 
 
 async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:

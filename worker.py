@@ -13,7 +13,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, Worker
 
 from activities import ClaimActivities
-from connections import connect_temporal, open_pool
+from connections import connect_temporal, open_pool, sealer
 from settings import Settings, get_settings
 from workflows import WORKFLOWS
 
@@ -54,7 +54,8 @@ async def main() -> None:
     settings = get_settings()
     client = await connect_temporal(settings, metrics_runtime(settings))
     pool = await open_pool(settings)
-    worker = build_worker(client, settings, ClaimActivities(pool, settings.id_secret))
+    activities = ClaimActivities(pool, settings.id_secret, sealer(settings))
+    worker = build_worker(client, settings, activities)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

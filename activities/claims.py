@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from temporalio import activity
 
+from codec import Sealer
 from domain import contracts
 from domain.deadlines import due_at
 from domain.ids import claimant_key
@@ -25,9 +26,11 @@ from store import panel as panel_store
 
 
 class ClaimActivities:
-    def __init__(self, pool: asyncpg.Pool, id_secret: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, id_secret: str, sealer: Sealer) -> None:
         self._pool = pool
         self._id_secret = id_secret
+        # Seals what the outbox keeps of notifications (they can hold clinical notes).
+        self._sealer = sealer
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -57,7 +60,7 @@ class ClaimActivities:
     @activity.defn(name=ActivityName.RECORD_TRANSITION)
     async def record_transition(self, write: ProjectionWrite) -> bool:
         async with self._pool.acquire() as conn:
-            return await claims_store.apply_projection(conn, write)
+            return await claims_store.apply_projection(conn, write, self._sealer)
 
     @activity.defn(name=ActivityName.SCHEDULE_EXAM)
     async def schedule_exam(self, req: ScheduleRequest) -> contracts.ScheduleResult:
@@ -89,4 +92,5 @@ class ClaimActivities:
 
     @activity.defn(name=ActivityName.NOTIFY)
     async def notify(self, note: Notification) -> bool:
-        return await outbox.enqueue(self._pool, note)
+        async with self._pool.acquire() as conn:
+            return await outbox.enqueue(conn, note, self._sealer)

@@ -551,6 +551,9 @@ class ClaimEvent(Model):
 class ProjectionWrite(Model):
     status: ClaimStatus
     event: ClaimEvent
+    # Written in the same transaction as the event: a transition is never recorded without its
+    # notifications, nor the reverse.
+    notifications: list[Notification] = Field(default_factory=list)
 
 
 # --- scheduling -----------------------------------------------------------------------------
@@ -602,6 +605,8 @@ class Notification(Model):
     recipient: Recipient
     template: Template
     details: dict[str, Any] = Field(default_factory=dict)
+    # Held until the claim's safety hold lifts (an adverse notice to a claimant at risk).
+    held: bool = False
 
 
 class ClaimQuery(Input):

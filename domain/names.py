@@ -163,6 +163,21 @@ class Template(StrEnum):
     DUTY_TO_PROTECT_TASK = "duty_to_protect_task"
     # A notification's details held text Postgres cannot store; it went out without it.
     NOTIFICATION_DATA_CLEANED = "notification_data_cleaned"
+    # A report waits for a reviewer.
+    REPORT_TO_REVIEW = "report_to_review"
+    # A message could not be delivered within its retry period.
+    DELIVERY_DEAD = "delivery_dead"
+
+
+class Patch(StrEnum):
+    """`workflow.patched(...)` ids: each marks a change of workflow behaviour; claims that started
+    before it replay the old path (see "Changing workflow code" in the README)."""
+
+    # Notifications ride in their transition's activity (one Postgres transaction).
+    OUTBOX_IN_TRANSITION = "outbox-in-transition"
+    # A claim closed on safety hold stays open (CLOSED in stage) until its cases end, then
+    # records the hold lifted.
+    HOLD_LIFTS_AFTER_CLOSE = "hold-lifts-after-close"
 
 
 class AppointmentStatus(StrEnum):

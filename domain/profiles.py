@@ -49,6 +49,9 @@ class JurisdictionProfile(BaseModel):
     timezone: str
     claimant_gets_report: Literal["same_day", "yes", "no", "on_request"]
     sources: list[str]
+    # How long a notification is retried before it is dead-lettered (and ops told). Optional so
+    # that profiles recorded in older histories still decode.
+    delivery_retry: Duration = Duration(amount=24, unit="hours")
 
     def examiner_licence_state(self, claimant_state: str) -> str:
         return self.licence_state or claimant_state

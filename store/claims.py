@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from codec import Sealer
 from domain.access import READ_SCOPE, ClaimScope, ReadScope
 from domain.models import Caller, ClaimEvent, ClaimStatus, ProjectionWrite
 from domain.names import EventType
+from store import outbox, webhooks
 from store.db import Connection, Executor
 from store.storable import storable
 
@@ -58,8 +60,9 @@ async def insert_new_claim(
     return False, existing
 
 
-async def apply_projection(conn: Connection, write: ProjectionWrite) -> bool:
-    """Append the event and advance the projection, once per (claim, seq).
+async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sealer) -> bool:
+    """Append the event, advance the projection, and queue the transition's notifications and
+    webhook events: all in one transaction, once per (claim, seq).
 
     Returns False when this (claim, seq) was already recorded (a retried activity).
     """
@@ -99,6 +102,9 @@ async def apply_projection(conn: Connection, write: ProjectionWrite) -> bool:
             await conn.execute(
                 f"UPDATE claims SET {flag} = true WHERE claim_id = $1", event.claim_id
             )
+        await outbox.enqueue_in(conn, write.notifications, sealer)
+        if inserted is not None:
+            await webhooks.queue_events(conn, sealer, write.status, event)
     return inserted is not None
 
 

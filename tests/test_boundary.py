@@ -11,6 +11,7 @@ import pytest
 from domain.models import Notification
 from domain.names import Recipient, Template
 from store import outbox
+from tests.conftest import TEST_SEALER
 from tests.factories import complete_report, referral_payload
 from tests.walk import Parties, post_action, wait_until
 
@@ -184,7 +185,8 @@ async def test_a_page_with_unstorable_details_still_goes_out_and_ops_are_told(po
         template=Template.SAFETY_PAGE,
         details={"notes": "plan\x00\ud800", "level": "imminent"},
     )
-    assert await outbox.enqueue(pool, note) is True
+    async with pool.acquire() as conn:
+        assert await outbox.enqueue(conn, note, TEST_SEALER) is True
     rows = await pool.fetch(
         "SELECT recipient, template, details FROM notification_outbox WHERE claim_id = 'c1'"
         " ORDER BY key"
@@ -193,8 +195,13 @@ async def test_a_page_with_unstorable_details_still_goes_out_and_ops_are_told(po
         ("clinician", "safety_page"),
         ("ops", "notification_data_cleaned"),
     ]
-    assert rows[0]["details"] == {"notes": "plan", "level": "imminent"}
-    assert await outbox.enqueue(pool, note) is False  # still once
+    assert rows[0]["details"] == {}  # sealed at rest, not in the clear
+    sealed = await pool.fetchval(
+        "SELECT sealed_details FROM notification_outbox WHERE key = $1", note.key
+    )
+    assert TEST_SEALER.open_json(bytes(sealed)) == {"notes": "plan", "level": "imminent"}
+    async with pool.acquire() as conn:
+        assert await outbox.enqueue(conn, note, TEST_SEALER) is False  # still once
 
 
 async def test_the_openapi_document_declares_auth_bodies_and_every_answer(api_client):

@@ -103,9 +103,10 @@ async def test_demo_claim_walks_every_stage_to_approved(ts_env, client, task_que
     assert ("claimant", "decision_notice") in [tuple(r) for r in templates]
 
 
-async def test_ny_wc_claim_respects_notice_lead_and_report_window(ts_env, client, task_queue, pool):
+async def test_ny_wc_claim_respects_notice_lead_and_report_window(days_env, task_queue, pool):
+    ts_env = days_env
     referral = Referral.model_validate(referral_payload("NY-WC"))
-    handle = await start_claim(client, referral, task_queue)
+    handle = await start_claim(days_env.client, referral, task_queue)
     booked = await wait_for(handle, lambda s: s.appointment is not None)
     scheduled_on = booked.updated_at.date()
     assert booked.appointment is not None and booked.examiner is not None
@@ -448,9 +449,10 @@ async def test_reschedule_from_exam_books_a_new_appointment(client, task_queue, 
     await keep_history(handle, "rescheduled_from_exam")
 
 
-async def test_erisa_decision_can_be_extended_twice_with_notice(ts_env, client, task_queue, pool):
+async def test_erisa_decision_can_be_extended_twice_with_notice(days_env, task_queue, pool):
+    ts_env = days_env
     payload = referral_payload("ERISA-LTD") | {"claim_type": "long_term_disability"}
-    handle = await start_claim(client, Referral.model_validate(payload), task_queue)
+    handle = await start_claim(days_env.client, Referral.model_validate(payload), task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
     status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     await until_appointment(ts_env, status)

@@ -10,9 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from activities import ClaimActivities
 from domain.keys import key_id_of
-from tests.conftest import TEST_CODEC_KEYS, TEST_SECRET, dev_address, make_settings
+from tests.conftest import (
+    TEST_CODEC_KEYS,
+    TEST_SECRET,
+    claim_activities,
+    dev_address,
+    make_settings,
+)
 from tests.factories import referral_payload
 from worker import build_worker
 
@@ -44,7 +49,7 @@ async def cli(dev_env, database_url, task_queue, pool):
         return process.returncode, stdout.decode(), stderr.decode()
 
     settings = make_settings(database_url, task_queue, dev_address(dev_env))
-    async with build_worker(dev_env.client, settings, ClaimActivities(pool, TEST_SECRET)):
+    async with build_worker(dev_env.client, settings, claim_activities(pool)):
         yield run
 
 

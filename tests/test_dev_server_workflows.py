@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
-from activities import ClaimActivities
 from domain.models import (
     ConfirmAppointment,
     ExamOutcome,
@@ -22,10 +21,10 @@ from domain.models import (
     Withdraw,
 )
 from domain.names import Action, Query
-from tests.conftest import TEST_SECRET, dev_address, make_settings
+from store.claims import get_status, list_events
+from tests.conftest import claim_activities, dev_address, make_settings
 from tests.helpers import (
     act,
-    act_and_finish,
     appointment_of,
     start_demo_claim,
     terminate_leftovers,
@@ -37,7 +36,7 @@ from worker import build_worker
 @pytest.fixture
 async def dev_worker(dev_env, database_url, task_queue, pool):
     settings = make_settings(database_url, task_queue, dev_address(dev_env))
-    async with build_worker(dev_env.client, settings, ClaimActivities(pool, TEST_SECRET)):
+    async with build_worker(dev_env.client, settings, claim_activities(pool)):
         yield
         await terminate_leftovers()
 
@@ -66,17 +65,21 @@ async def test_two_concurrent_no_shows_count_once(dev_env, task_queue):
 
 
 @pytest.mark.usefixtures("dev_worker")
-async def test_safety_case_outlives_a_withdrawn_claim(dev_env, task_queue):
+async def test_a_claim_withdrawn_on_hold_shows_the_hold_lifted_once_its_case_ends(
+    dev_env, task_queue, pool
+):
     client = dev_env.client
     handle = await start_demo_claim(client, task_queue)
     await wait_for(handle, lambda s: s.appointment is not None)
     await act(handle, Action.SAFETY_CONCERN, SafetyConcern(level="imminent", toward="self"))
     case_id = await handle.query(Query.OPEN_SAFETY_CASE, result_type=str)
-    final = await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="claimant withdrew"))
-    assert final.stage is Stage.CLOSED
+    closed = await act(handle, Action.WITHDRAW, Withdraw(reason="claimant withdrew"))
+    assert (closed.stage, closed.safety_hold) == (Stage.CLOSED, True)
 
+    # The case outlives the claim's closing, and the claim waits for it, closed in stage.
     case = client.get_workflow_handle(case_id, result_type=SafetyCaseStatus)
     assert (await case.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     await case.execute_update(Action.SAFETY_ACK, SafetyAck(clinician_id="dr-on-call"))
     await case.execute_update(
         Action.SAFETY_RESOLVE,
@@ -85,6 +88,18 @@ async def test_safety_case_outlives_a_withdrawn_claim(dev_env, task_queue):
     )
     result = await asyncio.wait_for(case.result(), timeout=30)
     assert result.resolved and result.acknowledged
+
+    # Then the hold is seen lifted everywhere: status, timeline, search attribute.
+    final = await asyncio.wait_for(handle.result(), timeout=30)
+    assert (final.status, final.safety_hold) == ("closed", False)
+    projected = await get_status(pool, final.claim_id)
+    assert projected is not None and projected.safety_hold is False
+    events = [e.type for e in await list_events(pool, final.claim_id)]
+    assert events[-2:] == ["claim_closed", "safety_hold_lifted"]
+    query = f"WorkflowId = '{handle.id}' AND SafetyHold = false AND ClaimStage = 'CLOSED'"
+    async with asyncio.timeout(10):
+        while not [w async for w in client.list_workflows(query)]:
+            await asyncio.sleep(0.2)
 
 
 @pytest.mark.usefixtures("dev_worker")

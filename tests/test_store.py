@@ -21,6 +21,7 @@ from store import claims as claims_store
 from store import panel
 from store.bootstrap import bootstrap_db
 from store.migrate import migration_files
+from tests.conftest import TEST_SEALER
 
 
 def status_at(version: int, stage: Stage = Stage.SCHEDULING) -> ClaimStatus:
@@ -76,9 +77,9 @@ async def test_bootstrap_applies_migrations_and_seeds_once_however_often_it_runs
 
 async def test_projection_write_replayed_with_same_sequence_leaves_one_row(pool):
     async with pool.acquire() as conn:
-        assert await claims_store.apply_projection(conn, write(1)) is True
-        assert await claims_store.apply_projection(conn, write(1)) is False
-        assert await claims_store.apply_projection(conn, write(1)) is False
+        assert await claims_store.apply_projection(conn, write(1), TEST_SEALER) is True
+        assert await claims_store.apply_projection(conn, write(1), TEST_SEALER) is False
+        assert await claims_store.apply_projection(conn, write(1), TEST_SEALER) is False
     rows = await pool.fetch("SELECT seq FROM claim_events WHERE claim_id = 'c1'")
     assert [r["seq"] for r in rows] == [1]
     assert await pool.fetchval("SELECT count(*) FROM claims WHERE claim_id = 'c1'") == 1
@@ -86,8 +87,8 @@ async def test_projection_write_replayed_with_same_sequence_leaves_one_row(pool)
 
 async def test_out_of_order_projection_writes_keep_the_newest_status(pool):
     async with pool.acquire() as conn:
-        await claims_store.apply_projection(conn, write(2, Stage.EXAM))
-        await claims_store.apply_projection(conn, write(1, Stage.SCHEDULING))
+        await claims_store.apply_projection(conn, write(2, Stage.EXAM), TEST_SEALER)
+        await claims_store.apply_projection(conn, write(1, Stage.SCHEDULING), TEST_SEALER)
     status = await claims_store.get_status(pool, "c1")
     assert status is not None and (status.version, status.stage) == (2, Stage.EXAM)
     events = await claims_store.list_events(pool, "c1")
@@ -96,7 +97,7 @@ async def test_out_of_order_projection_writes_keep_the_newest_status(pool):
 
 async def test_audit_log_is_append_only(pool):
     async with pool.acquire() as conn:
-        await claims_store.apply_projection(conn, write(1))
+        await claims_store.apply_projection(conn, write(1), TEST_SEALER)
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await pool.execute("UPDATE claim_events SET type = 'forged' WHERE claim_id = 'c1'")
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
@@ -170,7 +171,7 @@ async def test_matching_excludes_conflicts_licence_and_inactive(pool):
 async def test_a_status_stored_before_lateness_was_recorded_reads_with_it(pool):
     """Projection bodies written by earlier versions lack `overdue` and `next_deadline`."""
     async with pool.acquire() as conn:
-        await claims_store.apply_projection(conn, write(3, Stage.REPORT))
+        await claims_store.apply_projection(conn, write(3, Stage.REPORT), TEST_SEALER)
     legacy = status_at(3, Stage.REPORT).model_dump(mode="json")
     del legacy["overdue"], legacy["next_deadline"]
     late = {"name": "report", "due_at": "2026-11-26T12:05:00Z", "breached": True}

@@ -16,7 +16,6 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
-from activities import ClaimActivities
 from domain.models import (
     Assign,
     ClaimStatus,
@@ -29,7 +28,12 @@ from domain.models import (
 )
 from domain.names import Action, ActivityName, DeadlineName, EventType
 from store.claims import list_events
-from tests.conftest import TEST_SECRET, dev_address, make_settings, time_skipping_server
+from tests.conftest import (
+    claim_activities,
+    dev_address,
+    make_settings,
+    time_skipping_server,
+)
 from tests.factories import complete_report, referral_payload
 from tests.helpers import (
     act,
@@ -54,9 +58,7 @@ def latency() -> ActivityLatency:
 @pytest.fixture
 async def dev_worker(dev_env, database_url, task_queue, pool, latency):
     settings = make_settings(database_url, task_queue, dev_address(dev_env))
-    worker = build_worker(
-        dev_env.client, settings, ClaimActivities(pool, TEST_SECRET), interceptors=[latency]
-    )
+    worker = build_worker(dev_env.client, settings, claim_activities(pool), interceptors=[latency])
     async with worker:
         yield
         await terminate_leftovers()
@@ -212,9 +214,7 @@ async def test_an_extension_waits_for_the_decision_deadline_being_set(
 ):
     env = own_ts_env
     settings = make_settings(database_url, task_queue)
-    worker = build_worker(
-        env.client, settings, ClaimActivities(pool, TEST_SECRET), interceptors=[latency]
-    )
+    worker = build_worker(env.client, settings, claim_activities(pool), interceptors=[latency])
     async with worker:
         payload = referral_payload("ERISA-LTD") | {"claim_type": "long_term_disability"}
         handle = await start_claim(env.client, Referral.model_validate(payload), task_queue)

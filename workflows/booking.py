@@ -17,7 +17,7 @@ from datetime import datetime
 from temporalio import workflow
 
 from workflows.clock import DeadlineClock
-from workflows.effects import Effects
+from workflows.effects import Effects, Notice
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -47,6 +47,8 @@ class _Reserved:
     examiner: ExaminerRef
     appointment: AppointmentRef
     replaced: AppointmentRef | None
+    replaced_examiner_id: str | None
+    notices: tuple[Notice, ...]
 
 
 class Booking:
@@ -80,10 +82,12 @@ class Booking:
             if not state.awaiting_examiner:
                 state.awaiting_examiner = True
                 attempt = state.booking_attempts
-                await self._effects.notify(
+                told = Notice(
                     Recipient.OPS, Template.NO_EXAMINER_AVAILABLE, f"no-examiner-{attempt}"
                 )
-                await self._recorder.record(EventType.NO_EXAMINER_AVAILABLE, attempt=attempt)
+                await self._recorder.record(
+                    EventType.NO_EXAMINER_AVAILABLE, notify=[told], attempt=attempt
+                )
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: not state.needs_booking, timeout=retry)
             retry = min(retry * 2, base * 8)
@@ -104,17 +108,25 @@ class Booking:
             reserved = await self._reserve(examiner_id)
         if not isinstance(reserved, _Reserved):
             return reserved
+        # Claims that batch their notifications tell the parties with the booking's record.
+        notify = list(reserved.notices) if self._recorder.batched else []
         if reserved.replaced is not None:
             replaced = reserved.replaced.id
             await self._effects.set_appointment_status(replaced, AppointmentStatus.CANCELLED)
-            await self._effects.notify(
-                Recipient.EXAMINER, Template.APPOINTMENT_CANCELLED, f"replaced-{replaced}"
+            notify.append(
+                Notice(
+                    Recipient.EXAMINER,
+                    Template.APPOINTMENT_CANCELLED,
+                    f"replaced-{replaced}",
+                    {"examiner_id": reserved.replaced_examiner_id},
+                )
             )
         assigned = examiner_id is not None
         await self._recorder.record(
             EventType.EXAMINER_ASSIGNED if assigned else EventType.APPOINTMENT_BOOKED,
             actor=Actor.OPS if assigned else Actor.SYSTEM,
             acted_by=acted_by,
+            notify=notify,
             examiner_id=reserved.examiner.id,
             starts_at=reserved.appointment.starts_at.isoformat(),
             attempt=reserved.attempt,
@@ -128,26 +140,32 @@ class Booking:
         state = self._state
         profile = state.require_profile()
         attempt = state.next_booking_attempt()
-        notice = await self._clock.due_from(workflow.now(), {NOTICE_START: profile.notice_lead})
-        result = await self._effects.book(self._request(attempt, notice[NOTICE_START], examiner_id))
+        lead = await self._clock.due_from(workflow.now(), {NOTICE_START: profile.notice_lead})
+        result = await self._effects.book(self._request(attempt, lead[NOTICE_START], examiner_id))
         if not (result.booked and result.examiner and result.appointment):
             return False
         examiner, appointment = result.examiner, result.appointment
         due = await self._clock.due_from(
             workflow.now(), {DeadlineName.APPOINTMENT_CONFIRMATION: profile.confirm_due}
         )
-        if state.stage is Stage.SCHEDULING:
-            step = f"appointment-{attempt}"
-            await self._effects.notify(Recipient.CLAIMANT, Template.APPOINTMENT_NOTICE, step)
-            await self._effects.notify(Recipient.EXAMINER, Template.APPOINTMENT_REQUEST, step)
+        step = f"appointment-{attempt}"
+        told = {"examiner_id": examiner.id, "appointment_id": appointment.id}
+        notices = (
+            Notice(Recipient.CLAIMANT, Template.APPOINTMENT_NOTICE, step, told),
+            Notice(Recipient.EXAMINER, Template.APPOINTMENT_REQUEST, step, told),
+        )
+        if state.stage is Stage.SCHEDULING and not self._recorder.batched:
+            for notice in notices:
+                await self._effects.send(self._effects.notification(notice))
         if state.stage is not Stage.SCHEDULING:
             # Withdrawn while the slot was being booked: release it.
             await self._effects.set_appointment_status(appointment.id, AppointmentStatus.CANCELLED)
             return True
         # Published only now, with its deadline: actions on the appointment need it complete.
+        replaced_examiner = state.examiner.id if state.examiner else None
         replaced = state.publish_booking(examiner, appointment, workflow.now())
         state.set_deadlines(due, workflow.now())
-        return _Reserved(attempt, examiner, appointment, replaced)
+        return _Reserved(attempt, examiner, appointment, replaced, replaced_examiner, notices)
 
     def _request(
         self, attempt: int, earliest: datetime, examiner_id: str | None

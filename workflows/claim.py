@@ -27,7 +27,7 @@ from temporalio import workflow
 from workflows.booking import Booking
 from workflows.clock import DeadlineClock
 from workflows.closing import close_claim
-from workflows.effects import Effects
+from workflows.effects import Effects, Notice
 from workflows.recorder import Recorder
 from workflows.reporting import Reporting
 from workflows.safety_hold import SafetyHold
@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         AppointmentStatus,
         DeadlineName,
         EventType,
+        Patch,
         Query,
         Recipient,
         Template,
@@ -91,6 +92,7 @@ class ClaimWorkflow:
     @workflow.run
     async def run(self, intake: ClaimIntake) -> ClaimStatus:
         state = self.state
+        self._recorder.batched = workflow.patched(Patch.OUTBOX_IN_TRANSITION)
         state.profile = await self._effects.load_profile(intake.jurisdiction)
         await self._recorder.record(
             EventType.REFERRAL_RECEIVED,
@@ -109,6 +111,11 @@ class ClaimWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         await close_claim(state, self._effects, self._recorder)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if state.safety_hold and workflow.patched(Patch.HOLD_LIFTS_AFTER_CLOSE):
+            # Closed on hold: the claim stays open until its cases end, so that the hold is
+            # seen lifted (status, timeline, SafetyHold) and held notices go out.
+            await workflow.wait_condition(lambda: not state.safety_hold)
+            await self._recorder.record(EventType.SAFETY_HOLD_LIFTED, actor=Actor.CLINICIAN)
         return state.status()
 
     # --- scheduling -----------------------------------------------------------------------------
@@ -285,7 +292,7 @@ class ClaimWorkflow:
             await self._clock.start(
                 Stage.DECISION, current.due_at, {DeadlineName.DECISION: profile.decision_extension}
             )
-        await self._effects.notify(
+        notice = Notice(
             Recipient.CLAIMANT,
             Template.DECISION_EXTENSION_NOTICE,
             f"extension-{used}",
@@ -295,6 +302,7 @@ class ClaimWorkflow:
             EventType.DECISION_EXTENDED,
             actor=Actor.INSURER,
             acted_by=extension.acted_by,
+            notify=[notice],
             extension=used,
         )
         return state.status()

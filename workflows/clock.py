@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-from workflows.effects import Effects
+from workflows.effects import Effects, Notice
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -77,12 +77,14 @@ class DeadlineClock:
         await self._effects.notify(owner, Template.DEADLINE_REMINDER, step, {"due_at": due})
 
     async def _breach(self, deadline: Deadline) -> None:
+        """The deadline passed: its owner and ops are told, once, and the breach recorded."""
         self._state.mark_breached(deadline)
         owner = self._state.deadline_owner(deadline)
         step = f"breach-{deadline.name}-{self._state.seq}"
-        await self._effects.notify(owner, Template.DEADLINE_BREACHED, step)
-        if owner is not Recipient.OPS:
-            await self._effects.notify(Recipient.OPS, Template.DEADLINE_BREACHED, step)
+        told = [owner] if owner is Recipient.OPS else [owner, Recipient.OPS]
         await self._recorder.record(
-            EventType.DEADLINE_BREACHED, deadline=deadline.name, owner=owner
+            EventType.DEADLINE_BREACHED,
+            notify=[Notice(who, Template.DEADLINE_BREACHED, step) for who in told],
+            deadline=deadline.name,
+            owner=owner,
         )

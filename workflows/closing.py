@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.effects import Effects
+from workflows.effects import Effects, Notice
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -19,15 +19,25 @@ async def close_claim(state: ClaimState, effects: Effects, recorder: Recorder) -
         # Compensation for every way of closing: a slot still booked is released (no-op when the
         # exam took place or the slot was already released).
         await effects.set_appointment_status(state.appointment.id, AppointmentStatus.CANCELLED)
-    await effects.notify(Recipient.INSURER, Template.CLAIM_CLOSED, step)
+    notify = [Notice(Recipient.INSURER, Template.CLAIM_CLOSED, step)]
     notices = state.closing_notices()
     if notices.deferred_notice:
-        # No adverse notice reaches a claimant on safety hold; ops send it when it is safe.
+        # No adverse notice reaches a claimant on safety hold. Claims that batch their
+        # notifications queue it held (sent when the hold lifts); ops are told either way.
         details = {"notice": notices.deferred_notice}
-        await effects.notify(Recipient.OPS, Template.ADVERSE_NOTICE_DEFERRED, step, details)
+        if recorder.batched:
+            notify.append(Notice(Recipient.CLAIMANT, notices.deferred_notice, step, held=True))
+        notify.append(Notice(Recipient.OPS, Template.ADVERSE_NOTICE_DEFERRED, step, details))
     elif notices.claimant_notice:
-        await effects.notify(Recipient.CLAIMANT, notices.claimant_notice, step)
+        notify.append(Notice(Recipient.CLAIMANT, notices.claimant_notice, step))
     if state.examiner is not None:
-        await effects.notify(Recipient.EXAMINER, Template.CLAIM_CLOSED, step)
+        notify.append(
+            Notice(
+                Recipient.EXAMINER,
+                Template.CLAIM_CLOSED,
+                step,
+                {"examiner_id": state.examiner.id},
+            )
+        )
     outcome = state.outcome.value if state.outcome else None
-    await recorder.record(EventType.CLAIM_CLOSED, outcome=outcome)
+    await recorder.record(EventType.CLAIM_CLOSED, notify=notify, outcome=outcome)

@@ -8,6 +8,7 @@ at-least-once and the database drops a repeat.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,18 @@ TIMEOUTS: dict[ActivityName, timedelta] = {
     ActivityName.NOTIFY: timedelta(seconds=30),
     ActivityName.ASSESS_REPORT: timedelta(seconds=30),
 }
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification to make: to whom, which template, on what occasion (`step`)."""
+
+    recipient: Recipient
+    template: Template
+    step: str
+    details: dict[str, Any] = field(default_factory=dict)
+    # Held until the claim's safety hold lifts (an adverse notice to a claimant at risk).
+    held: bool = False
 
 
 class Effects:
@@ -80,15 +93,22 @@ class Effects:
         step: str,
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Queue a message; `step` names the occasion, so each is queued once whatever retries."""
-        note = Notification(
-            key=f"{self._owner}:{recipient}:{template}:{step}",
-            claim_id=self.claim_id,
-            recipient=recipient,
-            template=template,
-            details=details or {},
-        )
+        """Queue a message now, on its own; `step` names the occasion, so each is queued once
+        whatever retries. (Notifications of a transition ride with it: `Recorder.record`.)"""
+        await self.send(self.notification(Notice(recipient, template, step, details or {})))
+
+    async def send(self, note: Notification) -> None:
         await _run(ActivityName.NOTIFY, note, bool)
+
+    def notification(self, notice: Notice) -> Notification:
+        return Notification(
+            key=f"{self._owner}:{notice.recipient}:{notice.template}:{notice.step}",
+            claim_id=self.claim_id,
+            recipient=notice.recipient,
+            template=notice.template,
+            details=notice.details,
+            held=notice.held,
+        )
 
 
 async def _run(name: ActivityName, arg: object, result_type: type | None) -> Any:

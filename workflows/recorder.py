@@ -3,10 +3,12 @@ activity), and what SREs see in the Temporal UI (search attributes and current d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
-from workflows.effects import Effects
+from workflows.effects import Effects, Notice
 
 with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
@@ -19,6 +21,9 @@ class Recorder:
     def __init__(self, state: ClaimState, effects: Effects) -> None:
         self._state = state
         self._effects = effects
+        # Claims started before notifications rode with their transition queue each on its own,
+        # first (their histories replay that way).
+        self.batched = False
 
     async def record(
         self,
@@ -26,11 +31,17 @@ class Recorder:
         *,
         actor: Actor = Actor.SYSTEM,
         acted_by: Caller | None = None,
+        notify: Sequence[Notice] = (),
         **details: object,
     ) -> None:
-        """Append `event_type` (details never hold PHI) and write the new status with it.
-        `acted_by` is the caller whose action this is; `actor` labels events of older claims
-        and of the claim's own steps."""
+        """Append `event_type` (details never hold PHI) and write the new status with it, and
+        the transition's notifications (`notify`) in the same transaction. `acted_by` is the
+        caller whose action this is; `actor` labels events of older claims and of the claim's
+        own steps."""
+        notes = [self._effects.notification(n) for n in notify]
+        if not self.batched:
+            for note in notes:
+                await self._effects.send(note)
         now = workflow.now()
         seq = self._state.next_event(now)
         status = self._state.status()
@@ -45,7 +56,10 @@ class Recorder:
             details=details,
             acted_by=acted_by,
         )
-        await self._effects.record(ProjectionWrite(status=status, event=event))
+        write = ProjectionWrite(
+            status=status, event=event, notifications=notes if self.batched else []
+        )
+        await self._effects.record(write)
 
     def _publish(self, status: ClaimStatus) -> None:
         """Search attributes and the UI's current details: what SREs filter and see."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from temporalio import workflow
 
 from workflows.clock import DeadlineClock
-from workflows.effects import Effects
+from workflows.effects import Effects, Notice
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -57,15 +57,20 @@ class Reporting:
         await self._clock.start(
             Stage.REVIEW, workflow.now(), {DeadlineName.REVIEW: profile.review_sla}
         )
+        notify = []
         if findings:
             step = f"qa-exhausted-{state.addenda}"
-            await self._effects.notify(Recipient.OPS, Template.QA_ADDENDA_EXHAUSTED, step)
+            notify.append(Notice(Recipient.OPS, Template.QA_ADDENDA_EXHAUSTED, step))
         if profile.claimant_gets_report == "same_day":
-            await self._effects.notify(Recipient.CLAIMANT, Template.REPORT_COPY, "report-filed")
+            notify.append(Notice(Recipient.CLAIMANT, Template.REPORT_COPY, "report-filed"))
+        if self._recorder.batched:
+            step = f"review-{state.seq + 1}"
+            notify.append(Notice(Recipient.REVIEWER, Template.REPORT_TO_REVIEW, step))
         await self._recorder.record(
             EventType.REPORT_SUBMITTED,
             actor=Actor.EXAMINER,
             acted_by=report.acted_by,
+            notify=notify,
             qa_findings=findings,
         )
 
@@ -85,14 +90,15 @@ class Reporting:
             Stage.DECISION, workflow.now(), {DeadlineName.DECISION: profile.decision_due}
         )
         step = "report-accepted"
-        await self._effects.notify(Recipient.INSURER, Template.REPORT_AVAILABLE, step)
+        notify = [Notice(Recipient.INSURER, Template.REPORT_AVAILABLE, step)]
         if profile.claimant_gets_report == "yes":
-            await self._effects.notify(Recipient.CLAIMANT, Template.REPORT_COPY, step)
+            notify.append(Notice(Recipient.CLAIMANT, Template.REPORT_COPY, step))
         recommendation = state.recommendation.value if state.recommendation else None
         await self._recorder.record(
             EventType.REPORT_ACCEPTED,
             actor=Actor.REVIEWER,
             acted_by=review.acted_by,
+            notify=notify,
             recommendation=recommendation,
         )
 
@@ -105,9 +111,7 @@ class Reporting:
         await self._clock.start(
             Stage.REPORT, workflow.now(), {DeadlineName.REPORT: profile.escalation_grace}
         )
-        await self._effects.notify(
-            Recipient.EXAMINER, Template.ADDENDUM_REQUEST, f"addendum-{addendum}"
-        )
+        request = Notice(Recipient.EXAMINER, Template.ADDENDUM_REQUEST, f"addendum-{addendum}")
         await self._recorder.record(
-            event, actor=actor, acted_by=acted_by, addendum=addendum, **details
+            event, actor=actor, acted_by=acted_by, notify=[request], addendum=addendum, **details
         )

@@ -10,7 +10,7 @@ from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
-from workflows.effects import Effects
+from workflows.effects import Effects, Notice
 from workflows.recorder import Recorder
 from workflows.safety import SafetyEscalationWorkflow
 
@@ -82,13 +82,24 @@ class SafetyHold:
     ) -> None:
         """The hold lifts when the case ends: resolved by a clinician, or (terminated, failed)
         with ops and the medical director told so that nothing is held without an owner."""
+        notify: list[Notice] = []
         try:
             await case
         except ChildWorkflowError:
             details = {"case": case_id}
-            for recipient in (Recipient.OPS, Recipient.MEDICAL_DIRECTOR):
-                await self._effects.notify(
-                    recipient, Template.SAFETY_CASE_ENDED_UNRESOLVED, case_id, details
-                )
-        if self._state.end_safety_case(case_id):
-            await self._recorder.record(EventType.SAFETY_HOLD_LIFTED, actor=Actor.CLINICIAN)
+            notify = [
+                Notice(who, Template.SAFETY_CASE_ENDED_UNRESOLVED, case_id, details)
+                for who in (Recipient.OPS, Recipient.MEDICAL_DIRECTOR)
+            ]
+            if not self._recorder.batched:
+                for notice in notify:
+                    await self._effects.send(self._effects.notification(notice))
+                notify = []
+        lifts = self._state.end_safety_case(case_id)
+        if lifts:
+            await self._recorder.record(
+                EventType.SAFETY_HOLD_LIFTED, actor=Actor.CLINICIAN, notify=notify
+            )
+        elif notify:  # the claim is closed: no event to ride with
+            for notice in notify:
+                await self._effects.send(self._effects.notification(notice))

@@ -1,0 +1,105 @@
+"""How each notification reaches its recipient, as data: which channel, whose inbox, what is
+clinical, and which claim events become which insurer webhook events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from domain.names import EventType, Recipient, Role, Template
+
+
+class Channel(StrEnum):
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+    PAGE = "page"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    FAILED = "failed"  # an attempt failed; another is due at `next_attempt_at`
+    DELIVERED = "delivered"
+    DEAD = "dead"  # retried for the whole retry period; ops are told
+    HELD = "held"  # an adverse notice waiting for the claimant's safety hold to lift
+
+
+# People outside the service are reached by email; the on-call chain by pages.
+EMAIL_RECIPIENTS = frozenset({Recipient.CLAIMANT, Recipient.EXAMINER})
+PAGE_RECIPIENTS = frozenset(
+    {Recipient.CLINICIAN, Recipient.CRISIS_LINE, Recipient.MEDICAL_DIRECTOR}
+)
+# Pages are for what cannot wait; the rest reaches clinicians through their inbox.
+PAGE_TEMPLATES = frozenset(
+    {Template.SAFETY_PAGE, Template.SAFETY_ALERT, Template.SAFETY_ESCALATION}
+)
+
+# Notifications that ask someone to act: each opens an item in that role's inbox.
+INBOX: dict[tuple[Recipient, Template], Role] = {
+    **{
+        (Recipient.OPS, t): Role.OPS
+        for t in (
+            Template.NO_EXAMINER_AVAILABLE,
+            Template.DEADLINE_BREACHED,
+            Template.DUTY_TO_PROTECT_TASK,
+            Template.ADVERSE_NOTICE_DEFERRED,
+            Template.QA_ADDENDA_EXHAUSTED,
+            Template.SAFETY_CASE_ENDED_UNRESOLVED,
+            Template.NOTIFICATION_DATA_CLEANED,
+            Template.DELIVERY_DEAD,
+        )
+    },
+    **{
+        (Recipient.EXAMINER, t): Role.EXAMINER
+        for t in (
+            Template.APPOINTMENT_REQUEST,
+            Template.ADDENDUM_REQUEST,
+            Template.DEADLINE_REMINDER,
+            Template.DEADLINE_BREACHED,
+        )
+    },
+    **{
+        (Recipient.REVIEWER, t): Role.REVIEWER
+        for t in (Template.REPORT_TO_REVIEW, Template.DEADLINE_REMINDER, Template.DEADLINE_BREACHED)
+    },
+    **{
+        (Recipient.INSURER, t): Role.INSURER
+        for t in (Template.DEADLINE_REMINDER, Template.DEADLINE_BREACHED)
+    },
+    **{
+        (recipient, t): Role.CLINICIAN
+        for recipient in (Recipient.CLINICIAN, Recipient.MEDICAL_DIRECTOR)
+        for t in (
+            Template.SAFETY_PAGE,
+            Template.SAFETY_ESCALATION,
+            Template.SAFETY_UNRESOLVED,
+            Template.REFERRAL_TO_TREATMENT,
+            Template.SAFETY_CASE_ENDED_UNRESOLVED,
+        )
+    },
+}
+
+# Details only the clinical chain may read (minimum necessary): stripped for everyone else.
+CLINICAL_DETAILS = frozenset({"notes", "level", "toward"})
+CLINICAL_ROLES = frozenset({Role.CLINICIAN})
+
+# An inbox item of these kinds is closed only with a record of whom was warned (Tarasoff).
+NEEDS_WARNED_RECORD = frozenset({Template.DUTY_TO_PROTECT_TASK})
+
+
+class WebhookEvent(StrEnum):
+    CLAIM_CREATED = "claim.created"
+    CLAIM_STAGE_CHANGED = "claim.stage_changed"
+    CLAIM_DEADLINE_BREACHED = "claim.deadline_breached"
+    CLAIM_SAFETY_HOLD_CHANGED = "claim.safety_hold_changed"
+    CLAIM_REPORT_AVAILABLE = "claim.report_available"
+    CLAIM_CLOSED = "claim.closed"
+
+
+# Claim events that are webhook events by themselves (stage changes are found by comparing).
+WEBHOOK_EVENTS: dict[EventType, WebhookEvent] = {
+    EventType.REFERRAL_RECEIVED: WebhookEvent.CLAIM_CREATED,
+    EventType.DEADLINE_BREACHED: WebhookEvent.CLAIM_DEADLINE_BREACHED,
+    EventType.SAFETY_HOLD_PLACED: WebhookEvent.CLAIM_SAFETY_HOLD_CHANGED,
+    EventType.SAFETY_HOLD_LIFTED: WebhookEvent.CLAIM_SAFETY_HOLD_CHANGED,
+    EventType.REPORT_ACCEPTED: WebhookEvent.CLAIM_REPORT_AVAILABLE,
+    EventType.CLAIM_CLOSED: WebhookEvent.CLAIM_CLOSED,
+}
