@@ -24,6 +24,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from codec import Sealer
 from domain import search_attributes as sa
 from domain.access import Capability, can_read, may, may_act
 from domain.errors import (
@@ -57,17 +58,21 @@ from domain.parsing import (
 from domain.refusal import ACTION_NOT_ALLOWED
 from settings import Settings
 from store import claims as claims_store
-from store import idempotency
+from store import idempotency, inbox
 from workflows import ClaimWorkflow
 
 T = TypeVar("T")
 
 
 class ClaimService:
-    def __init__(self, pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, client: Client, settings: Settings, sealer: Sealer
+    ) -> None:
         self._pool = pool
         self._client = client
         self._settings = settings
+        # Seals the claimant's contact at rest (the dispatcher opens it to send their notices).
+        self._sealer = sealer
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -89,7 +94,12 @@ class ClaimService:
             referral, claim_id=claim_id, workflow_id=workflow_id, at=datetime.now(UTC)
         )
         fingerprint = referral_fingerprint(referral)
-        created, existing = await claims_store.insert_new_claim(self._pool, initial, fingerprint)
+        claimant = referral.claimant
+        contact = {"name": claimant.full_name, "email": claimant.email, "phone": claimant.phone}
+        async with self._pool.acquire() as conn:
+            created, existing = await claims_store.insert_new_claim(
+                conn, initial, fingerprint, self._sealer.seal_json(contact)
+            )
         if not created and existing is not None and existing != fingerprint:
             raise DuplicateClaimNumber(
                 "this claim number is already in use by a different referral from this insurer",
@@ -233,6 +243,13 @@ class ClaimService:
             )
             if not case_id:
                 raise ActionNotAllowed("the claim has no open safety case")
+            if action is Action.SAFETY_RESOLVE and await inbox.open_duty_to_protect(
+                self._pool, case_id
+            ):
+                raise ActionNotAllowed(
+                    "the duty-to-protect task of this case is still open: close it in the ops "
+                    "inbox with whom was warned, then resolve"
+                )
             await self._update(case_id, action, payload, update_id, result_type=None)
             return await self._reread(current)
         if current.status == "closed":

@@ -82,6 +82,33 @@ class Settings(BaseSettings):
     def gateway_port(self) -> int:
         return self.codec_gateway_port or self.ui_port + 2
 
+    # The dev stack's paging receiver; 0: ui_port + 3.
+    pager_port: int = 0
+
+    @property
+    def dev_pager_port(self) -> int:
+        return self.pager_port or self.ui_port + 3
+
+    # Delivery (the dispatcher). Email through an SMTP relay:
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    mail_from: str = "IME Claims <no-reply@ime-claims.example>"
+    # Pages to the on-call chain: a PagerDuty Events API v2 endpoint, and the routing key of each
+    # recipient (clinician, crisis_line, medical_director).
+    paging_url: str = ""
+    paging_routing_keys: dict[str, str] = {}
+    # Networks webhooks may point into although not public (development: loopback).
+    webhook_allowed_networks: list[str] = []
+    # How many deliveries one dispatcher sends at once, and how long it holds one it claimed.
+    dispatcher_concurrency: int = Field(default=16, ge=1, le=256)
+    dispatcher_lease_seconds: float = Field(default=30.0, gt=0)
+    # Retry backoff: doubling from the first wait up to the longest, with full jitter.
+    delivery_backoff_first_seconds: float = Field(default=1.0, gt=0)
+    delivery_backoff_max_seconds: float = Field(default=600.0, gt=0)
+
     # How long the API waits for a workflow to accept or reject an action.
     action_timeout_seconds: float = Field(default=30.0, gt=0)
 

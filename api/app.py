@@ -11,9 +11,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import errors, metrics, openapi
 from api.auth import Authenticator
 from api.boundary import Boundary
-from api.routes import claims, codec, examiners, health
+from api.routes import claims, codec, examiners, health, inbox, webhooks
 from claim_service import ClaimService
-from connections import connect_temporal, open_pool
+from connections import connect_temporal, open_pool, sealer
 from settings import Settings, get_settings
 from store.access_log import AccessLog
 
@@ -28,7 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.pool = pool
         app.state.temporal = temporal
-        app.state.claims = ClaimService(pool, temporal, settings)
+        app.state.sealer = sealer(settings)
+        app.state.claims = ClaimService(pool, temporal, settings, app.state.sealer)
         app.state.authenticator = Authenticator(pool, settings)
         app.state.access_log = AccessLog(pool, timeout=settings.database_statement_timeout_seconds)
         # The same codec the client encrypts with: one key ring per process.
@@ -73,5 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(claims.router)
     app.include_router(examiners.router)
+    app.include_router(webhooks.router)
+    app.include_router(inbox.router)
     app.include_router(codec.router)
     return app

@@ -18,7 +18,7 @@ import asyncpg
 from rich.console import Console
 
 from claim_service import ClaimService
-from connections import ConfigurationError, connect_temporal, open_pool
+from connections import ConfigurationError, connect_temporal, open_pool, sealer
 from domain.errors import ClaimError, InvalidInput
 from domain.models import Caller
 from domain.names import Role
@@ -89,6 +89,6 @@ def run_claims(work: Callable[[ClaimService], Awaitable[T]]) -> T:
 
     async def with_service(pool: asyncpg.Pool, settings: Settings) -> T:
         client = await connect_temporal(settings)
-        return await work(ClaimService(pool, client, settings))
+        return await work(ClaimService(pool, client, settings, sealer(settings)))
 
     return run(with_service)

@@ -29,6 +29,8 @@ def banner(settings: Settings, database_url: str) -> str:
     if settings.temporal_namespace != "default":
         exports.append(f"export IME_TEMPORAL_NAMESPACE={shlex.quote(settings.temporal_namespace)}")
     keys_env = shell_path(settings.data_dir / DEV_KEYS_ENV)
+    mail = shell_path(settings.data_dir / "mail")
+    pages = shell_path(settings.data_dir / "pages.jsonl")
     auth = '-H "Authorization: Bearer $INSURER_KEY"'
     lines = [
         "",
@@ -37,7 +39,9 @@ def banner(settings: Settings, database_url: str) -> str:
         f"  Temporal UI  http://localhost:{settings.ui_port}  (payloads decrypted by the codec)",
         f"  API          {api}  (docs: {api}/docs)",
         f"  Readiness    {api}/readyz",
-        f"  Logs         {logs}/{{temporal,worker,api,codec-gateway,demo}}.log",
+        f"  Logs         {logs}/<child>.log (temporal, worker, api, dispatcher, mail, pager, ...)",
+        f"  Mail         {mail}/*.eml (every email the stack sends)",
+        f"  Pages        {pages} (safety pages, PagerDuty Events v2)",
         f"  Data         {shell_path(settings.data_dir)} (kept between runs)",
         f"  API keys     {keys_env}: one per role, for development only",
         *(f"               ${dev.label:<17} {describe(dev)}" for dev in DEV_KEYS),

@@ -52,6 +52,12 @@ def child_env(settings: Settings, database_url: str) -> dict[str, str]:
     for name, value in settings.model_dump(mode="json").items():
         env[f"IME_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     env["IME_DATABASE_URL"] = database_url
+    # Delivery stays on this machine: mail to the SMTP sink, pages to the local receiver, and
+    # webhooks may point at loopback (a developer's own receiver).
+    if not settings.paging_url:
+        env["IME_PAGING_URL"] = f"http://127.0.0.1:{settings.dev_pager_port}/v2/enqueue"
+    if not settings.webhook_allowed_networks:
+        env["IME_WEBHOOK_ALLOWED_NETWORKS"] = json.dumps(["127.0.0.0/8", "::1/128"])
     env[OWNER_ENV] = str(settings.data_dir)
     # Log lines reach the log files as they happen, not when a buffer fills.
     env["PYTHONUNBUFFERED"] = "1"
@@ -95,6 +101,18 @@ def worker_argv(settings: Settings) -> list[str]:
 
 def demo_argv(settings: Settings) -> list[str]:
     return [sys.executable, "-m", "devstack.demo"]
+
+
+def dispatcher_argv(settings: Settings) -> list[str]:
+    return [sys.executable, str(PROJECT_ROOT / "dispatcher.py")]
+
+
+def mail_sink_argv(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "devstack.mail_sink"]
+
+
+def pager_argv(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "devstack.pager"]
 
 
 def gateway_argv(settings: Settings) -> list[str]:

@@ -125,11 +125,13 @@ def check_ports(settings: Settings) -> None:
         ("127.0.0.1", settings.ui_port, "Temporal UI", "IME_UI_PORT"),
         (settings.api_host, settings.api_port, "API", "IME_API_PORT"),
         ("127.0.0.1", settings.gateway_port, "codec gateway", "IME_CODEC_GATEWAY_PORT"),
+        ("127.0.0.1", settings.smtp_port, "SMTP sink", "IME_SMTP_PORT"),
+        ("127.0.0.1", settings.dev_pager_port, "paging receiver", "IME_PAGER_PORT"),
     ]
     ports = [port for _, port, _, _ in wanted]
     if len(set(ports)) != len(ports):
         raise StackError(
-            "the Temporal, UI, API and codec gateway ports must differ; got "
+            "the ports of the stack must differ; got "
             + ", ".join(f"{what} {port} ({variable})" for _, port, what, variable in wanted)
         )
     busy = [

@@ -36,7 +36,10 @@ from devstack.commands import (
     api_url,
     child_env,
     demo_argv,
+    dispatcher_argv,
     gateway_argv,
+    mail_sink_argv,
+    pager_argv,
     resolved,
     temporal_argv,
     worker_argv,
@@ -125,6 +128,9 @@ class Supervisor:
         self._start_child("worker", worker_argv(self.settings), env)
         self._start_child("api", api_argv(self.settings), env)
         self._start_child("codec-gateway", gateway_argv(self.settings), env)
+        self._start_child("mail", mail_sink_argv(self.settings), env)
+        self._start_child("pager", pager_argv(self.settings), env)
+        self._start_child("dispatcher", dispatcher_argv(self.settings), env)
         await self._watch(database_url)
 
     def _start_child(self, name: str, argv: list[str], env: dict[str, str]) -> None:

@@ -61,6 +61,8 @@ class Capability(StrEnum):
     MANAGE_PANEL = "manage_panel"
     USE_CODEC = "use_codec"
     READ_METRICS = "read_metrics"
+    MANAGE_WEBHOOKS = "manage_webhooks"
+    USE_INBOX = "use_inbox"
 
 
 CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
@@ -70,6 +72,10 @@ CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
     Capability.MANAGE_PANEL: frozenset({Role.OPS}),
     Capability.USE_CODEC: frozenset({Role.SRE, Role.OPS}),
     Capability.READ_METRICS: frozenset({Role.SRE, Role.OPS}),
+    # Insurers their own endpoints; ops any insurer's.
+    Capability.MANAGE_WEBHOOKS: frozenset({Role.OPS, Role.INSURER}),
+    # Every role has an inbox (an sre's is empty).
+    Capability.USE_INBOX: frozenset(Role),
 }
 
 

@@ -77,4 +77,5 @@ EXAMINER_EXAMPLE: dict[str, Any] = {
     "active": True,
     "capacity": 20,
     "location": "Albany, NY examination office 9",
+    "email": "ex-ny-neurology-9@examiners.example.org",
 }

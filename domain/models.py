@@ -595,6 +595,8 @@ class Examiner(Input):
     active: bool = True
     capacity: int = Field(default=20, ge=1, le=10_000)
     location: ShortText
+    # Where the examiner's notices go (appointment requests, addenda, reminders).
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
 
 
 class Notification(Model):
@@ -665,3 +667,81 @@ class SafetyCaseStatus(Model):
     acknowledged: bool
     resolved: bool
     missed_acknowledgements: int
+
+
+# --- delivery (webhooks and inboxes) --------------------------------------------------------
+
+
+WebhookEventType = Literal[
+    "claim.created",
+    "claim.stage_changed",
+    "claim.deadline_breached",
+    "claim.safety_hold_changed",
+    "claim.report_available",
+    "claim.closed",
+]
+
+
+class WebhookIn(Input):
+    model_config = _example(
+        {"url": "https://hooks.acme-ins.example/ime", "event_types": ["claim.closed"]}
+    )
+
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+    # Empty: every event type.
+    event_types: list[WebhookEventType] = Field(default_factory=list, max_length=10)
+    # Ops register endpoints for an insurer; an insurer key registers for itself.
+    insurer_id: Identifier | None = None
+
+
+class WebhookOut(Model):
+    id: str
+    insurer_id: str
+    url: str
+    event_types: list[str]
+    created_at: datetime
+    rotated_at: datetime | None = None
+
+
+class WebhookSecret(Model):
+    """The signing secret (`whsec_...`): shown once, when made or rotated."""
+
+    id: str
+    secret: str
+
+
+class WebhookCreated(WebhookOut):
+    secret: str
+
+
+class DeliveryOut(Model):
+    id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    created_at: datetime
+
+
+class InboxItem(Model):
+    """Something the caller must act on now."""
+
+    id: str
+    kind: str  # the notification template, e.g. duty_to_protect_task
+    claim_id: str
+    case_id: str | None = None
+    created_at: datetime
+    due_at: datetime | None = None
+    done_at: datetime | None = None
+    # What the task is about; clinical detail only for the clinical chain.
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class InboxDone(Input):
+    model_config = _example({"note": "warned the police as required", "warned": ["police"]})
+
+    note: Text
+    # Whom was warned, or which authority told: required to close a duty-to-protect task.
+    warned: list[ShortText] = Field(default_factory=list, max_length=20)

@@ -41,9 +41,25 @@ def _row_values(status: ClaimStatus) -> tuple:
 
 
 async def insert_new_claim(
+    conn: Connection, status: ClaimStatus, referral_hash: str, sealed_contact: bytes
+) -> tuple[bool, str | None]:
+    """Insert the first projection row, and the claimant's sealed contact (for the notices they
+    get) in the same transaction. Returns (created, referral_hash of the existing row)."""
+    async with conn.transaction():
+        created, existing = await _insert_projection(conn, status, referral_hash)
+        if created:
+            await conn.execute(
+                "INSERT INTO claim_contacts (claim_id, sealed) VALUES ($1, $2)"
+                " ON CONFLICT (claim_id) DO NOTHING",
+                status.claim_id,
+                sealed_contact,
+            )
+    return created, existing
+
+
+async def _insert_projection(
     conn: Executor, status: ClaimStatus, referral_hash: str
 ) -> tuple[bool, str | None]:
-    """Insert the first projection row. Returns (created, referral_hash of the existing row)."""
     row = await conn.fetchrow(
         f"""INSERT INTO claims ({_STATUS_COLUMNS}, referral_hash)
             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)

@@ -17,8 +17,8 @@ _MAX_SLOTS_PER_EXAMINER = 400
 
 
 _INSERT_EXAMINER = """INSERT INTO examiners
-    (id, name, npi, specialty, licensed_states, active, capacity, location)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+    (id, name, npi, specialty, licensed_states, active, capacity, location, email)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
 
 
 def _examiner_values(examiner: Examiner) -> tuple:
@@ -31,6 +31,7 @@ def _examiner_values(examiner: Examiner) -> tuple:
         examiner.active,
         examiner.capacity,
         examiner.location,
+        examiner.email,
     )
 
 
@@ -40,14 +41,14 @@ async def upsert_examiner(conn: Executor, examiner: Examiner) -> None:
         + """ ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, npi = EXCLUDED.npi,
                specialty = EXCLUDED.specialty, licensed_states = EXCLUDED.licensed_states,
                active = EXCLUDED.active, capacity = EXCLUDED.capacity,
-               location = EXCLUDED.location""",
+               location = EXCLUDED.location, email = EXCLUDED.email""",
         *_examiner_values(examiner),
     )
 
 
 async def list_examiners(conn: Executor) -> list[Examiner]:
     rows = await conn.fetch(
-        "SELECT id, name, npi, specialty, licensed_states, active, capacity, location"
+        "SELECT id, name, npi, specialty, licensed_states, active, capacity, location, email"
         " FROM examiners ORDER BY id"
     )
     return [Examiner.model_validate(dict(r)) for r in rows]

@@ -30,6 +30,8 @@ def seed_panel() -> list[Examiner]:
                         licensed_states=[state],
                         capacity=50,
                         location=f"{city} examination office {n + 1}",
+                        email=f"ex-{state.lower()}-{specialty.value.replace('_', '-')}-{n + 1}"
+                        "@examiners.example.org",
                     )
                 )
     return examiners

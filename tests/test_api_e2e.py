@@ -279,6 +279,18 @@ async def test_safety_concern_holds_the_claim_until_a_clinician_resolves_it(part
     assert premature.status_code == 409
     acked = await post_action(clinician, claim_id, "safety-ack", {"clinician_id": "dr-1"})
     assert acked.status_code == 200, acked.text
+    # Risk toward others: ops close the duty-to-protect task (whom was warned) before resolution.
+    async with asyncio.timeout(10):
+        while not (
+            duty := [
+                i
+                for i in (await http.get("/v1/inbox")).json()
+                if i["claim_id"] == claim_id and i["kind"] == "duty_to_protect_task"
+            ]
+        ):
+            await asyncio.sleep(0.1)
+    warned = {"note": "warned as required", "warned": ["police"]}
+    assert (await http.post(f"/v1/inbox/{duty[0]['id']}/done", json=warned)).status_code == 200
     resolved = await post_action(
         clinician, claim_id, "safety-resolve", {"actions_taken": ["emergency_services_contacted"]}
     )

@@ -126,6 +126,7 @@ class SafetyEscalationWorkflow:
             template,
             step,
             {
+                "case": workflow.info().workflow_id,  # pages of one case share a dedup key
                 "level": case.level,
                 "toward": case.toward,
                 # Clinical notes only to the clinical chain (minimum necessary).

@@ -1,0 +1,1 @@
+"""The dispatcher: delivers what the outbox holds (webhooks, email, pages), at least once."""

@@ -1,0 +1,253 @@
+"""The relay: claims due deliveries from Postgres, sends them, records each attempt.
+
+Why a relay over Postgres rather than a workflow per message: the deliveries are rows written in
+the transition's own transaction already, and a row is claimed with a lease
+(`FOR UPDATE SKIP LOCKED`), so any number of dispatchers share the work without a coordinator and
+never send one delivery concurrently; a dispatcher killed mid-send leaves a lease that lapses,
+and another sends again (at least once; the `webhook-id` lets receivers drop the repeat). Each
+delivery has its own `next_attempt_at`, so a dead receiver delays nobody else. A workflow per
+message would cost the engine a history per notification for what a row does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from codec import Sealer
+from delivery.channels import Channels, NotDelivered
+from delivery.mail import letter, message
+from domain.delivery import Channel
+from domain.models import ClaimStatus, Notification
+from domain.names import Recipient, Template
+from settings import Settings
+from store import outbox, webhooks
+from store.claims import get_status
+
+log = logging.getLogger("ime.dispatcher")
+_POSTGRES_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+
+_CLAIM = """
+UPDATE deliveries d
+   SET lease_until = now() + make_interval(secs => $1), lease_owner = $2, attempts = attempts + 1
+ WHERE id IN (SELECT id FROM deliveries
+               WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
+                 AND (lease_until IS NULL OR lease_until < now())
+               ORDER BY next_attempt_at
+               LIMIT $3
+               FOR UPDATE SKIP LOCKED)
+RETURNING d.id, d.channel, d.claim_id, d.webhook_id, d.outbox_key, d.event_type,
+          d.sealed_body, d.attempts, d.give_up_at"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: uuid.UUID
+    channel: Channel
+    claim_id: str
+    webhook_id: str | None
+    outbox_key: str | None
+    event_type: str
+    body: Any
+    attempts: int
+    give_up_at: datetime
+
+
+class Relay:
+    def __init__(
+        self, pool: asyncpg.Pool, sealer: Sealer, channels: Channels, settings: Settings
+    ) -> None:
+        self._pool = pool
+        self._sealer = sealer
+        self._channels = channels
+        self._settings = settings
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop`; then let the sends in flight finish."""
+        listener = await self._pool.acquire()
+        await listener.add_listener("deliveries", self._on_notify)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except (
+                    OSError,
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                    TimeoutError,
+                ) as err:
+                    log.warning("dispatcher cannot reach Postgres: %s", type(err).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                self._wake.clear()
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener("deliveries", self._on_notify)
+            await self._pool.release(listener)
+            if self._in_flight:
+                await asyncio.wait(self._in_flight, timeout=self._settings.dispatcher_lease_seconds)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def tick(self) -> int:
+        """Release held notices whose hold lifted, claim what is due, start sending it."""
+        await self._release_held()
+        free = self._settings.dispatcher_concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        rows = await self._pool.fetch(
+            _CLAIM, self._settings.dispatcher_lease_seconds, self.owner, free
+        )
+        for row in rows:
+            task = asyncio.create_task(self._attempt(self._claimed(row)))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(rows)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def drain(self) -> None:
+        """Wait for the sends in flight (tests, shutdown)."""
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+
+    def _claimed(self, row: asyncpg.Record) -> Claimed:
+        return Claimed(
+            id=row["id"],
+            channel=Channel(row["channel"]),
+            claim_id=row["claim_id"],
+            webhook_id=row["webhook_id"],
+            outbox_key=row["outbox_key"],
+            event_type=row["event_type"],
+            body=self._sealer.open_json(bytes(row["sealed_body"])),
+            attempts=row["attempts"],
+            give_up_at=row["give_up_at"],
+        )
+
+    async def _release_held(self) -> None:
+        """Adverse notices held while the claimant was on safety hold go out once it lifts."""
+        released = await self._pool.execute(
+            """UPDATE deliveries d SET status = 'pending', next_attempt_at = now()
+               FROM claims c
+               WHERE d.status = 'held' AND c.claim_id = d.claim_id AND NOT c.safety_hold"""
+        )
+        if not released.endswith(" 0"):
+            log.info("released held notices: %s", released)
+
+    async def _attempt(self, delivery: Claimed) -> None:
+        try:
+            await self._send(delivery)
+        except NotDelivered as failure:
+            await self._failed(delivery, failure)
+        except Exception as err:  # a bug must not stall the relay: record it as a failure
+            log.error("delivery %s raised %s", delivery.id, type(err).__name__)
+            await self._failed(delivery, NotDelivered(f"error: {type(err).__name__}"))
+        else:
+            await self._pool.execute(
+                """UPDATE deliveries SET status = 'delivered', delivered_at = now(),
+                       lease_until = NULL, last_error = NULL
+                   WHERE id = $1 AND lease_owner = $2""",
+                delivery.id,
+                self.owner,
+            )
+
+    async def _send(self, delivery: Claimed) -> None:
+        match delivery.channel:
+            case Channel.WEBHOOK:
+                assert delivery.webhook_id is not None
+                hook = await webhooks.find(self._pool, delivery.webhook_id)
+                secret = await webhooks.signing_secret(
+                    self._pool, self._sealer, delivery.webhook_id
+                )
+                if hook is None or secret is None:
+                    raise NotDelivered("the endpoint was deleted", permanent=True)
+                await self._channels.webhook(hook.url, secret, delivery.body)
+            case Channel.PAGE:
+                recipient = delivery.body["payload"].get("component", "clinician")
+                await self._channels.page(recipient, delivery.body)
+            case Channel.EMAIL:
+                await self._channels.email(await self._email(delivery))
+
+    async def _email(self, delivery: Claimed) -> Any:
+        body = delivery.body
+        status = await get_status(self._pool, delivery.claim_id)
+        if status is None:
+            raise NotDelivered("the claim is not in the projection", permanent=True)
+        recipient = Recipient(body["recipient"])
+        if recipient is Recipient.CLAIMANT:
+            address, name = await self._claimant(delivery.claim_id)
+        else:
+            address, name = await self._examiner(body.get("examiner_id"), status)
+        composed = letter(body["template"], status, body.get("details") or {}, name)
+        return message(composed, sender=self._settings.mail_from, to=address)
+
+    async def _claimant(self, claim_id: str) -> tuple[str, str]:
+        sealed = await self._pool.fetchval(
+            "SELECT sealed FROM claim_contacts WHERE claim_id = $1", claim_id
+        )
+        contact = self._sealer.open_json(bytes(sealed)) if sealed is not None else {}
+        if not contact.get("email"):
+            raise NotDelivered("no email address for the claimant", permanent=True)
+        return contact["email"], contact.get("name") or "claimant"
+
+    async def _examiner(self, examiner_id: object, status: ClaimStatus) -> tuple[str, str]:
+        examiner = examiner_id if isinstance(examiner_id, str) else None
+        examiner = examiner or (status.examiner.id if status.examiner else None)
+        row = await self._pool.fetchrow("SELECT name, email FROM examiners WHERE id = $1", examiner)
+        if row is None or not row["email"]:
+            raise NotDelivered("no email address for the examiner", permanent=True)
+        return row["email"], row["name"]
+
+    async def _failed(self, delivery: Claimed, failure: NotDelivered) -> None:
+        wait = self._backoff(delivery.attempts)
+        now = datetime.now(UTC)
+        dead = failure.permanent or now + wait > delivery.give_up_at
+        async with self._pool.acquire() as conn, conn.transaction():
+            updated = await conn.execute(
+                """UPDATE deliveries SET status = $3, next_attempt_at = $4, lease_until = NULL,
+                       last_error = $5
+                   WHERE id = $1 AND lease_owner = $2""",
+                delivery.id,
+                self.owner,
+                "dead" if dead else "failed",
+                now + wait,
+                failure.reason[:200],
+            )
+            if dead and updated.endswith(" 1"):
+                # Whoever runs operations must know a message never arrived.
+                note = Notification(
+                    key=f"delivery:{delivery.id}:dead",
+                    claim_id=delivery.claim_id,
+                    recipient=Recipient.OPS,
+                    template=Template.DELIVERY_DEAD,
+                    details={
+                        "delivery_id": str(delivery.id),
+                        "channel": delivery.channel.value,
+                        "event_type": delivery.event_type,
+                        "last_error": failure.reason[:200],
+                    },
+                )
+                await outbox.enqueue_in(conn, [note], self._sealer)
+        log.info("delivery %s %s: %s", delivery.id, "dead" if dead else "failed", failure.reason)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        """Exponential, capped, with full jitter (so retries of many deliveries spread out)."""
+        first = self._settings.delivery_backoff_first_seconds
+        ceiling = min(self._settings.delivery_backoff_max_seconds, first * 2 ** (attempts - 1))
+        return timedelta(seconds=random.uniform(first / 2, ceiling))

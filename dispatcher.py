@@ -1,0 +1,36 @@
+"""Runs the dispatcher until SIGINT/SIGTERM: delivers the outbox (webhooks, email, pages).
+Run as many as needed: they share the work through Postgres leases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import httpx
+
+from connections import open_pool, sealer
+from delivery.channels import SEND_TIMEOUT, Channels
+from delivery.relay import Relay
+from settings import get_settings
+
+log = logging.getLogger("ime.dispatcher")
+
+
+async def main() -> None:
+    settings = get_settings()
+    pool = await open_pool(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with httpx.AsyncClient(timeout=SEND_TIMEOUT, follow_redirects=False) as http:
+        relay = Relay(pool, sealer(settings), Channels(settings, http), settings)
+        log.info("dispatcher %s delivering", relay.owner)
+        await relay.run(stop)
+    await pool.close()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(main())
