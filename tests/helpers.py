@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 from domain.ids import claim_id_for, workflow_id_for
 from domain.models import AppointmentRef, ClaimStatus, ExaminerRef, Model, Referral
-from domain.names import Action, Query
+from domain.names import Action, Patch, Query
 from domain.parsing import claim_intake
 from tests.conftest import TEST_SECRET
 from workflows import ClaimWorkflow
@@ -59,9 +59,15 @@ HISTORIES = Path(__file__).with_name("histories")
 MANIFEST = HISTORIES / "MANIFEST.sha256"
 
 
+# Histories are recorded under the branch's name and the newest patch of the workflow code, so
+# each version of the code leaves its own histories beside those of the versions before it.
+VERSION = list(Patch)[-1].value
+
+
 async def keep_history(handle: WorkflowHandle, name: str) -> None:
-    """With IME_RECORD_HISTORIES=1, save the run's history as a replay fixture (see test_replay),
-    unless one of that name exists: recorded histories are never replaced."""
+    """With IME_RECORD_HISTORIES=1, save the run's history as a replay fixture (see test_replay)
+    as `<name>@<newest patch>.json`, unless it exists: recorded histories are never replaced."""
+    name = f"{name}@{VERSION}"
     if os.environ.get("IME_RECORD_HISTORIES") != "1" or (HISTORIES / f"{name}.json").exists():
         return
     history = await handle.fetch_history()

@@ -28,6 +28,7 @@ FORBIDDEN = {
                   "codec", "asyncpg", "httpx", "fastapi", "socket", "devstack"},
     "store": {"api", "activities", "workflows", "claim_service", "devstack"},
     "activities": {"api", "workflows", "claim_service", "devstack"},
+    "delivery": {"api", "workflows", "activities", "claim_service", "devstack"},
 }  # fmt: skip
 
 
@@ -82,3 +83,12 @@ def test_queries_and_activities_are_called_by_their_shared_names():
         ClaimActivities.__new__(ClaimActivities)
     )}  # fmt: skip
     assert registered == {a.value for a in ActivityName}
+
+
+def test_webhook_event_names_are_one_list():
+    from typing import get_args
+
+    from domain.delivery import WebhookEvent
+    from domain.models import WebhookEventType
+
+    assert set(get_args(WebhookEventType)) == {e.value for e in WebhookEvent}

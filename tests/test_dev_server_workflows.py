@@ -26,6 +26,7 @@ from tests.conftest import claim_activities, dev_address, make_settings
 from tests.helpers import (
     act,
     appointment_of,
+    keep_history,
     start_demo_claim,
     terminate_leftovers,
     wait_for,
@@ -96,6 +97,7 @@ async def test_a_claim_withdrawn_on_hold_shows_the_hold_lifted_once_its_case_end
     assert projected is not None and projected.safety_hold is False
     events = [e.type for e in await list_events(pool, final.claim_id)]
     assert events[-2:] == ["claim_closed", "safety_hold_lifted"]
+    await keep_history(handle, "withdrawn_on_hold_lifts_when_the_case_ends")
     query = f"WorkflowId = '{handle.id}' AND SafetyHold = false AND ClaimStage = 'CLOSED'"
     async with asyncio.timeout(10):
         while not [w async for w in client.list_workflows(query)]:
