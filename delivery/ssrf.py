@@ -39,6 +39,8 @@ def parse_networks(texts: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddre
 def public(address: Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return public(address.ipv4_mapped)
+    if address.is_multicast:
+        return False
     return address.is_global and not any(address in net for net in _METADATA)
 
 
