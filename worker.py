@@ -35,6 +35,9 @@ def build_worker(
         # On SIGTERM running activities get this long to finish before they are cancelled
         # (and retried elsewhere: every side effect is idempotent).
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # A claim whose worker died moves to another after this long (the SDK waits 10 s by
+        # default): failover within seconds, as the DEMO profile's waits are seconds long.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )
 
 

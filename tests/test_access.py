@@ -120,7 +120,7 @@ async def callers(api: ApiHarness, parties: Parties) -> tuple[dict[str, httpx.As
     return clients, claim
 
 
-async def test_every_role_gets_exactly_its_answer_on_every_claim_route_and_action(
+async def test_every_role_gets_exactly_its_answer_on_every_route_and_action(
     callers, api: ApiHarness
 ):
     clients, claim = callers
@@ -150,9 +150,17 @@ async def test_every_role_gets_exactly_its_answer_on_every_claim_route_and_actio
         answer = await clients[who].get(f"/v1/claims/{claim_id}")
         assert answer.headers["www-authenticate"] == "Bearer"
         assert answer.json()["error"]["code"] == "unauthenticated"
+    await every_role_gets_exactly_its_answer_on_the_other_routes(callers)
 
 
-async def test_every_role_gets_exactly_its_answer_on_the_other_routes(callers):
+# One claim walked for all that follows (the walk is the slow part).
+async def test_each_caller_sees_only_its_own_and_every_access_is_logged(callers, api: ApiHarness):
+    await lists_hold_only_what_each_caller_may_read(callers)
+    await the_timeline_says_who_acted_and_only_ops_see_which_key(callers)
+    await reads_and_actions_are_in_the_access_log(callers, api)
+
+
+async def every_role_gets_exactly_its_answer_on_the_other_routes(callers) -> None:
     clients, _ = callers
     payloads = {"payloads": [{"metadata": {"encoding": _b64(b"json/plain")}, "data": _b64(b"1")}]}
     got: dict[tuple[str, str], int] = {}
@@ -195,7 +203,7 @@ async def test_every_role_gets_exactly_its_answer_on_the_other_routes(callers):
     assert (await clients["other_insurer"].post("/v1/claims", json=other)).status_code == 201
 
 
-async def test_lists_hold_only_what_each_caller_may_read(callers):
+async def lists_hold_only_what_each_caller_may_read(callers) -> None:
     clients, claim = callers
     claim_id = claim["claim_id"]
 
@@ -213,7 +221,7 @@ async def test_lists_hold_only_what_each_caller_may_read(callers):
     assert {c["examiner"]["id"] for c in examiner_claims} == {claim["examiner"]["id"]}
 
 
-async def test_the_timeline_says_who_acted_and_only_ops_see_which_key(callers, api: ApiHarness):
+async def the_timeline_says_who_acted_and_only_ops_see_which_key(callers) -> None:
     clients, claim = callers
     claim_id = claim["claim_id"]
     events = (await clients["ops"].get(f"/v1/claims/{claim_id}/events")).json()
@@ -239,7 +247,7 @@ async def test_the_timeline_says_who_acted_and_only_ops_see_which_key(callers, a
     assert by_type["decision_issued"]["key_id"] is not None  # the insurer's own key
 
 
-async def test_reads_and_actions_are_in_the_access_log(callers, api: ApiHarness):
+async def reads_and_actions_are_in_the_access_log(callers, api: ApiHarness) -> None:
     clients, claim = callers
     claim_id = claim["claim_id"]
     await clients["insurer"].get(f"/v1/claims/{claim_id}")

@@ -47,7 +47,7 @@ async def live_api(dev_env, database_url, task_queue):
 
 async def test_the_api_holds_under_schema_driven_fuzzing(live_api, pool, tmp_path):
     _, key = await api_keys.create(pool, "dev-only-api-key-secret", role=Role.OPS)
-    max_examples = os.environ.get("IME_FUZZ_EXAMPLES", "15")
+    max_examples = os.environ.get("IME_FUZZ_EXAMPLES", "8")
     run = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "schemathesis.cli", "run", f"{live_api}/openapi.json",
         "--header", f"Authorization: Bearer {key}",
