@@ -16,7 +16,7 @@ from settings import Settings
 DEMO_REFERRAL_FILE = "demo-referral.json"
 
 
-def banner(settings: Settings, database_url: str) -> str:
+def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
     """What the developer sees once the stack is ready (the README quotes this text)."""
     api = api_url(settings)
     python = shell_path(Path(sys.executable))
@@ -44,7 +44,10 @@ def banner(settings: Settings, database_url: str) -> str:
         f"  Pages        {pages} (safety pages, PagerDuty Events v2)",
         f"  Data         {shell_path(settings.data_dir)} (kept between runs)",
         f"  API keys     {keys_env}: one per role, for development only",
-        *(f"               ${dev.label:<17} {describe(dev)}" for dev in DEV_KEYS),
+        *(
+            f"               ${dev.label:<17} {describe(dev):<38} {keys.get(dev.label, '')}".rstrip()
+            for dev in DEV_KEYS
+        ),
         "",
         *(
             [

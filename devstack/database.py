@@ -54,7 +54,7 @@ class DevDatabase:
         say(f"Postgres ready: {migrations}; {done.examiners_seeded} examiners in the panel")
         return url
 
-    async def ensure_dev_keys(self, url: str, settings: Settings) -> None:
+    async def ensure_dev_keys(self, url: str, settings: Settings) -> dict[str, str]:
         """One API key per role for the dev stack (see devstack.dev_keys)."""
         conn = await _connect(url)
         try:
@@ -62,6 +62,7 @@ class DevDatabase:
         finally:
             await conn.close()
         say(f"{len(keys)} dev API keys in {shell_path(settings.data_dir / DEV_KEYS_ENV)}")
+        return keys
 
     async def check(self, now: float) -> None:
         """Start the embedded postmaster again if it disappeared."""

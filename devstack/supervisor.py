@@ -70,6 +70,7 @@ class Supervisor:
         self.log_dir = self.data_dir / "logs"
         self.children: list[Child] = []  # in start order; stopped in reverse
         self.database = DevDatabase(self.data_dir / "pgdata")
+        self.dev_keys: dict[str, str] = {}
         self.stopping = asyncio.Event()
         self.hurry = asyncio.Event()
 
@@ -118,7 +119,7 @@ class Supervisor:
         # Temporal boots while Postgres starts and migrates: the two are independent.
         self._start_child("temporal", temporal_argv(self.settings), child_env(self.settings, ""))
         database_url = await self.database.prepare(self.settings.database_url)
-        await self.database.ensure_dev_keys(database_url, self.settings)
+        self.dev_keys = await self.database.ensure_dev_keys(database_url, self.settings)
         if self.stopping.is_set():
             return
         await self._wait_for_temporal()
@@ -186,7 +187,7 @@ class Supervisor:
                 if not ready:
                     ready = await self._probe(http, readyz)
                     if ready:
-                        print(banner(self.settings, database_url), flush=True)
+                        print(banner(self.settings, database_url, self.dev_keys), flush=True)
                         if self.settings.demo:
                             # Started last, so it is stopped first.
                             self._start_child(
