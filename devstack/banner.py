@@ -9,7 +9,7 @@ from pathlib import Path
 
 from devstack.commands import api_url
 from devstack.console import shell_path
-from devstack.dev_keys import DEV_KEYS, DEV_KEYS_ENV, describe
+from devstack.dev_keys import DEV_KEYS, DEV_KEYS_ENV, DevKey, describe
 from domain.examples import SAMPLE_REFERRAL
 from settings import Settings
 
@@ -44,10 +44,7 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
         f"  Pages        {pages} (safety pages, PagerDuty Events v2)",
         f"  Data         {shell_path(settings.data_dir)} (kept between runs)",
         f"  API keys     {keys_env}: one per role, for development only",
-        *(
-            f"               ${dev.label:<17} {describe(dev):<38} {keys.get(dev.label, '')}".rstrip()
-            for dev in DEV_KEYS
-        ),
+        *(_key_line(dev, keys.get(dev.label, "")) for dev in DEV_KEYS),
         "",
         *(
             [
@@ -78,6 +75,10 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _key_line(dev: DevKey, key: str) -> str:
+    return f"               ${dev.label:<17} {describe(dev):<38} {key}".rstrip()
 
 
 def write_demo_referral(data_dir: Path) -> None:
