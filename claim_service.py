@@ -165,8 +165,11 @@ class ClaimService:
         return ClaimPage(items=items, next_cursor=encode_cursor(last) if last else None)
 
     async def events(self, claim_id: str, caller: Caller) -> list[ClaimEvent]:
-        await self.get(claim_id, caller)
-        events = await claims_store.list_events(self._pool, claim_id)
+        return await self.timeline(await self.get(claim_id, caller), caller)
+
+    async def timeline(self, claim: ClaimStatus, caller: Caller) -> list[ClaimEvent]:
+        """The events of a claim `get` gave the caller, as the caller may see them."""
+        events = await claims_store.list_events(self._pool, claim.claim_id)
         return [_as_seen_by(caller, e) for e in events]
 
     @staticmethod

@@ -15,7 +15,6 @@ import re
 import uuid
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +24,7 @@ from domain.errors import ClaimError, PayloadTooLarge, Unavailable, UnsupportedM
 from domain.ids import plausible_claim_id
 from domain.models import Caller
 from store.access_log import AccessEntry, AccessLog
+from store.db import POSTGRES_DOWN
 
 log = logging.getLogger("ime.api")
 
@@ -32,7 +32,6 @@ PUBLIC = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/o
 CODEC_SIGN_IN = "/codec/sign-in"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_KEY_STORE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 class Boundary:
@@ -68,7 +67,7 @@ class Boundary:
         except ClaimError as err:
             await _answer(err, scope, receive, send)
             return
-        except _KEY_STORE_DOWN as err:
+        except POSTGRES_DOWN as err:  # the key store did not answer
             log.warning("authentication unavailable: %s", type(err).__name__)
             unavailable = Unavailable("authentication is unavailable; retry shortly")
             await _answer(unavailable, scope, receive, send)

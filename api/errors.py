@@ -19,15 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
 from domain.errors import ClaimError, InvalidInput, Unavailable
+from store.db import POSTGRES_DOWN
 
 # Failures of a dependency rather than of the request: the caller should retry.
-_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    RPCError,
-    OSError,
-    TimeoutError,
-)
+_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (*POSTGRES_DOWN, RPCError)
 # What Postgres says about the data it was given: the request's fault, not an outage.
 _DATA_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError,)
 

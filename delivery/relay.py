@@ -33,9 +33,9 @@ from domain.names import Recipient, Template
 from settings import Settings
 from store import outbox, webhooks
 from store.claims import get_status
+from store.db import POSTGRES_DOWN
 
 log = logging.getLogger("ime.dispatcher")
-_POSTGRES_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 _CLAIM = """
 UPDATE deliveries d
@@ -83,12 +83,7 @@ class Relay:
             while not stop.is_set():
                 try:
                     await self.tick()
-                except (
-                    OSError,
-                    asyncpg.PostgresError,
-                    asyncpg.InterfaceError,
-                    TimeoutError,
-                ) as err:
+                except POSTGRES_DOWN as err:
                     log.warning("dispatcher cannot reach Postgres: %s", type(err).__name__)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=0.5)
@@ -171,13 +166,11 @@ class Relay:
         match delivery.channel:
             case Channel.WEBHOOK:
                 assert delivery.webhook_id is not None
-                hook = await webhooks.find(self._pool, delivery.webhook_id)
-                secret = await webhooks.signing_secret(
-                    self._pool, self._sealer, delivery.webhook_id
-                )
-                if hook is None or secret is None:
+                found = await webhooks.endpoint(self._pool, self._sealer, delivery.webhook_id)
+                if found is None:
                     raise NotDelivered("the endpoint was deleted", permanent=True)
-                await self._channels.webhook(hook.url, secret, delivery.body)
+                url, secret = found
+                await self._channels.webhook(url, secret, delivery.body)
             case Channel.PAGE:
                 recipient = delivery.body["payload"].get("component", "clinician")
                 await self._channels.page(recipient, delivery.body)

@@ -12,6 +12,15 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 # Anything that runs a single statement.
 Executor = asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool
 
+# Postgres did not answer (down, frozen, unreachable): retry later, nothing was wrong with the
+# request.
+POSTGRES_DOWN: tuple[type[Exception], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from asyncpg import Record
+
 from codec import Sealer
 from domain.delivery import (
     EMAIL_RECIPIENTS,
@@ -42,6 +44,7 @@ async def enqueue_in(conn: Connection, notes: Sequence[Notification], sealer: Se
     """Queue `notes` within the caller's transaction; for each, whether it was new."""
     created: list[bool] = []
     fanned_out = False
+    claims: dict[str, Record | None] = {}  # a transition's notes are of one claim: read it once
     for note in notes:
         details, cleaned = storable(note.details)
         inserted = await conn.fetchval(
@@ -58,7 +61,13 @@ async def enqueue_in(conn: Connection, notes: Sequence[Notification], sealer: Se
         created.append(inserted is not None)
         if inserted is None:
             continue
-        fanned_out = await _fan_out(conn, note.model_copy(update={"details": details}), sealer)
+        if note.claim_id not in claims:
+            claims[note.claim_id] = await conn.fetchrow(
+                "SELECT insurer_id, examiner_id, jurisdiction FROM claims WHERE claim_id = $1",
+                note.claim_id,
+            )
+        clean = note.model_copy(update={"details": details})
+        fanned_out = await _fan_out(conn, clean, claims[note.claim_id], sealer) or fanned_out
         if cleaned:
             told = Notification(
                 key=f"{note.key}:cleaned",
@@ -73,12 +82,10 @@ async def enqueue_in(conn: Connection, notes: Sequence[Notification], sealer: Se
     return created
 
 
-async def _fan_out(conn: Connection, note: Notification, sealer: Sealer) -> bool:
+async def _fan_out(
+    conn: Connection, note: Notification, claim: Record | None, sealer: Sealer
+) -> bool:
     """The inbox item and deliveries of a new notification; True when a delivery was made."""
-    claim = await conn.fetchrow(
-        "SELECT insurer_id, examiner_id, jurisdiction FROM claims WHERE claim_id = $1",
-        note.claim_id,
-    )
     insurer_id = claim["insurer_id"] if claim else None
     examiner_id = note.details.get("examiner_id") or (claim["examiner_id"] if claim else None)
     role = INBOX.get((note.recipient, note.template))

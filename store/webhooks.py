@@ -109,11 +109,14 @@ async def delete(conn: Connection, webhook_id: str) -> None:
         )
 
 
-async def signing_secret(conn: Executor, sealer: Sealer, webhook_id: str) -> str | None:
-    sealed = await conn.fetchval(
-        "SELECT sealed_secret FROM webhooks WHERE id = $1 AND deleted_at IS NULL", webhook_id
+async def endpoint(conn: Executor, sealer: Sealer, webhook_id: str) -> tuple[str, str] | None:
+    """Where to send and what to sign with: (URL, signing secret); None once deleted."""
+    row = await conn.fetchrow(
+        "SELECT url, sealed_secret FROM webhooks WHERE id = $1 AND deleted_at IS NULL", webhook_id
     )
-    return sealer.open(bytes(sealed)).decode() if sealed is not None else None
+    if row is None:
+        return None
+    return row["url"], sealer.open(bytes(row["sealed_secret"])).decode()
 
 
 async def deliveries(conn: Executor, webhook_id: str, limit: int = 100) -> list[DeliveryRecord]:
@@ -147,6 +150,12 @@ async def queue_events(
     conn: Connection, sealer: Sealer, status: ClaimStatus, event: ClaimEvent
 ) -> None:
     """The webhook events of a new claim event, for every subscribed endpoint of its insurer."""
+    hooks = await conn.fetch(
+        "SELECT id, event_types FROM webhooks WHERE insurer_id = $1 AND deleted_at IS NULL",
+        status.insurer_id,
+    )
+    if not hooks:
+        return  # most transitions: nobody to tell, and nothing more to read
     types = [WEBHOOK_EVENTS[event.type]] if event.type in WEBHOOK_EVENTS else []
     before = await conn.fetchval(
         "SELECT stage FROM claim_events WHERE claim_id = $1 AND seq = $2",
@@ -155,14 +164,6 @@ async def queue_events(
     )
     if before is not None and before != event.stage.value:
         types.append(WebhookEvent.CLAIM_STAGE_CHANGED)
-    if not types:
-        return
-    hooks = await conn.fetch(
-        "SELECT id, event_types FROM webhooks WHERE insurer_id = $1 AND deleted_at IS NULL",
-        status.insurer_id,
-    )
-    if not hooks:
-        return
     claim = status.model_dump(mode="json")
     retry = retry_period(status.jurisdiction)
     for hook in hooks:

@@ -9,6 +9,7 @@ loopback (tests/receivers.py).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -88,10 +89,15 @@ async def delivery(dev_env, database_url, task_queue, pool) -> AsyncIterator[Del
 
 
 async def until(predicate, timeout: float = 30.0):
+    """Polls `predicate` (plain or async) until it returns something truthy, and returns that."""
     async with asyncio.timeout(timeout):
-        while not (result := await predicate()):
+        while True:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return result
             await asyncio.sleep(0.1)
-        return result
 
 
 async def statuses(pool, claim_id: str) -> dict[str, int]:
@@ -210,7 +216,7 @@ async def test_the_claimant_gets_the_appointment_notice_by_email(delivery: Deliv
     claim_id = (await http.post("/v1/claims", json=referral)).json()["claim_id"]
     booked = await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
 
-    notices = await until(lambda: _async(delivery.mail.to(referral["claimant"]["email"])))
+    notices = await until(lambda: delivery.mail.to(referral["claimant"]["email"]))
     text = text_of(notices[0])
     starts = datetime.fromisoformat(booked["appointment"]["starts_at"])
     local = starts.astimezone(ZoneInfo("America/New_York"))
@@ -222,13 +228,9 @@ async def test_the_claimant_gets_the_appointment_notice_by_email(delivery: Deliv
     assert notices[0]["Subject"].startswith("Your medical examination")
     # The examiner is asked to confirm, at the panel's address for them.
     examiner_mail = await until(
-        lambda: _async(delivery.mail.to(f"{booked['examiner']['id']}@examiners.example.org"))
+        lambda: delivery.mail.to(f"{booked['examiner']['id']}@examiners.example.org")
     )
     assert "Confirm or decline" in text_of(examiner_mail[0])
-
-
-async def _async(value):
-    return value
 
 
 async def test_pages_reach_the_on_call_tool_and_re_pages_share_the_dedup_key(

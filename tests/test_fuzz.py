@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from domain.names import Role
-from settings import PROJECT_ROOT
+from settings import DEV_API_KEY_SECRET, PROJECT_ROOT
 from store import api_keys
 from tests.conftest import dev_address
 from tests.processes import api_process, service_env, worker_process
@@ -46,7 +46,7 @@ async def live_api(dev_env, database_url, task_queue):
 
 
 async def test_the_api_holds_under_schema_driven_fuzzing(live_api, pool, tmp_path):
-    _, key = await api_keys.create(pool, "dev-only-api-key-secret", role=Role.OPS)
+    _, key = await api_keys.create(pool, DEV_API_KEY_SECRET, role=Role.OPS)
     max_examples = os.environ.get("IME_FUZZ_EXAMPLES", "8")
     run = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "schemathesis.cli", "run", f"{live_api}/openapi.json",

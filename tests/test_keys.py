@@ -13,7 +13,7 @@ import pytest
 
 from domain.keys import key_id_of
 from domain.names import Role
-from settings import PROJECT_ROOT
+from settings import DEV_API_KEY_SECRET, PROJECT_ROOT
 from store import api_keys
 from tests.conftest import ApiHarness, dev_address
 from tests.processes import api_process, service_env
@@ -66,7 +66,7 @@ async def test_a_revoked_key_stops_working_on_every_api_process_within_5_seconds
     two_api_processes, pool
 ):
     urls, env = two_api_processes
-    _, key = await api_keys.create(pool, "dev-only-api-key-secret", role=Role.OPS)
+    _, key = await api_keys.create(pool, DEV_API_KEY_SECRET, role=Role.OPS)
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(timeout=5, headers=headers) as http:
         for url in urls:  # both processes now hold the key in their cache

@@ -128,7 +128,7 @@ async def get_claim(claim: ReadableClaim) -> ClaimStatus:
 async def claim_events(
     claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep
 ) -> list[ClaimEvent]:
-    return await claims.events(claim.claim_id, caller)
+    return await claims.timeline(claim, caller)
 
 
 IdempotencyKey = Annotated[
