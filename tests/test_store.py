@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -11,14 +12,15 @@ from domain.models import (
     ClaimEvent,
     ClaimStatus,
     ClaimType,
+    Notification,
     ProjectionWrite,
     ScheduleRequest,
     Specialty,
     Stage,
 )
-from domain.names import EventType
+from domain.names import EventType, Recipient, Template
 from store import claims as claims_store
-from store import panel
+from store import outbox, panel
 from store.bootstrap import bootstrap_db
 from store.migrate import migration_files
 from tests.conftest import TEST_SEALER
@@ -181,3 +183,38 @@ async def test_a_status_stored_before_lateness_was_recorded_reads_with_it(pool):
         status = await claims_store.get_status(pool, "c1")
         assert status is not None and status.overdue is overdue
         assert (status.next_deadline is None) is breached
+
+
+async def test_a_batch_whose_last_notification_has_no_delivery_still_wakes_the_dispatchers(pool):
+    """Dispatchers sleep on `LISTEN deliveries`; one delivery anywhere in a transition's batch
+    must wake them, whatever the notes after it are."""
+    woken = asyncio.Event()
+
+    def wake(*_: object) -> None:
+        woken.set()
+
+    listener = await pool.acquire()
+    await listener.add_listener("deliveries", wake)
+    try:
+        notes = [
+            Notification(
+                key="c-wake:claimant:appointment_notice",
+                claim_id="c-wake",
+                recipient=Recipient.CLAIMANT,
+                template=Template.APPOINTMENT_NOTICE,
+                details={},
+            ),
+            Notification(  # an inbox item only: no delivery of its own
+                key="c-wake:ops:deadline_breached",
+                claim_id="c-wake",
+                recipient=Recipient.OPS,
+                template=Template.DEADLINE_BREACHED,
+                details={},
+            ),
+        ]
+        async with pool.acquire() as conn, conn.transaction():
+            assert await outbox.enqueue_in(conn, notes, TEST_SEALER) == [True, True]
+        await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        await listener.remove_listener("deliveries", wake)
+        await pool.release(listener)
