@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from codec import Sealer
 from domain import search_attributes as sa
-from domain.access import Capability, can_read, may, may_act
+from domain.access import Capability, can_read, may, may_act, may_read_report
 from domain.errors import (
     ActionNotAllowed,
     ClaimError,
@@ -34,17 +34,19 @@ from domain.errors import (
     Forbidden,
     IdempotencyKeyReused,
     NotFound,
+    ReportNotAvailable,
     Unavailable,
 )
 from domain.ids import claim_id_for, plausible_claim_id, workflow_id_for
 from domain.models import (
     Caller,
-    ClaimEvent,
     ClaimPage,
     ClaimQuery,
+    ClaimReport,
     ClaimStatus,
     Referral,
     Stage,
+    TimelineEvent,
 )
 from domain.names import SAFETY_CASE_ACTIONS, Action, Query, Role
 from domain.parsing import (
@@ -56,9 +58,11 @@ from domain.parsing import (
     request_fingerprint,
 )
 from domain.refusal import ACTION_NOT_ALLOWED
+from domain.timeline import hidden_from, sees_case_steps
 from settings import Settings
+from store import case_events, idempotency, inbox
 from store import claims as claims_store
-from store import idempotency, inbox
+from store import reports as reports_store
 from workflows import ClaimWorkflow
 
 T = TypeVar("T")
@@ -164,13 +168,37 @@ class ClaimService:
         last = items[-1] if len(items) == query.limit else None
         return ClaimPage(items=items, next_cursor=encode_cursor(last) if last else None)
 
-    async def events(self, claim_id: str, caller: Caller) -> list[ClaimEvent]:
+    async def events(self, claim_id: str, caller: Caller) -> list[TimelineEvent]:
         return await self.timeline(await self.get(claim_id, caller), caller)
 
-    async def timeline(self, claim: ClaimStatus, caller: Caller) -> list[ClaimEvent]:
-        """The events of a claim `get` gave the caller, as the caller may see them."""
-        events = await claims_store.list_events(self._pool, claim.claim_id)
-        return [_as_seen_by(caller, e) for e in events]
+    async def timeline(self, claim: ClaimStatus, caller: Caller) -> list[TimelineEvent]:
+        """The events of a claim `get` gave the caller, as the caller may see them: for those
+        who act on the safety branch, merged in time order with its safety cases' steps; for
+        everyone else without that branch's steps (`domain.timeline`)."""
+        claim_events = await claims_store.list_events(self._pool, claim.claim_id)
+        events = [TimelineEvent.model_validate(e, from_attributes=True) for e in claim_events]
+        if sees_case_steps(caller.role):
+            steps = await case_events.for_claim(self._pool, claim.claim_id)
+            # A case's step has no place in the claim's log (`seq`): `case_id` says whose it is.
+            events += [
+                TimelineEvent.model_validate(s, from_attributes=True).model_copy(
+                    update={"seq": None}
+                )
+                for s in steps
+            ]
+            events.sort(key=lambda e: e.at)  # stable: each log keeps its own order on a tie
+        hidden = hidden_from(caller.role)
+        return [_as_seen_by(caller, e) for e in events if e.type not in hidden]
+
+    async def report(self, claim: ClaimStatus, caller: Caller) -> ClaimReport:
+        """The report of a claim `get` gave the caller: the accepted version, else the latest.
+        Roles that read the claim but not its report get "not found", as everyone else does."""
+        if not may_read_report(caller):
+            raise NotFound("no such report")
+        found = await reports_store.current(self._pool, claim.claim_id, self._sealer)
+        if found is None:
+            raise ReportNotAvailable("no report has been filed for this claim yet")
+        return found
 
     @staticmethod
     def require(caller: Caller, capability: Capability) -> None:
@@ -333,7 +361,7 @@ class ClaimService:
             raise Unavailable("the workflow service is unavailable; retry shortly") from err
 
 
-def _as_seen_by(caller: Caller, event: ClaimEvent) -> ClaimEvent:
+def _as_seen_by(caller: Caller, event: TimelineEvent) -> TimelineEvent:
     """Ops see who acted in full; others see the role, and the key only when it is their own."""
     acted_by = event.acted_by
     if caller.role is Role.OPS or acted_by is None or acted_by.key_id == caller.key_id:

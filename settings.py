@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # How long the API waits for a workflow to accept or reject an action.
     action_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # How often each worker looks for claims whose workflow was terminated (or failed, timed out,
+    # was cancelled) outside the service, to close them in the projection; 0 turns it off.
+    reconcile_interval_seconds: float = Field(default=30.0, ge=0)
+
     # `make run` demo simulator: claims it starts at once, then one more every interval while
     # fewer than demo_max_open of its claims are open. IME_DEMO=false turns it off.
     demo: bool = True

@@ -1,6 +1,8 @@
 """Operations CLI: claims, API keys, the access log.
 
 python starter.py start --file referral.json
+python starter.py start --file referrals.jsonl --concurrency 32   # or .csv; --dry-run, --json
+python starter.py list --stage SCHEDULING --overdue --limit 20
 python starter.py status CLAIM_ID
 python starter.py act CLAIM_ID confirm-appointment --data '{}'
 python starter.py keys create --role insurer --insurer acme-ins --name "acme integration"
@@ -19,6 +21,7 @@ app.command()(claims.start)
 app.command()(claims.status)
 app.command()(claims.events)
 app.command()(claims.act)
+app.command(name="list")(claims.list_claims)
 app.add_typer(keys.app, name="keys")
 app.command(name="access-log")(audit.access_log_command)
 

@@ -16,12 +16,12 @@ from codec import Sealer
 from domain import contracts
 from domain.deadlines import due_at
 from domain.ids import claimant_key
-from domain.models import Notification, ProjectionWrite, ScheduleRequest
+from domain.models import Notification, ProjectionWrite, SafetyCaseWrite, ScheduleRequest
 from domain.names import ActivityName
 from domain.profiles import JurisdictionProfile, get_profile
 from domain.quality import qa_findings, recommendation_for
+from store import case_events, outbox
 from store import claims as claims_store
-from store import outbox
 from store import panel as panel_store
 
 
@@ -41,6 +41,7 @@ class ClaimActivities:
             self.set_appointment_status,
             self.notify,
             self.assess_report,
+            self.record_safety_case_events,
         ]
 
     @activity.defn(name=ActivityName.LOAD_PROFILE)
@@ -94,3 +95,8 @@ class ClaimActivities:
     async def notify(self, note: Notification) -> bool:
         async with self._pool.acquire() as conn:
             return await outbox.enqueue(conn, note, self._sealer)
+
+    @activity.defn(name=ActivityName.RECORD_SAFETY_CASE_EVENTS)
+    async def record_safety_case_events(self, write: SafetyCaseWrite) -> bool:
+        async with self._pool.acquire() as conn:
+            return await case_events.apply(conn, write, self._sealer)

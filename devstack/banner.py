@@ -49,7 +49,7 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
         *(
             [
                 "Demo: a simulator starts DEMO claims and plays examiners, reviewers and adjusters",
-                "(no-show, overdue report, QA addendum, withdrawal, decline, reschedule, ...).",
+                "(no-show, late report, examiner replaced, QA addendum, withdrawal, decline, ...).",
                 "In the Temporal UI, filter claims by stage with:  ClaimStage = 'EXAM'",
                 "or find late ones with:  Overdue = true",
                 "",
@@ -78,7 +78,7 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
 
 
 def _key_line(dev: DevKey, key: str) -> str:
-    return f"               ${dev.label:<17} {describe(dev):<38} {key}".rstrip()
+    return f"               ${dev.label:<20} {describe(dev):<38} {key}".rstrip()
 
 
 def write_demo_referral(data_dir: Path) -> None:

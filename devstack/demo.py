@@ -35,6 +35,7 @@ SCENARIOS = [
     "denied",
     "no_show",
     "overdue_report",
+    "examiner_replaced",
     "qa_addendum",
     "withdrawn",
     "declined",
@@ -200,7 +201,7 @@ class Simulator:
         """Play the humans of one claim until it closes."""
         no_shows = 0
         addendum_sent = False
-        declined = rescheduled = False
+        declined = rescheduled = replaced = False
         while True:
             status = await self.status(claim.claim_id)
             stage = status["stage"]
@@ -242,6 +243,11 @@ class Simulator:
                     clinician = asyncio.create_task(self.play_clinician(claim.claim_id))
                     self._side_tasks.add(clinician)
                     clinician.add_done_callback(self._side_tasks.discard)
+            elif stage == "REPORT" and claim.scenario == "examiner_replaced" and not replaced:
+                # Past the report deadline and the escalation grace (20 s + 20 s): the claim
+                # replaces the examiner and books a new exam, which this loop then plays.
+                replaced = True
+                await asyncio.sleep(45)
             elif stage == "REPORT":
                 if claim.scenario == "overdue_report":
                     await asyncio.sleep(25)  # past the 20-second report deadline

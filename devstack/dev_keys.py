@@ -36,6 +36,7 @@ DEV_KEYS = (
     DevKey("DEMO_INSURER_KEY", Role.INSURER, insurer_id="demo-insurer"),
     DevKey("EXAMINER_KEY", Role.EXAMINER, examiner_id="ex-ny-orthopedic-surgery-1"),
     DevKey("REVIEWER_KEY", Role.REVIEWER),
+    DevKey("SENIOR_REVIEWER_KEY", Role.SENIOR_REVIEWER),
     DevKey("CLINICIAN_KEY", Role.CLINICIAN),
     DevKey("SRE_KEY", Role.SRE),
 )

@@ -28,6 +28,7 @@ READ_SCOPE: dict[Role, ReadScope] = {
     Role.INSURER: ReadScope.OWN_INSURER,
     Role.EXAMINER: ReadScope.ASSIGNED,
     Role.REVIEWER: ReadScope.REVIEWED,
+    Role.SENIOR_REVIEWER: ReadScope.REVIEWED,
     Role.CLINICIAN: ReadScope.SAFETY,
     Role.SRE: ReadScope.NONE,
 }
@@ -43,14 +44,22 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.EXAM: frozenset({Role.EXAMINER, Role.OPS}),
     Action.REPORT: frozenset({Role.EXAMINER, Role.OPS}),
     Action.RESCHEDULE: frozenset({Role.OPS, Role.EXAMINER, Role.INSURER}),
-    Action.REVIEW: frozenset({Role.REVIEWER}),
+    Action.REVIEW: frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER}),
     Action.DECISION: frozenset({Role.INSURER, Role.OPS}),
     Action.EXTEND_DECISION: frozenset({Role.INSURER, Role.OPS}),
     Action.WITHDRAW: frozenset({Role.INSURER, Role.OPS}),
     Action.SAFETY_CONCERN: _READERS,
     Action.SAFETY_ACK: frozenset({Role.CLINICIAN}),
     Action.SAFETY_RESOLVE: frozenset({Role.CLINICIAN}),
+    Action.REQUEST_REPORT_COPY: frozenset({Role.INSURER, Role.OPS}),
 }
+
+# Who may read the examination report of a claim they can read (PRODUCT §6): the claim's
+# parties. Clinicians read claims for their safety cases only, not the report (404 for them, as
+# for everyone else).
+REPORT_READERS = frozenset(
+    {Role.OPS, Role.INSURER, Role.REVIEWER, Role.SENIOR_REVIEWER, Role.EXAMINER}
+)
 
 
 class Capability(StrEnum):
@@ -103,6 +112,11 @@ def can_read(caller: Caller, claim: ClaimScope) -> bool:
             return claim.had_safety_case
         case ReadScope.NONE:
             return False
+
+
+def may_read_report(caller: Caller) -> bool:
+    """After `can_read`: the claim's report too."""
+    return caller.role in REPORT_READERS
 
 
 def may_act(caller: Caller, action: Action) -> bool:

@@ -11,6 +11,7 @@ from domain.models import (
     ExamOutcome,
     ExamReport,
     ExtendDecision,
+    RequestReportCopy,
     Reschedule,
     ReviewResult,
     SafetyAck,
@@ -34,4 +35,5 @@ ACTION_MODELS: dict[Action, type[ActionInput]] = {
     Action.SAFETY_CONCERN: SafetyConcern,
     Action.SAFETY_ACK: SafetyAck,
     Action.SAFETY_RESOLVE: SafetyResolve,
+    Action.REQUEST_REPORT_COPY: RequestReportCopy,
 }

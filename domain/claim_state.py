@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from domain.lifecycle import (
     ACTION_STAGES,
@@ -29,11 +29,13 @@ from domain.models import (
     AppointmentRef,
     Caller,
     ClaimIdentity,
+    ClaimIntake,
     ClaimStatus,
     Deadline,
     DecisionInput,
     DecisionRecord,
     ExaminerRef,
+    ExamReport,
     Outcome,
     Recommendation,
     Referral,
@@ -89,8 +91,18 @@ class ClaimState(ClaimIdentity):
     # Ops were told that no examiner is eligible; reset by the next booking.
     awaiting_examiner: bool = False
     declined_by: list[str] = Field(default_factory=list)
+    # Examiners taken off the claim for a late report: never booked again, their report refused.
+    replaced_examiners: list[str] = Field(default_factory=list)
+    # The last moment the profile's exam window allows (None: the profile sets no window).
+    exam_window_ends: datetime | None = None
+    # How many times each escalation rung has fired (a re-raised rung counts up).
+    escalations: dict[DeadlineName, int] = Field(default_factory=dict)
     no_shows: int = 0
     addenda: int = 0
+    # Reports filed so far (each is a stored version: the first the report, then addenda), and
+    # whether the claimant's copy was asked for (profiles that give it on request).
+    reports_submitted: int = 0
+    report_copy_requested: bool = False
     decision_extensions: int = 0
     open_safety_cases: list[str] = Field(default_factory=list)
     safety_cases_opened: int = 0
@@ -138,7 +150,7 @@ class ClaimState(ClaimIdentity):
         pending = [
             d
             for d in self.deadlines.values()
-            if d.met_at is None and not d.breached and DEADLINES[d.name].stage is self.stage
+            if d.met_at is None and not d.breached and self._guards_now(d)
         ]
         return min(pending, key=lambda d: d.due_at, default=None)
 
@@ -147,6 +159,17 @@ class ClaimState(ClaimIdentity):
         return not self.closed and any(
             d.breached and d.met_at is None for d in self.deadlines.values()
         )
+
+    def _guards_now(self, deadline: Deadline) -> bool:
+        """The deadline runs in the current stage (or, claim-wide, in every open stage)."""
+        guarded = DEADLINES[deadline.name].stage
+        return guarded is self.stage or (guarded is None and not self.closed)
+
+    @property
+    def excluded_examiners(self) -> list[str]:
+        """Examiners never to book again on this claim: declined, let a booking lapse, or
+        replaced for a late report."""
+        return sorted({*self.declined_by, *self.replaced_examiners})
 
     def wake_at(self, deadline: Deadline) -> datetime:
         """When to act on `deadline` next: its reminder if still to send, else its due time."""
@@ -216,6 +239,13 @@ class ClaimState(ClaimIdentity):
                 f"the addendum limit ({profile.max_addenda}) is reached; accept the report or "
                 "escalate to operations"
             )
+        if (
+            action is Action.REPORT
+            and isinstance(payload, ExamReport)
+            and payload.acted_by is not None
+            and payload.acted_by.examiner_id in self.replaced_examiners
+        ):
+            raise refuse("this examiner was replaced for a late report; their report is refused")
         if action is Action.DECISION and self.safety_hold:
             raise refuse("a decision cannot be issued while the claim is on safety hold")
         if (
@@ -251,7 +281,9 @@ class ClaimState(ClaimIdentity):
         if stage not in NEXT_STAGES[self.stage]:
             raise IllegalTransition(f"{self.stage.value} -> {stage.value}")
         for deadline in self.deadlines.values():
-            if deadline.met_at is None and DEADLINES[deadline.name].stage is self.stage:
+            guarded = DEADLINES[deadline.name].stage
+            left = guarded is self.stage or (guarded is None and stage is Stage.CLOSED)
+            if deadline.met_at is None and left:
                 deadline.met_at = now
         self.stage = stage
         if stage is Stage.CLOSED:
@@ -268,11 +300,13 @@ class ClaimState(ClaimIdentity):
     # --- deadlines ------------------------------------------------------------------------------
 
     def set_deadlines(self, due: dict[str, datetime], now: datetime) -> None:
-        """Start deadlines (name -> due time) with a reminder at the profile's fraction."""
+        """Start deadlines (name -> due time) with a reminder at the profile's fraction (not
+        for escalation rungs: they are the reminder)."""
         fraction = self.require_profile().reminder_fraction
         for name, at in due.items():
-            remind_at = now + (at - now) * fraction if at > now else None
             key = DeadlineName(name)
+            reminded = DEADLINES[key].remind and at > now
+            remind_at = now + (at - now) * fraction if reminded else None
             self.deadlines[key] = Deadline(name=key, due_at=at, remind_at=remind_at)
 
     def set_deadlines_in(self, stage: Stage, due: dict[str, datetime], now: datetime) -> None:
@@ -288,6 +322,18 @@ class ClaimState(ClaimIdentity):
 
     def mark_breached(self, deadline: Deadline) -> None:
         deadline.breached = True
+
+    def count_escalation(self, deadline: Deadline) -> int:
+        """A rung fired: how many times this one has, now."""
+        raised = self.escalations.get(deadline.name, 0) + 1
+        self.escalations[deadline.name] = raised
+        return raised
+
+    def start_rung(self, name: DeadlineName, due_at: datetime, now: datetime, stage: Stage) -> None:
+        """Start the next rung of a breached deadline's chain, unless the claim has moved on
+        from `stage` (the breach's stage) meanwhile; a claim-wide rung runs until the close."""
+        if (DEADLINES[name].stage is None and not self.closed) or self.stage is stage:
+            self.set_deadlines({name: due_at}, now)
 
     # --- scheduling -----------------------------------------------------------------------------
 
@@ -314,6 +360,25 @@ class ClaimState(ClaimIdentity):
         self.enter(Stage.SCHEDULING, now)
         self.appointment = self.examiner = None
         return declined, examiner_id
+
+    def expire_booking(self, now: datetime) -> tuple[AppointmentRef, str]:
+        """The booking went unconfirmed past its window: released, and its examiner is not
+        booked again (their silence counts as declining)."""
+        return self.decline(now)
+
+    def replace_examiner(self, now: datetime) -> str:
+        """The report is late past the grace: the examiner is taken off the claim and a new
+        exam is booked with someone else. Once per claim. Returns the replaced examiner's id."""
+        assert self.examiner is not None
+        replaced = self.examiner.id
+        self.replaced_examiners.append(replaced)
+        self.enter(Stage.SCHEDULING, now)
+        self.appointment = self.examiner = None
+        return replaced
+
+    @property
+    def examiner_replaced(self) -> bool:
+        return bool(self.replaced_examiners)
 
     def release_appointment(self, now: datetime) -> AppointmentRef:
         """A new appointment is needed (reschedule): returns the one to release."""
@@ -398,3 +463,10 @@ class ClaimState(ClaimIdentity):
         self.seq += 1
         self.updated_at = now
         return self.seq
+
+
+class ClaimContinuation(BaseModel):
+    """What a claim's run hands to the next when it continues as new: its intake and its state."""
+
+    intake: ClaimIntake
+    state: ClaimState

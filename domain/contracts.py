@@ -20,6 +20,9 @@ class Contract(BaseModel):
 
 
 class DeadlineRequest(Contract):
+    """Deadlines `durations` after `start`; a negative duration (`Duration.before()`) counts back
+    from `start` (records due before the exam). Counting rules: `domain.deadlines`."""
+
     start: datetime
     durations: dict[str, Duration]
     state: str | None

@@ -45,6 +45,9 @@ INBOX: dict[tuple[Recipient, Template], Role] = {
             Template.SAFETY_CASE_ENDED_UNRESOLVED,
             Template.NOTIFICATION_DATA_CLEANED,
             Template.DELIVERY_DEAD,
+            Template.RECORDS_TO_EXAMINER,
+            Template.REVIEW_ADDENDA_EXHAUSTED,
+            Template.CLAIM_TERMINATED,
         )
     },
     **{
@@ -64,6 +67,10 @@ INBOX: dict[tuple[Recipient, Template], Role] = {
         (Recipient.INSURER, t): Role.INSURER
         for t in (Template.DEADLINE_REMINDER, Template.DEADLINE_BREACHED)
     },
+    # Escalation rungs: the senior reviewer of an overdue review; the insurer's supervisor of an
+    # overdue decision (an item in the insurer's inbox, addressed to the supervisor).
+    (Recipient.SENIOR_REVIEWER, Template.DEADLINE_BREACHED): Role.SENIOR_REVIEWER,
+    (Recipient.SUPERVISOR, Template.DEADLINE_BREACHED): Role.INSURER,
     **{
         (recipient, t): Role.CLINICIAN
         for recipient in (Recipient.CLINICIAN, Recipient.MEDICAL_DIRECTOR)
@@ -84,6 +91,12 @@ CLINICAL_ROLES = frozenset({Role.CLINICIAN})
 # An inbox item of these kinds is closed only with a record of whom was warned (Tarasoff).
 NEEDS_WARNED_RECORD = frozenset({Template.DUTY_TO_PROTECT_TASK})
 
+# Closing an inbox item of these kinds is a step of its safety case (`safety_case_events`),
+# recorded in the closing's transaction.
+CASE_STEP_ON_CLOSING: dict[Template, EventType] = {
+    Template.DUTY_TO_PROTECT_TASK: EventType.DUTY_TO_PROTECT_CLOSED,
+}
+
 
 class WebhookEvent(StrEnum):
     CLAIM_CREATED = "claim.created"
@@ -102,4 +115,6 @@ WEBHOOK_EVENTS: dict[EventType, WebhookEvent] = {
     EventType.SAFETY_HOLD_LIFTED: WebhookEvent.CLAIM_SAFETY_HOLD_CHANGED,
     EventType.REPORT_ACCEPTED: WebhookEvent.CLAIM_REPORT_AVAILABLE,
     EventType.CLAIM_CLOSED: WebhookEvent.CLAIM_CLOSED,
+    # Ended outside the service (terminated in Temporal): closed all the same for the insurer.
+    EventType.CLAIM_TERMINATED: WebhookEvent.CLAIM_CLOSED,
 }

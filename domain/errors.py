@@ -60,6 +60,12 @@ class NotFound(ClaimError):
     code = "not_found"
 
 
+class ReportNotAvailable(NotFound):
+    """A claim the caller may read whose report has not been filed (or stored) yet."""
+
+    code = "report_not_available"
+
+
 class Conflict(ClaimError):
     status_code = 409
     code = "conflict"

@@ -66,6 +66,7 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "safety-concern": {"level": "moderate", "toward": "self", "notes": ""},
     "safety-ack": {"clinician_id": "dr-on-call"},
     "safety-resolve": {"actions_taken": ["warm_handoff"], "notes": ""},
+    "request-report-copy": {"reason": "the claimant asked in writing"},
 }
 
 EXAMINER_EXAMPLE: dict[str, Any] = {

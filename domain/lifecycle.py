@@ -7,6 +7,8 @@ The claim state (`domain.claim_state`) enforces these; changing a rule is changi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
 
 from domain.models import Outcome, Stage
 from domain.names import Action, DeadlineName, Recipient, Template
@@ -17,7 +19,8 @@ NEXT_STAGES: dict[Stage, frozenset[Stage]] = {
     Stage.REFERRAL: frozenset({Stage.SCHEDULING, Stage.CLOSED}),
     Stage.SCHEDULING: frozenset({Stage.SCHEDULING, Stage.EXAM, Stage.CLOSED}),
     Stage.EXAM: frozenset({Stage.SCHEDULING, Stage.REPORT, Stage.CLOSED}),
-    Stage.REPORT: frozenset({Stage.REPORT, Stage.REVIEW, Stage.CLOSED}),
+    # REPORT -> SCHEDULING: the examiner was replaced for a late report; a new exam is booked.
+    Stage.REPORT: frozenset({Stage.REPORT, Stage.REVIEW, Stage.SCHEDULING, Stage.CLOSED}),
     Stage.REVIEW: frozenset({Stage.REPORT, Stage.DECISION, Stage.CLOSED}),
     Stage.DECISION: frozenset({Stage.CLOSED}),
     Stage.CLOSED: frozenset(),
@@ -39,6 +42,8 @@ ACTION_STAGES: dict[Action, frozenset[Stage]] = {
     Action.EXTEND_DECISION: frozenset({Stage.DECISION}),
     Action.WITHDRAW: _OPEN,
     Action.SAFETY_CONCERN: _OPEN,
+    # Once a report is filed (in REPORT: after an addendum request), while the claim is open.
+    Action.REQUEST_REPORT_COPY: frozenset({Stage.REPORT, Stage.REVIEW, Stage.DECISION}),
 }
 
 # Actions that act on the booked appointment: refused without one.
@@ -47,19 +52,98 @@ APPOINTMENT_ACTIONS = frozenset(
 )
 
 
+class OnBreach(StrEnum):
+    """What the claim does when a deadline passes (claims under the escalation chain)."""
+
+    TELL = "tell"  # tell those the rule names (an inbox item for each who must act)
+    REBOOK = "rebook"  # release the unconfirmed booking and book the next examiner
+    REPLACE_EXAMINER = "replace_examiner"  # once per claim; after that, ops are told
+
+
+# Profile durations a rung may be counted with (attribute names of `JurisdictionProfile`).
+Grace = Literal["escalation_grace", "exam_grace"]
+
+
 @dataclass(frozen=True)
 class DeadlineRule:
-    stage: Stage  # the stage the deadline guards: leaving it meets the deadline
-    owner: Recipient  # who is reminded, and told when it passes (ops are told too)
+    # The stage the deadline guards: leaving it meets the deadline. None: it runs until the
+    # claim closes, whatever the stage (a decision clock that starts at the referral).
+    stage: Stage | None
+    owner: Recipient  # who is reminded, and who must act
+    # Escalation chain (PRODUCT §3). Claims from before it tell the owner and ops at a breach and
+    # wait on; under it, a breach tells `told`, does `on_breach`, and starts the `then` rung,
+    # due `after` the breached deadline (a rung may start itself again: re-raised until met).
+    told: tuple[Recipient, ...] = ()
+    on_breach: OnBreach = OnBreach.TELL
+    then: DeadlineName | None = None
+    after: Grace = "escalation_grace"
+    remind: bool = True  # rungs are not reminded: they are the reminder
 
+
+_OPS = (Recipient.OPS,)
 
 DEADLINES: dict[DeadlineName, DeadlineRule] = {
-    DeadlineName.APPOINTMENT_CONFIRMATION: DeadlineRule(Stage.SCHEDULING, Recipient.EXAMINER),
-    DeadlineName.EXAM_OUTCOME: DeadlineRule(Stage.EXAM, Recipient.OPS),
-    DeadlineName.REPORT: DeadlineRule(Stage.REPORT, Recipient.EXAMINER),
-    DeadlineName.REVIEW: DeadlineRule(Stage.REVIEW, Recipient.REVIEWER),
-    DeadlineName.DECISION: DeadlineRule(Stage.DECISION, Recipient.INSURER),
+    DeadlineName.APPOINTMENT_CONFIRMATION: DeadlineRule(
+        Stage.SCHEDULING, Recipient.EXAMINER, on_breach=OnBreach.REBOOK
+    ),
+    DeadlineName.APPOINTMENT_NOTICE: DeadlineRule(Stage.SCHEDULING, Recipient.OPS, told=_OPS),
+    DeadlineName.EXAM_OUTCOME: DeadlineRule(
+        Stage.EXAM,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.EXAM_OUTCOME_ESCALATION,
+        after="exam_grace",
+    ),
+    DeadlineName.EXAM_OUTCOME_ESCALATION: DeadlineRule(
+        Stage.EXAM,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.EXAM_OUTCOME_ESCALATION,
+        after="exam_grace",
+        remind=False,
+    ),
+    DeadlineName.REPORT: DeadlineRule(
+        Stage.REPORT,
+        Recipient.EXAMINER,
+        told=(Recipient.EXAMINER, Recipient.OPS),
+        then=DeadlineName.REPORT_ESCALATION,
+    ),
+    DeadlineName.REPORT_ESCALATION: DeadlineRule(
+        Stage.REPORT,
+        Recipient.OPS,
+        told=_OPS,
+        on_breach=OnBreach.REPLACE_EXAMINER,
+        then=DeadlineName.REPORT_ESCALATION,
+        remind=False,
+    ),
+    DeadlineName.REVIEW: DeadlineRule(
+        Stage.REVIEW,
+        Recipient.REVIEWER,
+        told=(Recipient.REVIEWER, Recipient.SENIOR_REVIEWER),
+        then=DeadlineName.REVIEW_ESCALATION,
+    ),
+    DeadlineName.REVIEW_ESCALATION: DeadlineRule(
+        Stage.REVIEW,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.REVIEW_ESCALATION,
+        remind=False,
+    ),
+    DeadlineName.DECISION: DeadlineRule(
+        None,
+        Recipient.INSURER,
+        told=(Recipient.INSURER, Recipient.SUPERVISOR),
+        then=DeadlineName.DECISION_ESCALATION,
+    ),
+    DeadlineName.DECISION_ESCALATION: DeadlineRule(
+        None,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.DECISION_ESCALATION,
+        remind=False,
+    ),
 }
+
 
 # The notice the claimant gets when the claim closes with each outcome.
 CLAIMANT_NOTICE: dict[Outcome, Template] = {
@@ -72,3 +156,6 @@ CLAIMANT_NOTICE: dict[Outcome, Template] = {
 
 # Outcomes adverse to the claimant: their notice waits while the claim is on safety hold.
 ADVERSE_OUTCOMES = frozenset({Outcome.DENIED, Outcome.NON_COOPERATION})
+
+# Who is told that the exam took place, where the profile requires it (FL-WC: all parties).
+EXAM_HELD_TOLD = (Recipient.CLAIMANT, Recipient.INSURER, Recipient.EXAMINER)

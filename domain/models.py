@@ -206,6 +206,9 @@ class Outcome(StrEnum):
     WITHDRAWN = "withdrawn"
     NON_COOPERATION = "non_cooperation"
     CANCELLED_BY_OPS = "cancelled_by_ops"
+    # The claim's workflow ended without closing the claim (terminated, failed, timed out or
+    # cancelled in Temporal); recorded by the worker's reconciler. No claimant notice goes out.
+    TERMINATED = "terminated"
 
 
 class ClaimType(StrEnum):
@@ -437,6 +440,15 @@ class SafetyResolve(ActionInput):
     notes: Annotated[str, StringConstraints(max_length=4000)] = ""
 
 
+class RequestReportCopy(ActionInput):
+    """The claimant's copy of the report is asked for (profiles that give it on request). The
+    reason is free text: it stays in the workflow's (encrypted) history, not in the audit log."""
+
+    model_config = _example(ACTION_EXAMPLES["request-report-copy"])
+
+    reason: ShortText | None = None
+
+
 # --- status (the projection insurers poll) --------------------------------------------------
 
 
@@ -548,12 +560,50 @@ class ClaimEvent(Model):
     acted_by: Caller | None = None
 
 
+# A stored report version: filed (passed the automatic QA, or went to review once the addenda
+# ran out), sent back by the QA, sent back by the reviewer, or accepted.
+ReportStatus = Literal["submitted", "qa_failed", "addendum_requested", "accepted"]
+ReportKind = Literal["report", "addendum"]
+
+
+class ReportWrite(Model):
+    """What a transition records of the report: a new version (`body` set: the examiner's report,
+    stored sealed) or the verdict on version `version` (`body` None: its status changes)."""
+
+    version: int = Field(ge=1)
+    status: ReportStatus
+    body: ExamReport | None = None
+
+
 class ProjectionWrite(Model):
     status: ClaimStatus
     event: ClaimEvent
     # Written in the same transaction as the event: a transition is never recorded without its
     # notifications, nor the reverse.
     notifications: list[Notification] = Field(default_factory=list)
+    # The report this transition files or decides on, in the same transaction (None: it has none,
+    # and writes of claims from before reports were stored).
+    report: ReportWrite | None = None
+
+
+class ReportVersion(Model):
+    version: int
+    kind: ReportKind
+    status: ReportStatus
+    submitted_at: datetime
+
+
+class ClaimReport(Model):
+    """`GET /v1/claims/{claim_id}/report`: the accepted version (else the latest) and the history
+    of versions."""
+
+    claim_id: str
+    version: int
+    kind: ReportKind
+    status: ReportStatus
+    submitted_at: datetime
+    versions: list[ReportVersion]
+    report: ExamReport
 
 
 # --- scheduling -----------------------------------------------------------------------------
@@ -576,6 +626,9 @@ class ScheduleRequest(Model):
     timezone: str
     exclude_examiner_ids: list[str] = Field(default_factory=list)
     only_examiner_id: str | None = None
+    # The end of the profile's exam window (e.g. NY-NF: within 30 days of the request): no slot
+    # after it is offered.
+    latest_start: datetime | None = None
 
     @model_validator(mode="after")
     def _identifies_the_claimant(self) -> ScheduleRequest:
@@ -667,6 +720,68 @@ class SafetyCaseStatus(Model):
     acknowledged: bool
     resolved: bool
     missed_acknowledgements: int
+
+
+class SafetyCaseCarry(Model):
+    """What a long safety case carries into its next run (continue-as-new): where its ladder
+    stands, so that no rung repeats and every notification key and event stays unique."""
+
+    acknowledged_by: str | None = None
+    # Pages and follow-ups are numbered by these: their notification keys derive from them.
+    missed_acknowledgements: int = 0
+    follow_ups: int = 0
+    # The case's last event sequence number (`safety_case_events.seq`).
+    event_seq: int = 0
+    # The patch the first run decided with; a continued run never consults its history for it.
+    ladder_events: bool = True
+
+
+class SafetyCaseContinuation(Model):
+    """The input of a safety case's continued run: the case and where its ladder stands. (The
+    workflow takes one argument, the case or this: the SDK decodes arguments by their type hints
+    only when as many arrive as the method declares, so an optional second argument would reach
+    one-argument starts, old histories included, as plain dicts.)"""
+
+    case: SafetyCase
+    carry: SafetyCaseCarry
+
+
+class SafetyCaseEvent(Model):
+    """One step of a safety case (`safety_case_events`, append-only): `seq` is the case
+    workflow's own sequence, None for a record made outside it (ops closing the case's
+    duty-to-protect task). `details` never hold clinical notes or PHI."""
+
+    case_id: str
+    seq: int | None = None
+    claim_id: str
+    type: EventType
+    actor: str = "system"
+    at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+    acted_by: Caller | None = None
+
+
+class SafetyCaseWrite(Model):
+    """Steps of a safety case and the notifications they make, recorded in one transaction."""
+
+    events: list[SafetyCaseEvent]
+    notifications: list[Notification] = Field(default_factory=list)
+
+
+class TimelineEvent(Model):
+    """A line of a claim's timeline (`GET /v1/claims/{claim_id}/events`), in time order: a claim
+    event (`seq` its place in the claim's log), or a step of one of the claim's safety cases
+    (`case_id` set; `seq` and `stage` null) for those who act on the safety branch."""
+
+    claim_id: str
+    seq: int | None = None
+    case_id: str | None = None
+    type: EventType
+    stage: Stage | None = None
+    actor: str = "system"
+    at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+    acted_by: Caller | None = None
 
 
 # --- delivery (webhooks and inboxes) --------------------------------------------------------

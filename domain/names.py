@@ -30,6 +30,8 @@ class Action(StrEnum):
     SAFETY_CONCERN = "safety-concern"
     SAFETY_ACK = "safety-ack"
     SAFETY_RESOLVE = "safety-resolve"
+    # The claimant's copy of the report, where the profile gives it on request (ERISA-LTD).
+    REQUEST_REPORT_COPY = "request-report-copy"
 
 
 # Actions a clinician takes on the claim's open safety case (its own workflow, which can outlive
@@ -46,6 +48,8 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     CLINICIAN = "clinician"
     SRE = "sre"
+    # A reviewer who is told when a review runs past its SLA, and may review any claim in review.
+    SENIOR_REVIEWER = "senior_reviewer"
 
 
 class Query(StrEnum):
@@ -62,6 +66,8 @@ class ActivityName(StrEnum):
     SET_APPOINTMENT_STATUS = "set_appointment_status"
     NOTIFY = "notify"
     ASSESS_REPORT = "assess_report"
+    # The steps of a safety case (its own timeline, `safety_case_events`) with their pages.
+    RECORD_SAFETY_CASE_EVENTS = "record_safety_case_events"
 
 
 class DeadlineName(StrEnum):
@@ -70,10 +76,20 @@ class DeadlineName(StrEnum):
     REPORT = "report"
     REVIEW = "review"
     DECISION = "decision"
+    # The escalation chain (PRODUCT §3): each rung after a breach is a deadline of its own, so no
+    # wait is ever unbounded.
+    REPORT_ESCALATION = "report_escalation"
+    EXAM_OUTCOME_ESCALATION = "exam_outcome_escalation"
+    REVIEW_ESCALATION = "review_escalation"
+    DECISION_ESCALATION = "decision_escalation"
+    # The appointment must be set and noticed within the profile's window from the referral.
+    APPOINTMENT_NOTICE = "appointment_notice"
 
 
-# Not a deadline: the earliest appointment start the profile's notice lead allows.
+# Not deadlines: the earliest appointment start the profile's notice lead allows, and the one
+# its records lead allows (records reach the examiner at least that long before the exam).
 NOTICE_START = "notice"
+RECORDS_START = "records"
 
 
 class EventType(StrEnum):
@@ -99,6 +115,29 @@ class EventType(StrEnum):
     SAFETY_HOLD_PLACED = "safety_hold_placed"
     SAFETY_HOLD_LIFTED = "safety_hold_lifted"
     CLAIM_CLOSED = "claim_closed"
+    # An unconfirmed appointment's confirmation window passed: released, the next examiner booked.
+    APPOINTMENT_EXPIRED = "appointment_expired"
+    # The report was late past the escalation grace: the examiner is released and a new exam booked.
+    EXAMINER_REPLACED = "examiner_replaced"
+    # All parties told that the exam took place (FL-WC).
+    EXAM_NOTICE_SENT = "exam_notice_sent"
+    # The claimant's copy of the report was requested (sent now, or when the report is accepted).
+    REPORT_COPY_REQUESTED = "report_copy_requested"
+    # The claim's workflow ended without closing it (terminated, failed, timed out, cancelled in
+    # Temporal); recorded by the worker's reconciler, not by the workflow.
+    CLAIM_TERMINATED = "claim_terminated"
+    # The safety branch's steps (PRODUCT §4), for those who act on them (`domain.timeline`):
+    # a moderate risk referred to treatment (a claim event), and the rungs of a safety case
+    # (`safety_case_events`, the case's own timeline). Never clinical notes.
+    REFERRAL_TO_TREATMENT = "referral_to_treatment"
+    SAFETY_PAGE_SENT = "safety_page_sent"
+    SAFETY_ACK_MISSED = "safety_ack_missed"
+    MEDICAL_DIRECTOR_PAGED = "medical_director_paged"
+    DUTY_TO_PROTECT_OPENED = "duty_to_protect_opened"
+    DUTY_TO_PROTECT_CLOSED = "duty_to_protect_closed"
+    SAFETY_CASE_ACKNOWLEDGED = "safety_case_acknowledged"
+    SAFETY_FOLLOW_UP_SENT = "safety_follow_up_sent"
+    SAFETY_CASE_RESOLVED = "safety_case_resolved"
 
 
 class Actor(StrEnum):
@@ -121,6 +160,7 @@ class Recipient(StrEnum):
     INSURER = "insurer"
     OPS = "ops"
     REVIEWER = "reviewer"
+    SENIOR_REVIEWER = "senior_reviewer"
     SUPERVISOR = "supervisor"
     CLINICIAN = "clinician"
     CRISIS_LINE = "crisis_line"
@@ -167,6 +207,18 @@ class Template(StrEnum):
     REPORT_TO_REVIEW = "report_to_review"
     # A message could not be delivered within its retry period.
     DELIVERY_DEAD = "delivery_dead"
+    # A late examiner is taken off the claim (their report is no longer accepted).
+    EXAMINER_RELEASED = "examiner_released"
+    # Ops: a deadline's last rung passed; re-raised every grace period until someone acts.
+    ESCALATION_TO_OPS = "escalation_to_ops"
+    # The reviewer may ask for no more addenda: ops decide how the report proceeds.
+    REVIEW_ADDENDA_EXHAUSTED = "review_addenda_exhausted"
+    # Ops send the claimant's medical records to the examiner before the exam (TX-DD).
+    RECORDS_TO_EXAMINER = "records_to_examiner"
+    # All parties are told the exam took place (FL-WC).
+    EXAM_HELD_NOTICE = "exam_held_notice"
+    # Ops: a claim's workflow ended outside the service (e.g. terminated in the Temporal UI).
+    CLAIM_TERMINATED = "claim_terminated"
 
 
 class Patch(StrEnum):
@@ -178,6 +230,14 @@ class Patch(StrEnum):
     # A claim closed on safety hold stays open (CLOSED in stage) until its cases end, then
     # records the hold lifted.
     HOLD_LIFTS_AFTER_CLOSE = "hold-lifts-after-close"
+    # Every breached deadline starts the next rung of its chain (examiner replaced, senior
+    # reviewer, supervisor, ops); an unconfirmed appointment is released and re-booked.
+    ESCALATION_CHAIN = "escalation-chain"
+    # The claim continues as new when its history grows long, carrying its state.
+    CLAIM_CONTINUES_AS_NEW = "claim-continues-as-new"
+    # The safety branch's steps reach the timeline (a safety case's rungs, a referral to
+    # treatment), and a long safety case continues as new carrying its state.
+    SAFETY_LADDER_EVENTS = "safety-ladder-events"
 
 
 class AppointmentStatus(StrEnum):

@@ -8,7 +8,7 @@ from codec import Sealer
 from domain.access import READ_SCOPE, ClaimScope, ReadScope
 from domain.models import Caller, ClaimEvent, ClaimStatus, ProjectionWrite
 from domain.names import EventType
-from store import outbox, webhooks
+from store import outbox, reports, webhooks
 from store.db import Connection, Executor
 from store.storable import storable
 
@@ -77,8 +77,8 @@ async def _insert_projection(
 
 
 async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sealer) -> bool:
-    """Append the event, advance the projection, and queue the transition's notifications and
-    webhook events: all in one transaction, once per (claim, seq).
+    """Append the event, advance the projection, store the report it records, and queue the
+    transition's notifications and webhook events: all in one transaction, once per (claim, seq).
 
     Returns False when this (claim, seq) was already recorded (a retried activity).
     """
@@ -109,7 +109,10 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
                     overdue = EXCLUDED.overdue, next_deadline = EXCLUDED.next_deadline,
                     body = EXCLUDED.body, version = EXCLUDED.version,
                     created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-                WHERE claims.version < EXCLUDED.version""",
+                WHERE claims.version < EXCLUDED.version
+                  -- A claim closed as terminated (store.reconcile) ran no more workflow code;
+                  -- a late write of its last activity must not reopen it.
+                  AND claims.outcome IS DISTINCT FROM 'terminated'""",
             *_row_values(write.status),
         )
         # Who may read the claim from now on (monotonic, whatever order writes arrive in).
@@ -117,6 +120,11 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
         if inserted is not None and flag:
             await conn.execute(
                 f"UPDATE claims SET {flag} = true WHERE claim_id = $1", event.claim_id
+            )
+        if write.report is not None:
+            # The report the transition files or decides on (idempotent on claim + version).
+            await reports.record(
+                conn, event.claim_id, write.report, seq=event.seq, at=event.at, sealer=sealer
             )
         await outbox.enqueue_in(conn, write.notifications, sealer)
         if inserted is not None:
@@ -128,6 +136,8 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
 _SCOPE_FLAGS = {
     EventType.REPORT_SUBMITTED: "reached_review",
     EventType.SAFETY_HOLD_PLACED: "had_safety_case",
+    # A moderate risk referred to treatment is the clinicians' work too.
+    EventType.REFERRAL_TO_TREATMENT: "had_safety_case",
 }
 
 

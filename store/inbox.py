@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from codec import Sealer
-from domain.delivery import CLINICAL_DETAILS, CLINICAL_ROLES
-from domain.models import Caller, InboxItem
+from domain.delivery import CASE_STEP_ON_CLOSING, CLINICAL_DETAILS, CLINICAL_ROLES
+from domain.models import Caller, InboxItem, SafetyCaseEvent
 from domain.names import Role, Template
-from store.db import Executor
+from store import case_events
+from store.db import Connection, Executor
 
 _COLUMNS = """id::text, kind, claim_id, case_id, created_at, due_at, done_at, sealed_details,
     role, insurer_id, examiner_id"""
@@ -98,6 +99,29 @@ async def mark_done(
         json.loads(caller.model_dump_json()),
         sealer.seal_json(record),
     )
+
+
+async def close(
+    conn: Connection, sealer: Sealer, item: InboxItem, caller: Caller, record: dict[str, Any]
+) -> datetime | None:
+    """Close an open item (`mark_done`). Closing a safety case's task (a duty-to-protect task)
+    is also a step of the case's timeline, in the same transaction: whom was warned stays sealed
+    with the item; the step says how many were and who closed it."""
+    async with conn.transaction():
+        closed = await mark_done(conn, sealer, item.id, caller, record)
+        step = next((e for kind, e in CASE_STEP_ON_CLOSING.items() if kind == item.kind), None)
+        if closed is not None and step is not None and item.case_id is not None:
+            event = SafetyCaseEvent(
+                case_id=item.case_id,
+                claim_id=item.claim_id,
+                type=step,
+                actor=caller.role.value,
+                at=closed,
+                details={"warned": len(record.get("warned") or [])},
+                acted_by=caller,
+            )
+            await case_events.append_record(conn, event, item.id)
+    return closed
 
 
 async def open_duty_to_protect(conn: Executor, case_id: str) -> bool:

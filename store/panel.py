@@ -112,6 +112,8 @@ async def book(
         for n, starts_at in enumerate(_candidate_starts(req)):
             if n >= _MAX_SLOTS_PER_EXAMINER:
                 break
+            if req.latest_start is not None and starts_at > req.latest_start:
+                break  # past the profile's exam window: this examiner cannot make it
             try:
                 async with conn.transaction():
                     # Serialise bookings per examiner so concurrent claims cannot overrun capacity.

@@ -22,7 +22,7 @@ from tests.factories import complete_report, referral_payload
 from tests.walk import Parties, post_action, wait_until
 
 UNAUTHENTICATED = ("no_key", "revoked", "expired", "malformed")
-READERS = {"ops", "insurer", "examiner", "reviewer", "clinician"}
+READERS = {"ops", "insurer", "examiner", "reviewer", "senior_reviewer", "clinician"}
 EVERYONE = READERS | {"other_insurer", "other_examiner", "sre", *UNAUTHENTICATED}
 # The action table: who may take each action on a claim they can read.
 ACTORS = {
@@ -32,14 +32,18 @@ ACTORS = {
     "exam": {"examiner", "ops"},
     "report": {"examiner", "ops"},
     "reschedule": {"ops", "examiner", "insurer"},
-    "review": {"reviewer"},
+    "review": {"reviewer", "senior_reviewer"},
     "decision": {"insurer", "ops"},
     "extend-decision": {"insurer", "ops"},
     "withdraw": {"insurer", "ops"},
     "safety-concern": READERS,
     "safety-ack": {"clinician"},
     "safety-resolve": {"clinician"},
+    "request-report-copy": {"insurer", "ops"},
 }
+# Who reads the examination report: the claim's parties. A clinician reads the claim (its safety
+# case) but not the report: 404, as for those who cannot read the claim.
+REPORT_READERS = {"ops", "insurer", "examiner", "reviewer", "senior_reviewer"}
 VALID_BODIES = {
     "assign": {"examiner_id": "ex-ny-neurology-1"},
     "confirm-appointment": {},
@@ -54,6 +58,7 @@ VALID_BODIES = {
     "safety-concern": {"level": "moderate", "toward": "self"},
     "safety-ack": {"clinician_id": "dr-1"},
     "safety-resolve": {"actions_taken": ["warm_handoff"]},
+    "request-report-copy": {"reason": "the claimant asked"},
 }
 
 
@@ -109,6 +114,7 @@ async def callers(api: ApiHarness, parties: Parties) -> tuple[dict[str, httpx.As
         "examiner": await api.as_role(Role.EXAMINER, examiner=claim["examiner"]["id"]),
         "other_examiner": await api.as_role(Role.EXAMINER, examiner="ex-ca-neurology-1"),
         "reviewer": parties.reviewer,
+        "senior_reviewer": await api.as_role(Role.SENIOR_REVIEWER),
         "clinician": parties.clinician,
         "sre": await api.as_role(Role.SRE),
         "no_key": api.client(None),
@@ -135,6 +141,11 @@ async def test_every_role_gets_exactly_its_answer_on_every_route_and_action(
             want[(who, f"GET {route or '/'}")] = (
                 401 if unauthenticated else 200 if who in READERS else 404
             )
+        report = await http.get(f"/v1/claims/{claim_id}/report")
+        got[(who, "GET /report")] = report.status_code
+        want[(who, "GET /report")] = (
+            401 if unauthenticated else 200 if who in REPORT_READERS else 404
+        )
         for action, body in VALID_BODIES.items():
             url = f"/v1/claims/{claim_id}/actions/{action}"
             answer = await http.post(url, json=body)

@@ -11,8 +11,10 @@ from domain.claim_state import ClaimState, IllegalTransition
 from domain.lifecycle import ACTION_STAGES, NEXT_STAGES
 from domain.models import (
     AppointmentRef,
+    Caller,
     DecisionInput,
     ExaminerRef,
+    ExamReport,
     Outcome,
     Recommendation,
     Referral,
@@ -20,7 +22,7 @@ from domain.models import (
     Specialty,
     Stage,
 )
-from domain.names import Action, DeadlineName, Recipient, Template
+from domain.names import Action, DeadlineName, Recipient, Role, Template
 from domain.profiles import PROFILES
 from domain.refusal import ACTION_NOT_ALLOWED
 from tests.factories import referral_payload
@@ -360,3 +362,55 @@ def test_the_state_serialises_as_it_is():
     state.set_deadlines({DeadlineName.REPORT: T0 + timedelta(days=3)}, T0)
     state.open_safety_case()
     assert ClaimState.model_validate_json(state.model_dump_json()) == state
+
+
+def test_a_late_examiner_is_replaced_once_and_never_booked_or_heard_again():
+    state = at_stage(Stage.REPORT)
+    state.set_deadlines({DeadlineName.REPORT: T0 + timedelta(days=1)}, T0)
+    assert state.replace_examiner(T0 + timedelta(days=3)) == EXAMINER.id
+    assert state.stage is Stage.SCHEDULING and state.needs_booking and state.examiner_replaced
+    assert state.deadlines[DeadlineName.REPORT].met_at is not None  # the stage was left
+    assert EXAMINER.id in state.excluded_examiners
+    state.publish_booking(
+        ExaminerRef(id="ex-2", name="Dr. Two", specialty=Specialty.ORTHOPEDIC_SURGERY),
+        appointment(2),
+        T0,
+    )
+    state.confirm(T0)
+    state.attended(T0)
+    late = ExamReport(acted_by=Caller(role=Role.EXAMINER, examiner_id=EXAMINER.id))
+    assert "replaced" in (refusal(state, Action.REPORT, T0, late) or "")
+    on_time = ExamReport(acted_by=Caller(role=Role.EXAMINER, examiner_id="ex-2"))
+    assert refusal(state, Action.REPORT, T0, on_time) is None
+
+
+def test_an_unconfirmed_booking_expires_and_its_examiner_is_excluded():
+    state = at_stage(Stage.SCHEDULING)
+    released, examiner_id = state.expire_booking(T0)
+    assert released == appointment() and examiner_id == EXAMINER.id
+    assert state.needs_booking and state.excluded_examiners == [EXAMINER.id]
+
+
+def test_escalation_rungs_have_no_reminder_and_start_only_where_the_breach_was():
+    state = at_stage(Stage.REVIEW)
+    state.start_rung(DeadlineName.REVIEW_ESCALATION, T0 + timedelta(days=2), T0, Stage.REVIEW)
+    rung = state.deadlines[DeadlineName.REVIEW_ESCALATION]
+    assert rung.remind_at is None and state.active_deadline() is rung
+    # The claim moved on while the rung was computed: not started.
+    state.accept_report(T0)
+    state.start_rung(DeadlineName.REVIEW_ESCALATION, T0 + timedelta(days=9), T0, Stage.REVIEW)
+    assert state.deadlines[DeadlineName.REVIEW_ESCALATION].due_at == T0 + timedelta(days=2)
+    assert state.deadlines[DeadlineName.REVIEW_ESCALATION].met_at == T0
+
+
+def test_a_claim_wide_decision_clock_runs_in_every_stage_until_the_close():
+    state = registered("ERISA-LTD")
+    state.set_deadlines({DeadlineName.DECISION: T0 + timedelta(days=45)}, T0)
+    decision = state.deadlines[DeadlineName.DECISION]
+    assert state.active_deadline() is decision
+    state.publish_booking(EXAMINER, appointment(), T0)
+    state.confirm(T0)
+    state.attended(T0)
+    assert state.active_deadline() is decision and decision.met_at is None
+    state.close(Outcome.WITHDRAWN, T0 + timedelta(days=1))
+    assert decision.met_at == T0 + timedelta(days=1)

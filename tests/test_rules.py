@@ -127,10 +127,10 @@ def test_every_profile_of_the_spec_is_loaded_with_its_rules():
     assert PROFILES["ERISA-LTD"].decision_due == Duration(amount=45, unit="days")
     assert PROFILES["ERISA-LTD"].decision_extensions == 2
     demo = PROFILES["DEMO"]
-    assert (demo.report_due.amount, demo.review_sla.amount, demo.decision_due.amount) == (
-        20,
-        10,
-        30,
+    assert (demo.report_due, demo.review_sla, demo.decision_due) == (
+        Duration(amount=20, unit="seconds"),
+        Duration(amount=10, unit="seconds"),
+        Duration(amount=30, unit="seconds"),
     )
     assert PROFILES["DEMO"].examiner_licence_state("TX") == "TX"
     assert PROFILES["NY-WC"].examiner_licence_state("NJ") == "NY"

@@ -9,7 +9,6 @@ that it is still allowed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.names import (
         NOTICE_START,
+        RECORDS_START,
         Actor,
         AppointmentStatus,
         DeadlineName,
@@ -88,8 +88,7 @@ class Booking:
                 await self._recorder.record(
                     EventType.NO_EXAMINER_AVAILABLE, notify=[told], attempt=attempt
                 )
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: not state.needs_booking, timeout=retry)
+            await self._clock.wait_while(lambda: state.needs_booking, retry)
             retry = min(retry * 2, base * 8)
 
     async def book(
@@ -140,8 +139,9 @@ class Booking:
         state = self._state
         profile = state.require_profile()
         attempt = state.next_booking_attempt()
-        lead = await self._clock.due_from(workflow.now(), {NOTICE_START: profile.notice_lead})
-        result = await self._effects.book(self._request(attempt, lead[NOTICE_START], examiner_id))
+        result = await self._effects.book(
+            self._request(attempt, await self._earliest_start(), examiner_id)
+        )
         if not (result.booked and result.examiner and result.appointment):
             return False
         examiner, appointment = result.examiner, result.appointment
@@ -150,10 +150,14 @@ class Booking:
         )
         step = f"appointment-{attempt}"
         told = {"examiner_id": examiner.id, "appointment_id": appointment.id}
-        notices = (
+        notices: tuple[Notice, ...] = (
             Notice(Recipient.CLAIMANT, Template.APPOINTMENT_NOTICE, step, told),
             Notice(Recipient.EXAMINER, Template.APPOINTMENT_REQUEST, step, told),
         )
+        if profile.records_lead is not None:
+            # Ops send the records; the booking left them the lead before the exam to do it.
+            records = {**told, "starts_at": appointment.starts_at.isoformat()}
+            notices += (Notice(Recipient.OPS, Template.RECORDS_TO_EXAMINER, step, records),)
         if state.stage is Stage.SCHEDULING and not self._recorder.batched:
             for notice in notices:
                 await self._effects.send(self._effects.notification(notice))
@@ -166,6 +170,16 @@ class Booking:
         replaced = state.publish_booking(examiner, appointment, workflow.now())
         state.set_deadlines(due, workflow.now())
         return _Reserved(attempt, examiner, appointment, replaced, replaced_examiner, notices)
+
+    async def _earliest_start(self) -> datetime:
+        """The claimant's notice lead and the examiner's records lead (TX-DD: records at least
+        3 business days before the exam) both run from now: the exam starts after the longer."""
+        profile = self._state.require_profile()
+        leads = {NOTICE_START: profile.notice_lead, RECORDS_START: profile.records_lead}
+        wanted = {name: lead for name, lead in leads.items() if lead is not None}
+        if not wanted:
+            return workflow.now()
+        return max((await self._clock.due_from(workflow.now(), wanted)).values())
 
     def _request(
         self, attempt: int, earliest: datetime, examiner_id: str | None
@@ -188,7 +202,8 @@ class Booking:
             duration_seconds=int(profile.exam_duration.as_timedelta().total_seconds()),
             business_hours=profile.business_hours,
             timezone=profile.timezone,
-            exclude_examiner_ids=sorted(state.declined_by),
+            exclude_examiner_ids=state.excluded_examiners,
+            latest_start=state.exam_window_ends,
             only_examiner_id=examiner_id,
             **identity,
         )

@@ -20,21 +20,23 @@ set) wait their turn and check again instead of being refused.
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import workflow
 
 from workflows.booking import Booking
 from workflows.clock import DeadlineClock
 from workflows.closing import close_claim
+from workflows.deciding import Deciding
 from workflows.effects import Effects, Notice
+from workflows.escalation import Escalation
+from workflows.lifespan import history_is_long
 from workflows.recorder import Recorder
 from workflows.reporting import Reporting
 from workflows.safety_hold import SafetyHold
 
 with workflow.unsafe.imports_passed_through():
-    from domain.claim_state import ClaimState, withdrawal_outcome
+    from domain.claim_state import ClaimContinuation, ClaimState, withdrawal_outcome
     from domain.ids import claim_id_from_workflow_id
+    from domain.lifecycle import EXAM_HELD_TOLD
     from domain.models import (
         AppointmentRef,
         Assign,
@@ -46,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ExamOutcome,
         ExamReport,
         ExtendDecision,
+        RequestReportCopy,
         Reschedule,
         ReviewResult,
         SafetyConcern,
@@ -60,7 +63,6 @@ with workflow.unsafe.imports_passed_through():
         EventType,
         Patch,
         Query,
-        Recipient,
         Template,
     )
     from domain.refusal import refuse
@@ -69,9 +71,10 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn
 class ClaimWorkflow:
     @workflow.init
-    def __init__(self, intake: ClaimIntake) -> None:
+    def __init__(self, start: ClaimIntake | ClaimContinuation) -> None:
+        intake, carried = _unpack(start)
         info = workflow.info()
-        self.state = ClaimState.open(
+        self.state = carried or ClaimState.open(
             intake,
             claim_id=claim_id_from_workflow_id(info.workflow_id),
             workflow_id=info.workflow_id,
@@ -84,25 +87,38 @@ class ClaimWorkflow:
         self._booking = Booking(self.state, intake, self._effects, self._recorder, self._clock)
         self._safety = SafetyHold(self.state, self._effects, self._recorder)
         self._reporting = Reporting(self.state, self._effects, self._recorder, self._clock)
-        # One decision-deadline change at a time.
-        self._extension_turn = asyncio.Lock()
+        self._escalation = Escalation(
+            self.state, self._effects, self._recorder, self._clock, self._booking
+        )
+        self._deciding = Deciding(self.state, self._recorder, self._clock)
 
     # --- main loop ------------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, intake: ClaimIntake) -> ClaimStatus:
+    async def run(self, start: ClaimIntake | ClaimContinuation) -> ClaimStatus:
+        """`start`: the claim's intake, or the state of the run this one continues."""
+        intake, carried = _unpack(start)
         state = self.state
         self._recorder.batched = workflow.patched(Patch.OUTBOX_IN_TRANSITION)
-        state.profile = await self._effects.load_profile(intake.jurisdiction)
-        await self._recorder.record(
-            EventType.REFERRAL_RECEIVED,
-            acted_by=intake.referred_by,
-            jurisdiction=intake.jurisdiction,
-            claim_type=intake.claim_type.value,
-            specialty=intake.requested_specialty.value,
-        )
-        state.enter(Stage.SCHEDULING, workflow.now())
+        if carried is None:
+            state.profile = await self._effects.load_profile(intake.jurisdiction)
+            await self._recorder.record(
+                EventType.REFERRAL_RECEIVED,
+                acted_by=intake.referred_by,
+                jurisdiction=intake.jurisdiction,
+                claim_type=intake.claim_type.value,
+                specialty=intake.requested_specialty.value,
+            )
+            state.enter(Stage.SCHEDULING, workflow.now())
+        if workflow.patched(Patch.ESCALATION_CHAIN):
+            self._clock.on_breach = self._escalation.breach
+            self._reporting.escalating = True
+            if carried is None:
+                await self._clock.start_claim_clocks()
+        continues = workflow.patched(Patch.CLAIM_CONTINUES_AS_NEW)
         while not state.closed:
+            if continues and history_is_long() and await self._quiet():
+                workflow.continue_as_new(ClaimContinuation(intake=intake, state=state))
             if state.needs_booking:
                 await self._booking.schedule()
             else:
@@ -211,12 +227,20 @@ class ClaimWorkflow:
         if outcome.attended:
             state.attended(workflow.now())
             await self._safety.screen(outcome.risk_screen)
-            await self._clock.start(
-                Stage.REPORT, workflow.now(), {DeadlineName.REPORT: profile.report_due}
-            )
+            if profile.report_due is not None:  # NY-NF: bounded by the decision clock instead
+                await self._clock.start(
+                    Stage.REPORT, workflow.now(), {DeadlineName.REPORT: profile.report_due}
+                )
             await self._effects.set_appointment_status(appointment_id, AppointmentStatus.ATTENDED)
             await self._recorder.record(
-                EventType.EXAM_ATTENDED, actor=Actor.EXAMINER, acted_by=outcome.acted_by
+                EventType.EXAM_ATTENDED,
+                actor=Actor.EXAMINER,
+                acted_by=outcome.acted_by,
+                notify=[
+                    Notice(who, Template.EXAM_HELD_NOTICE, f"exam-held-{appointment_id}")
+                    for who in EXAM_HELD_TOLD
+                    if profile.exam_notice_within is not None  # FL-WC: told at once
+                ],
             )
             return state.status()
         no_shows = state.no_show(workflow.now())
@@ -244,7 +268,7 @@ class ClaimWorkflow:
 
     @report.validator
     def _validate_report(self, report: ExamReport) -> None:
-        self.state.check(Action.REPORT, workflow.now())
+        self.state.check(Action.REPORT, workflow.now(), report)
 
     @workflow.update(name=Action.REVIEW)
     async def review(self, review: ReviewResult) -> ClaimStatus:
@@ -254,6 +278,15 @@ class ClaimWorkflow:
     @review.validator
     def _validate_review(self, review: ReviewResult) -> None:
         self.state.check(Action.REVIEW, workflow.now(), review)
+
+    @workflow.update(name=Action.REQUEST_REPORT_COPY)
+    async def request_report_copy(self, request: RequestReportCopy) -> ClaimStatus:
+        await self._reporting.request_copy(request)
+        return self.state.status()
+
+    @request_report_copy.validator
+    def _validate_copy_request(self, request: RequestReportCopy) -> None:
+        self._reporting.check_copy_request()
 
     # --- decision and closing -------------------------------------------------------------------
 
@@ -277,35 +310,10 @@ class ClaimWorkflow:
     async def extend_decision(self, extension: ExtendDecision) -> ClaimStatus:
         """Extend the decision deadline (ERISA: up to two 30-day extensions, each with a reason,
         and the claimant is told)."""
-        state, profile = self.state, self.state.require_profile()
-        if DeadlineName.DECISION not in state.deadlines:
-            # The review that opened DECISION is still computing the deadline: wait for it.
-            await workflow.wait_condition(
-                lambda: (
-                    DeadlineName.DECISION in state.deadlines or state.stage is not Stage.DECISION
-                )
-            )
-        async with self._extension_turn:
-            self._recheck(Action.EXTEND_DECISION)
-            used = state.start_extension()
-            current = state.deadlines[DeadlineName.DECISION]
-            await self._clock.start(
-                Stage.DECISION, current.due_at, {DeadlineName.DECISION: profile.decision_extension}
-            )
-        notice = Notice(
-            Recipient.CLAIMANT,
-            Template.DECISION_EXTENSION_NOTICE,
-            f"extension-{used}",
-            {"reason": extension.reason},
+        await self._deciding.extend(
+            extension, recheck=lambda: self._recheck(Action.EXTEND_DECISION)
         )
-        await self._recorder.record(
-            EventType.DECISION_EXTENDED,
-            actor=Actor.INSURER,
-            acted_by=extension.acted_by,
-            notify=[notice],
-            extension=used,
-        )
-        return state.status()
+        return self.state.status()
 
     @extend_decision.validator
     def _validate_extend(self, extension: ExtendDecision) -> None:
@@ -360,6 +368,13 @@ class ClaimWorkflow:
 
     # --- helpers --------------------------------------------------------------------------------
 
+    async def _quiet(self) -> bool:
+        """Whether the claim may continue as new now: no action half done, and no safety case
+        open (the claim watches its cases through their child handles, which stay with the run
+        that started them)."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return not self.state.closed and not self.state.open_safety_cases
+
     def _still_allowed(self, action: Action) -> bool:
         self.state.check(action, workflow.now())
         return True
@@ -372,3 +387,9 @@ class ClaimWorkflow:
 
     async def _release(self, appointment: AppointmentRef) -> None:
         await self._effects.set_appointment_status(appointment.id, AppointmentStatus.CANCELLED)
+
+
+def _unpack(start: ClaimIntake | ClaimContinuation) -> tuple[ClaimIntake, ClaimState | None]:
+    if isinstance(start, ClaimContinuation):
+        return start.intake, start.state
+    return start, None

@@ -8,6 +8,7 @@ are told once and the breach is recorded. The deadline is met when its stage is 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -22,11 +23,17 @@ with workflow.unsafe.imports_passed_through():
     from domain.profiles import Duration
 
 
+# Not a deadline anyone is told about: the last moment a booking may put the exam (see Booking).
+_EXAM_WINDOW = "exam_window"
+
+
 class DeadlineClock:
     def __init__(self, state: ClaimState, effects: Effects, recorder: Recorder) -> None:
         self._state = state
         self._effects = effects
         self._recorder = recorder
+        # Claims under the escalation chain hand breaches to it (`workflows.escalation`).
+        self.on_breach: Callable[[Deadline], Awaitable[None]] | None = None
 
     async def due_from(
         self, start: datetime, durations: dict[str, Duration]
@@ -45,6 +52,24 @@ class DeadlineClock:
         due = await self.due_from(start, {name.value: d for name, d in durations.items()})
         self._state.set_deadlines_in(stage, due, workflow.now())
 
+    async def start_claim_clocks(self) -> None:
+        """The windows that run from the referral, where the profile sets them: the appointment
+        noticed within (CA-QME), the exam held within (NY-NF, CA-QME), the decision issued
+        within (NY-NF from the proof of claim, ERISA-LTD from the claim's receipt)."""
+        state, profile = self._state, self._state.require_profile()
+        windows = {
+            DeadlineName.APPOINTMENT_NOTICE.value: profile.appointment_notice_within,
+            _EXAM_WINDOW: profile.exam_within,
+        }
+        if profile.decision_from == "claim_received":
+            windows[DeadlineName.DECISION.value] = profile.decision_due
+        wanted = {name: d for name, d in windows.items() if d is not None}
+        if not wanted:
+            return
+        due = await self.due_from(state.created_at, wanted)
+        state.exam_window_ends = due.pop(_EXAM_WINDOW, None)
+        state.set_deadlines_in(Stage.SCHEDULING, due, workflow.now())
+
     async def wait_for_progress(self) -> None:
         """Wait for the next action; when the stage's deadline comes first, act on it."""
         state = self._state
@@ -62,10 +87,35 @@ class DeadlineClock:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(progressed, timeout=remaining)
                 return
-        if state.active_deadline() is not deadline:
-            return
+        if state.active_deadline() is deadline:
+            await self.act_on(deadline)
+
+    async def wait_while(self, waiting: Callable[[], bool], limit: timedelta) -> None:
+        """Wait up to `limit` while `waiting()` holds (the booking loop's retry), acting on the
+        claim's deadlines that fall due meanwhile: a claim-wide clock keeps running while no
+        examiner can be found."""
+        state = self._state
+        deadline = state.active_deadline()
+        timeout = limit
+        if deadline is not None:
+            timeout = max(min(limit, state.wake_at(deadline) - workflow.now()), timedelta(0))
+        if timeout > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: not waiting(), timeout=timeout)
+        if (
+            deadline is not None
+            and waiting()
+            and state.active_deadline() is deadline
+            and workflow.now() >= state.wake_at(deadline)
+        ):
+            await self.act_on(deadline)
+
+    async def act_on(self, deadline: Deadline) -> None:
+        """The deadline's time has come: its reminder, or its breach."""
         if workflow.now() < deadline.due_at:
             await self._remind(deadline)
+        elif self.on_breach is not None:
+            await self.on_breach(deadline)
         else:
             await self._breach(deadline)
 

@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain import contracts
-    from domain.models import Notification, ProjectionWrite, ScheduleRequest
+    from domain.models import Notification, ProjectionWrite, SafetyCaseWrite, ScheduleRequest
     from domain.names import ActivityName, AppointmentStatus, Recipient, Template
     from domain.profiles import Duration, JurisdictionProfile
 
@@ -33,6 +33,7 @@ TIMEOUTS: dict[ActivityName, timedelta] = {
     ActivityName.SET_APPOINTMENT_STATUS: timedelta(seconds=30),
     ActivityName.NOTIFY: timedelta(seconds=30),
     ActivityName.ASSESS_REPORT: timedelta(seconds=30),
+    ActivityName.RECORD_SAFETY_CASE_EVENTS: timedelta(seconds=30),
 }
 
 
@@ -99,6 +100,10 @@ class Effects:
 
     async def send(self, note: Notification) -> None:
         await _run(ActivityName.NOTIFY, note, bool)
+
+    async def record_case(self, write: SafetyCaseWrite) -> None:
+        """A safety case's steps with their notifications, in one transaction."""
+        await _run(ActivityName.RECORD_SAFETY_CASE_EVENTS, write, bool)
 
     def notification(self, notice: Notice) -> Notification:
         return Notification(

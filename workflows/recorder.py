@@ -13,7 +13,14 @@ from workflows.effects import Effects, Notice
 with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.claim_state import ClaimState
-    from domain.models import Caller, ClaimEvent, ClaimStatus, Deadline, ProjectionWrite
+    from domain.models import (
+        Caller,
+        ClaimEvent,
+        ClaimStatus,
+        Deadline,
+        ProjectionWrite,
+        ReportWrite,
+    )
     from domain.names import Actor, EventType
 
 
@@ -32,12 +39,13 @@ class Recorder:
         actor: Actor = Actor.SYSTEM,
         acted_by: Caller | None = None,
         notify: Sequence[Notice] = (),
+        report: ReportWrite | None = None,
         **details: object,
     ) -> None:
         """Append `event_type` (details never hold PHI) and write the new status with it, and
-        the transition's notifications (`notify`) in the same transaction. `acted_by` is the
-        caller whose action this is; `actor` labels events of older claims and of the claim's
-        own steps."""
+        the transition's notifications (`notify`) and the report it files or decides on
+        (`report`, never in the details) in the same transaction. `acted_by` is the caller whose
+        action this is; `actor` labels events of older claims and of the claim's own steps."""
         notes = [self._effects.notification(n) for n in notify]
         if not self.batched:
             for note in notes:
@@ -57,7 +65,10 @@ class Recorder:
             acted_by=acted_by,
         )
         write = ProjectionWrite(
-            status=status, event=event, notifications=notes if self.batched else []
+            status=status,
+            event=event,
+            notifications=notes if self.batched else [],
+            report=report,
         )
         await self._effects.record(write)
 

@@ -1,5 +1,7 @@
 """The report: checked by the automatic QA checklist (an addendum request when it fails, up to the
-profile's limit), then reviewed by a person, who accepts it or asks for an addendum."""
+profile's limit), then reviewed by a person, who accepts it or asks for an addendum. Each report
+filed is stored as a version with the transition that records its verdict; the claimant gets a
+copy as the jurisdiction profile says (on filing, on acceptance, on request, or never)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,21 @@ from workflows.recorder import Recorder
 with workflow.unsafe.imports_passed_through():
     from domain import contracts
     from domain.claim_state import ClaimState
-    from domain.models import Caller, ExamReport, ReviewResult, Stage
-    from domain.names import Actor, DeadlineName, EventType, Recipient, Template
+    from domain.models import (
+        Caller,
+        ExamReport,
+        ReportStatus,
+        ReportWrite,
+        RequestReportCopy,
+        ReviewResult,
+        Stage,
+    )
+    from domain.names import Action, Actor, DeadlineName, EventType, Recipient, Template
+    from domain.refusal import refuse
+
+# The claimant's copy under a profile that gives it on request: one notification key, whether it
+# goes out on the request or on the acceptance after it, so it is sent once.
+COPY_ON_REQUEST = "report-copy-requested"
 
 
 class Reporting:
@@ -27,6 +42,8 @@ class Reporting:
         self._effects = effects
         self._recorder = recorder
         self._clock = clock
+        # Claims under the escalation chain tell ops when the reviewer's addenda run out.
+        self.escalating = False
         # One report is checked at a time: a second one waits for the first's verdict.
         self._turn = asyncio.Lock()
 
@@ -43,6 +60,7 @@ class Reporting:
             )
         if state.stage is not Stage.REPORT:
             return  # withdrawn meanwhile
+        state.reports_submitted += 1
         findings = assessment.findings
         if state.wants_addendum(findings):
             # Automatic QA failed: the examiner gets an addendum request, the stage stays REPORT.
@@ -50,6 +68,7 @@ class Reporting:
                 EventType.REPORT_QA_FAILED,
                 actor=Actor.EXAMINER,
                 acted_by=report.acted_by,
+                report=self._version(report, "qa_failed"),
                 findings=findings,
             )
             return
@@ -61,6 +80,10 @@ class Reporting:
         if findings:
             step = f"qa-exhausted-{state.addenda}"
             notify.append(Notice(Recipient.OPS, Template.QA_ADDENDA_EXHAUSTED, step))
+        elif self.escalating and state.addenda >= profile.max_addenda:
+            # The reviewer may ask for no more addenda: ops decide how the report proceeds.
+            step = f"review-addenda-exhausted-{state.addenda}"
+            notify.append(Notice(Recipient.OPS, Template.REVIEW_ADDENDA_EXHAUSTED, step))
         if profile.claimant_gets_report == "same_day":
             notify.append(Notice(Recipient.CLAIMANT, Template.REPORT_COPY, "report-filed"))
         if self._recorder.batched:
@@ -71,6 +94,7 @@ class Reporting:
             actor=Actor.EXAMINER,
             acted_by=report.acted_by,
             notify=notify,
+            report=self._version(report, "submitted"),
             qa_findings=findings,
         )
 
@@ -82,28 +106,82 @@ class Reporting:
                 EventType.ADDENDUM_REQUESTED,
                 actor=Actor.REVIEWER,
                 acted_by=review.acted_by,
+                report=self._verdict("addendum_requested"),
                 reasons=len(review.reasons),
             )
             return
         state.accept_report(workflow.now())
-        await self._clock.start(
-            Stage.DECISION, workflow.now(), {DeadlineName.DECISION: profile.decision_due}
-        )
+        if profile.decision_from == "report_accepted":  # else it runs since the claim came in
+            await self._clock.start(
+                Stage.DECISION, workflow.now(), {DeadlineName.DECISION: profile.decision_due}
+            )
         step = "report-accepted"
         notify = [Notice(Recipient.INSURER, Template.REPORT_AVAILABLE, step)]
         if profile.claimant_gets_report == "yes":
             notify.append(Notice(Recipient.CLAIMANT, Template.REPORT_COPY, step))
+        if profile.claimant_gets_report == "on_request" and state.report_copy_requested:
+            notify.append(_copy_on_request())
         recommendation = state.recommendation.value if state.recommendation else None
         await self._recorder.record(
             EventType.REPORT_ACCEPTED,
             actor=Actor.REVIEWER,
             acted_by=review.acted_by,
             notify=notify,
+            report=self._verdict("accepted"),
             recommendation=recommendation,
         )
 
+    def check_copy_request(self) -> None:
+        """Refuse a request for the claimant's copy unless the profile gives it on request and a
+        report was filed; never changes the state (a validator calls it)."""
+        state = self._state
+        profile = state.require_profile()
+        match profile.claimant_gets_report:
+            case "yes" | "same_day":
+                raise refuse(
+                    f"under {profile.name} the claimant's copy of the report is sent "
+                    "automatically; no request is needed"
+                )
+            case "no":
+                raise refuse(f"under {profile.name} the claimant is not given a copy of the report")
+        state.check(Action.REQUEST_REPORT_COPY, workflow.now())
+        if state.reports_submitted == 0:
+            raise refuse("no report has been filed yet; ask for the copy once it is")
+
+    async def request_copy(self, request: RequestReportCopy) -> None:
+        """The claimant's copy is asked for: sent now if the report is accepted, else when it is.
+        Asking again changes nothing (the copy goes out once)."""
+        state = self._state
+        if state.report_copy_requested:
+            return
+        state.report_copy_requested = True
+        # In DECISION the report is accepted (REVIEW and REPORT come before acceptance).
+        accepted = state.stage is Stage.DECISION
+        await self._recorder.record(
+            EventType.REPORT_COPY_REQUESTED,
+            actor=Actor.REQUESTER,
+            acted_by=request.acted_by,
+            notify=[_copy_on_request()] if accepted else [],
+            sent=accepted,
+        )
+
+    def _version(self, report: ExamReport, status: ReportStatus) -> ReportWrite:
+        """The report just filed, as the newest stored version."""
+        return ReportWrite(version=self._state.reports_submitted, status=status, body=report)
+
+    def _verdict(self, status: ReportStatus) -> ReportWrite | None:
+        """The verdict on the newest version (none for reports filed before versions counted)."""
+        version = self._state.reports_submitted
+        return ReportWrite(version=version, status=status) if version else None
+
     async def request_addendum(
-        self, event: EventType, *, actor: Actor, acted_by: Caller | None, **details: object
+        self,
+        event: EventType,
+        *,
+        actor: Actor,
+        acted_by: Caller | None,
+        report: ReportWrite | None = None,
+        **details: object,
     ) -> None:
         """Back to REPORT with a new, shorter report deadline; the examiner is told."""
         profile = self._state.require_profile()
@@ -113,5 +191,15 @@ class Reporting:
         )
         request = Notice(Recipient.EXAMINER, Template.ADDENDUM_REQUEST, f"addendum-{addendum}")
         await self._recorder.record(
-            event, actor=actor, acted_by=acted_by, notify=[request], addendum=addendum, **details
+            event,
+            actor=actor,
+            acted_by=acted_by,
+            notify=[request],
+            report=report,
+            addendum=addendum,
+            **details,
         )
+
+
+def _copy_on_request() -> Notice:
+    return Notice(Recipient.CLAIMANT, Template.REPORT_COPY, COPY_ON_REQUEST)

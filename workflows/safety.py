@@ -5,6 +5,11 @@ cancelled claim. It pages the on-call clinician and the crisis line at once, re-
 missed acknowledgement window and brings in the medical director after the second miss. Risk
 toward others adds a duty-to-protect task. It ends only when a clinician records the actions
 taken; then the claim's safety hold lifts.
+
+Each rung of that ladder is a step of the case's own timeline (`safety_case_events`, shown to ops
+and clinicians in the claim's timeline), recorded with its pages in one transaction. A case left
+unacknowledged re-pages for as long as it takes, so a run continues as new before its history
+grows long, carrying where the ladder stands (`SafetyCaseCarry`).
 """
 
 from __future__ import annotations
@@ -14,35 +19,69 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.effects import Effects
+from workflows.effects import Effects, Notice
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import SafetyAck, SafetyCase, SafetyCaseStatus, SafetyResolve
-    from domain.names import CLINICAL_RECIPIENTS, Action, Query, Recipient, Template
+    from domain.models import (
+        Caller,
+        Notification,
+        SafetyAck,
+        SafetyCase,
+        SafetyCaseCarry,
+        SafetyCaseContinuation,
+        SafetyCaseEvent,
+        SafetyCaseStatus,
+        SafetyCaseWrite,
+        SafetyResolve,
+    )
+    from domain.names import (
+        CLINICAL_RECIPIENTS,
+        Action,
+        Actor,
+        EventType,
+        Patch,
+        Query,
+        Recipient,
+        Template,
+    )
     from domain.refusal import refuse
 
 # After acknowledgement the clinician is reminded at this pace until the case is resolved.
 _RESOLUTION_FOLLOW_UP = timedelta(hours=4)
 
+# A run's history stays under this many events: it continues as new before (Temporal's own limit
+# is far higher, but a short history is quick to replay when another worker picks the case up).
+MAX_HISTORY_EVENTS = 1_000
+# Room for what can happen between two checks: one rung (timer, tasks, an activity), the
+# acknowledgement and resolution updates with their activities, and the continue-as-new itself.
+_HEADROOM = 60
+
 
 @workflow.defn
 class SafetyEscalationWorkflow:
     @workflow.init
-    def __init__(self, case: SafetyCase) -> None:
+    def __init__(self, start: SafetyCase | SafetyCaseContinuation) -> None:
+        case, carried = _unpack(start)
         self._case = case
         self._effects = Effects(case.claim_id, owner=workflow.info().workflow_id)
-        self._acknowledged_by: str | None = None
+        carry = carried or SafetyCaseCarry(ladder_events=False)
+        self._acknowledged_by = carry.acknowledged_by
         self._resolved: SafetyResolve | None = None
-        self._missed_acks = 0
+        self._missed_acks = carry.missed_acknowledgements
+        self._follow_ups = carry.follow_ups
+        self._seq = carry.event_seq
+        # Whether the ladder reaches the timeline (and the case continues as new): decided once,
+        # by the first run (`Patch.SAFETY_LADDER_EVENTS`), then carried.
+        self._ladder = carry.ladder_events
 
     @workflow.run
-    async def run(self, case: SafetyCase) -> SafetyCaseStatus:
-        await self._notify(Recipient.CLINICIAN, Template.SAFETY_PAGE, "page-0")
-        await self._notify(Recipient.CRISIS_LINE, Template.SAFETY_ALERT, "alert")
-        if case.toward == "others":
-            # Duty to protect (Tarasoff; HIPAA 45 CFR 164.512(j)): identifiable victims or law
-            # enforcement are warned per jurisdiction.
-            await self._notify(Recipient.OPS, Template.DUTY_TO_PROTECT_TASK, "duty-to-protect")
+    async def run(self, start: SafetyCase | SafetyCaseContinuation) -> SafetyCaseStatus:
+        """`start`: the case (its first run), or the case and the state of the run this one
+        continues."""
+        case, carried = _unpack(start)
+        if carried is None:
+            self._ladder = workflow.patched(Patch.SAFETY_LADDER_EVENTS)
+            await self._open()
         window = timedelta(seconds=case.ack_seconds)
         while self._acknowledged_by is None:
             try:
@@ -51,30 +90,102 @@ class SafetyEscalationWorkflow:
                 )
             except TimeoutError:
                 self._missed_acks += 1
-                page = f"page-{self._missed_acks}"
-                await self._notify(Recipient.CLINICIAN, Template.SAFETY_PAGE, page)
-                if self._missed_acks == 2:
-                    await self._notify(
-                        Recipient.MEDICAL_DIRECTOR, Template.SAFETY_ESCALATION, "director"
-                    )
-        follow_ups = 0
+                await self._repage()
+                await self._continue_if_long()
         while self._resolved is None:
             try:
                 await workflow.wait_condition(
                     lambda: self._resolved is not None, timeout=_RESOLUTION_FOLLOW_UP
                 )
             except TimeoutError:
-                follow_ups += 1
-                await self._notify(
-                    Recipient.CLINICIAN, Template.SAFETY_UNRESOLVED, f"follow-up-{follow_ups}"
-                )
+                self._follow_ups += 1
+                await self._follow_up()
+                await self._continue_if_long()
         # The claim watches this workflow: finishing here lifts its hold.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state()
 
+    # --- the ladder -----------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        """Page the clinician and alert the crisis line; risk toward others opens a duty-to-protect
+        task (Tarasoff; HIPAA 45 CFR 164.512(j)): identifiable victims or law enforcement are
+        warned per jurisdiction."""
+        notes = [
+            self._notice(Recipient.CLINICIAN, Template.SAFETY_PAGE, "page-0"),
+            self._notice(Recipient.CRISIS_LINE, Template.SAFETY_ALERT, "alert"),
+        ]
+        events = [
+            self._event(
+                EventType.SAFETY_PAGE_SENT,
+                page=1,
+                recipients=[Recipient.CLINICIAN, Recipient.CRISIS_LINE],
+            )
+        ]
+        if self._case.toward == "others":
+            notes.append(
+                self._notice(Recipient.OPS, Template.DUTY_TO_PROTECT_TASK, "duty-to-protect")
+            )
+            events.append(self._event(EventType.DUTY_TO_PROTECT_OPENED))
+        await self._record(events, notes)
+
+    async def _repage(self) -> None:
+        """An acknowledgement window passed: page again; the second miss brings in the medical
+        director."""
+        missed = self._missed_acks
+        notes = [self._notice(Recipient.CLINICIAN, Template.SAFETY_PAGE, f"page-{missed}")]
+        events = [
+            self._event(EventType.SAFETY_ACK_MISSED, missed=missed),
+            self._event(
+                EventType.SAFETY_PAGE_SENT, page=missed + 1, recipients=[Recipient.CLINICIAN]
+            ),
+        ]
+        if missed == 2:
+            notes.append(
+                self._notice(Recipient.MEDICAL_DIRECTOR, Template.SAFETY_ESCALATION, "director")
+            )
+            events.append(self._event(EventType.MEDICAL_DIRECTOR_PAGED))
+        await self._record(events, notes)
+
+    async def _follow_up(self) -> None:
+        n = self._follow_ups
+        notes = [self._notice(Recipient.CLINICIAN, Template.SAFETY_UNRESOLVED, f"follow-up-{n}")]
+        await self._record([self._event(EventType.SAFETY_FOLLOW_UP_SENT, follow_up=n)], notes)
+
+    async def _continue_if_long(self) -> None:
+        """Continue as new, carrying where the ladder stands, before the history grows long."""
+        info = workflow.info()
+        long = info.get_current_history_length() >= MAX_HISTORY_EVENTS - _HEADROOM
+        if not self._ladder or not (long or info.is_continue_as_new_suggested()):
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._resolved is not None:
+            return  # resolved meanwhile: this run finishes the case
+        workflow.continue_as_new(SafetyCaseContinuation(case=self._case, carry=self._carry()))
+
+    def _carry(self) -> SafetyCaseCarry:
+        return SafetyCaseCarry(
+            acknowledged_by=self._acknowledged_by,
+            missed_acknowledgements=self._missed_acks,
+            follow_ups=self._follow_ups,
+            event_seq=self._seq,
+            ladder_events=self._ladder,
+        )
+
+    # --- the clinician's actions ----------------------------------------------------------------
+
     @workflow.update(name=Action.SAFETY_ACK)
     async def acknowledge(self, ack: SafetyAck) -> SafetyCaseStatus:
         self._acknowledged_by = ack.clinician_id
+        if self._ladder:
+            event = self._event(
+                EventType.SAFETY_CASE_ACKNOWLEDGED,
+                actor=Actor.CLINICIAN,
+                acted_by=ack.acted_by,
+                clinician_id=ack.clinician_id,
+                missed=self._missed_acks,
+            )
+            await self._effects.record_case(SafetyCaseWrite(events=[event]))
         return self._state()
 
     @acknowledge.validator
@@ -86,12 +197,15 @@ class SafetyEscalationWorkflow:
     async def resolve(self, resolution: SafetyResolve) -> SafetyCaseStatus:
         self._resolved = resolution
         # Ops learn that and how it was resolved; the clinical notes stay with the clinicians.
-        await self._notify(
-            Recipient.OPS,
-            Template.SAFETY_RESOLVED,
-            "resolved",
-            {"actions_taken": resolution.actions_taken},
+        actions = {"actions_taken": resolution.actions_taken}
+        note = self._notice(Recipient.OPS, Template.SAFETY_RESOLVED, "resolved", actions)
+        event = self._event(
+            EventType.SAFETY_CASE_RESOLVED,
+            actor=Actor.CLINICIAN,
+            acted_by=resolution.acted_by,
+            **actions,
         )
+        await self._record([event], [note])
         return self._state()
 
     @resolve.validator
@@ -113,24 +227,66 @@ class SafetyEscalationWorkflow:
             missed_acknowledgements=self._missed_acks,
         )
 
-    async def _notify(
+    # --- recording ------------------------------------------------------------------------------
+
+    async def _record(self, events: list[SafetyCaseEvent], notes: list[Notification]) -> None:
+        """The steps with their notifications in one transaction; cases started before the
+        ladder reached the timeline send each notification on its own (as they replay)."""
+        if self._ladder:
+            await self._effects.record_case(SafetyCaseWrite(events=events, notifications=notes))
+            return
+        for note in notes:
+            await self._effects.send(note)
+
+    def _event(
+        self,
+        event_type: EventType,
+        *,
+        actor: Actor = Actor.SYSTEM,
+        acted_by: Caller | None = None,
+        **details: Any,
+    ) -> SafetyCaseEvent:
+        """The case's next step. `details` never hold clinical notes, level or direction."""
+        self._seq += 1
+        return SafetyCaseEvent(
+            case_id=workflow.info().workflow_id,
+            seq=self._seq,
+            claim_id=self._case.claim_id,
+            type=event_type,
+            actor=acted_by.role.value if acted_by else actor,
+            at=workflow.now(),
+            details=details,
+            acted_by=acted_by,
+        )
+
+    def _notice(
         self,
         recipient: Recipient,
         template: Template,
         step: str,
         details: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> Notification:
         case = self._case
-        await self._effects.notify(
-            recipient,
-            template,
-            step,
-            {
-                "case": workflow.info().workflow_id,  # pages of one case share a dedup key
-                "level": case.level,
-                "toward": case.toward,
-                # Clinical notes only to the clinical chain (minimum necessary).
-                **({"notes": case.notes} if recipient in CLINICAL_RECIPIENTS else {}),
-                **(details or {}),
-            },
+        return self._effects.notification(
+            Notice(
+                recipient,
+                template,
+                step,
+                {
+                    "case": workflow.info().workflow_id,  # pages of one case share a dedup key
+                    "level": case.level,
+                    "toward": case.toward,
+                    # Clinical notes only to the clinical chain (minimum necessary).
+                    **({"notes": case.notes} if recipient in CLINICAL_RECIPIENTS else {}),
+                    **(details or {}),
+                },
+            )
         )
+
+
+def _unpack(
+    start: SafetyCase | SafetyCaseContinuation,
+) -> tuple[SafetyCase, SafetyCaseCarry | None]:
+    if isinstance(start, SafetyCaseContinuation):
+        return start.case, start.carry
+    return start, None

@@ -17,7 +17,7 @@ from workflows.safety import SafetyEscalationWorkflow
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
     from domain.models import RiskScreen, SafetyCase, SafetyCaseStatus
-    from domain.names import Actor, EventType, Recipient, Template
+    from domain.names import Actor, EventType, Patch, Recipient, Template
 
 
 def _occasion() -> str:
@@ -36,17 +36,27 @@ class SafetyHold:
     async def screen(self, screen: RiskScreen) -> None:
         """An exam's risk screen: moderate -> referral to treatment; imminent -> a case."""
         if screen.level == "moderate":
-            await self.refer_to_treatment(screen.toward, screen.notes)
+            await self.refer_to_treatment(screen.toward, screen.notes, source="exam")
         elif screen.level == "imminent":
             # Unknown direction is treated as a risk to others: the duty to protect applies.
             await self.raise_case(screen.toward or "others", screen.notes, source="exam")
 
-    async def refer_to_treatment(self, toward: str | None, notes: str) -> None:
+    async def refer_to_treatment(
+        self, toward: str | None, notes: str, *, source: str = "concern"
+    ) -> None:
         # The screen's detail goes only to the outbox (the database), never to the audit log.
         details = {"level": "moderate", "toward": toward, "notes": notes}
-        await self._effects.notify(
-            Recipient.CLINICIAN, Template.REFERRAL_TO_TREATMENT, _occasion(), details
-        )
+        notice = Notice(Recipient.CLINICIAN, Template.REFERRAL_TO_TREATMENT, _occasion(), details)
+        # The patch is decided where the branch is taken: claims that referred before it was
+        # deployed replay without the event (`workflow.patched` keeps its first answer per run).
+        if workflow.patched(Patch.SAFETY_LADDER_EVENTS):
+            # The referral is a step of the timeline, for ops and clinicians (`domain.timeline`),
+            # recorded with the clinician's notice.
+            await self._recorder.record(
+                EventType.REFERRAL_TO_TREATMENT, notify=[notice], source=source
+            )
+            return
+        await self._effects.send(self._effects.notification(notice))
 
     async def raise_case(self, toward: str, notes: str, *, source: str) -> None:
         """Hold the claim and start the escalation (it survives the claim's closing). One case at

@@ -12,10 +12,25 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from api.deps import CallerDep, ClaimsDep, JsonBody, ReadableClaim, capability, read_json
 from api.openapi import errors, json_body, who
-from domain.access import ACTION_ROLES, CAPABILITY_ROLES, READ_SCOPE, Capability, ReadScope
+from domain.access import (
+    ACTION_ROLES,
+    CAPABILITY_ROLES,
+    READ_SCOPE,
+    REPORT_READERS,
+    Capability,
+    ReadScope,
+)
 from domain.actions import ACTION_MODELS
 from domain.errors import Forbidden
-from domain.models import Caller, ClaimEvent, ClaimPage, ClaimQuery, ClaimStatus, Referral
+from domain.models import (
+    Caller,
+    ClaimPage,
+    ClaimQuery,
+    ClaimReport,
+    ClaimStatus,
+    Referral,
+    TimelineEvent,
+)
 from domain.names import Action, Role
 from domain.parsing import parse_referral
 
@@ -34,6 +49,10 @@ _CLAIM_LINKS = {
     },
     "ClaimEvents": {
         "operationId": "claim_events",
+        "parameters": {"claim_id": "$response.body#/claim_id"},
+    },
+    "ClaimReport": {
+        "operationId": "claim_report",
         "parameters": {"claim_id": "$response.body#/claim_id"},
     },
     **{
@@ -120,15 +139,40 @@ async def get_claim(claim: ReadableClaim) -> ClaimStatus:
 
 @router.get(
     "/{claim_id}/events",
-    response_model=list[ClaimEvent],
+    response_model=list[TimelineEvent],
     operation_id="claim_events",
-    description=who(_READERS, _SCOPES + " Only ops see which key acted."),
+    description=who(
+        _READERS,
+        _SCOPES + " Only ops see which key acted. Ops and clinicians also see the steps of the "
+        "claim's safety cases (`case_id` set, no `seq`: each case keeps its own log) and "
+        "referrals to treatment, in time order; the others see of the safety branch only the "
+        "hold placed and lifted.",
+    ),
     responses=errors(401, 404, 503),
 )
 async def claim_events(
     claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep
-) -> list[ClaimEvent]:
+) -> list[TimelineEvent]:
     return await claims.timeline(claim, caller)
+
+
+@router.get(
+    "/{claim_id}/report",
+    response_model=ClaimReport,
+    # Who filed it is in the timeline; the body is the report as written.
+    response_model_exclude={"report": {"acted_by"}},
+    operation_id="claim_report",
+    description=who(
+        [r.value for r in REPORT_READERS],
+        "The claim's insurer, the assigned examiner, reviewers of claims in review, ops: the "
+        "accepted report, else the latest version, with the history of versions. Stored "
+        "encrypted at rest. 404 `report_not_available` until a report is filed; 404 for every "
+        "other caller.",
+    ),
+    responses=errors(401, 404, 503),
+)
+async def claim_report(claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep) -> ClaimReport:
+    return await claims.report(claim, caller)
 
 
 IdempotencyKey = Annotated[

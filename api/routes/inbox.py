@@ -68,7 +68,9 @@ async def done(
             "a duty-to-protect task closes with whom was warned or which authority was told",
             details=[{"field": "warned", "message": "name at least one"}],
         )
-    closed = await inbox.mark_done(db, sealer, item.id, caller, record.model_dump())
+    async with db.acquire() as conn:
+        # A duty-to-protect task's closing is also a step of its safety case's timeline.
+        closed = await inbox.close(conn, sealer, item, caller, record.model_dump())
     if closed is None:
         raise Conflict("the item is closed already")
     return item.model_copy(update={"done_at": closed})

@@ -1,0 +1,47 @@
+"""Who sees which events of a claim's timeline, as data.
+
+The safety branch's steps (PRODUCT §4) are for those who act on them: operations and the
+clinicians. Everyone else who may read the claim sees of that branch only that the claim was put
+on safety hold and that the hold lifted, never that a risk was screened, paged or referred.
+"""
+
+from __future__ import annotations
+
+from domain.names import EventType, Role
+
+# The steps of a safety case: the case's own timeline (`safety_case_events`).
+SAFETY_CASE_STEPS = frozenset(
+    {
+        EventType.SAFETY_PAGE_SENT,
+        EventType.SAFETY_ACK_MISSED,
+        EventType.MEDICAL_DIRECTOR_PAGED,
+        EventType.DUTY_TO_PROTECT_OPENED,
+        EventType.DUTY_TO_PROTECT_CLOSED,
+        EventType.SAFETY_CASE_ACKNOWLEDGED,
+        EventType.SAFETY_FOLLOW_UP_SENT,
+        EventType.SAFETY_CASE_RESOLVED,
+    }
+)
+
+# The safety branch as its actors see it: the case steps and a moderate risk's referral (a claim
+# event). `safety_hold_placed` / `safety_hold_lifted` are not in it: every reader sees those.
+SAFETY_LADDER = SAFETY_CASE_STEPS | {EventType.REFERRAL_TO_TREATMENT}
+
+# The event types each audience does not see in a claim's timeline. A role not listed (a new
+# one) sees no step of the safety branch until it is given them here.
+TIMELINE_HIDDEN: dict[Role, frozenset[EventType]] = {
+    Role.OPS: frozenset(),
+    Role.CLINICIAN: frozenset(),
+    Role.INSURER: SAFETY_LADDER,
+    Role.EXAMINER: SAFETY_LADDER,
+    Role.REVIEWER: SAFETY_LADDER,
+}
+
+
+def hidden_from(role: Role) -> frozenset[EventType]:
+    return TIMELINE_HIDDEN.get(role, SAFETY_LADDER)
+
+
+def sees_case_steps(role: Role) -> bool:
+    """Whether the role's timeline includes its safety cases' steps (else they are not read)."""
+    return not hidden_from(role) >= SAFETY_CASE_STEPS

@@ -1,0 +1,109 @@
+"""The examination report: one row per version (the report, then its addenda), the body sealed at
+rest with the payload key ring, written within the transaction of the transition that records it
+(`store.claims.apply_projection`).
+
+Every write is idempotent on (claim, version), whatever the order writes arrive in: a version's
+body is stored once and never changes; its status follows the newest event that set it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from codec import Sealer
+from domain.models import ClaimReport, ExamReport, ReportKind, ReportVersion, ReportWrite
+from store.db import Connection, Executor
+
+
+def kind_of(version: int) -> ReportKind:
+    return "report" if version == 1 else "addendum"
+
+
+async def record(
+    conn: Connection, claim_id: str, change: ReportWrite, *, seq: int, at: datetime, sealer: Sealer
+) -> None:
+    """Store `change` as written by the event `seq` of the claim (recorded at `at`)."""
+    if change.body is None:
+        await _set_status(conn, claim_id, change, seq)
+        return
+    body = change.body
+    # The report as the examiner wrote it; who filed it is kept beside it, not sealed in it.
+    sealed = sealer.seal_json(body.model_dump(mode="json", exclude={"acted_by"}))
+    filer = body.acted_by
+    submitted_by = (
+        {"role": filer.role.value, "key_id": filer.key_id, "examiner_id": filer.examiner_id}
+        if filer
+        else None
+    )
+    # A verdict that arrived first left the row without its body: fill it in, keep the newer
+    # status. A retry finds the body there and changes nothing.
+    await conn.execute(
+        """INSERT INTO claim_reports
+               (claim_id, version, kind, sealed, submitted_at, submitted_by, status, status_seq)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (claim_id, version) DO UPDATE SET
+               sealed = EXCLUDED.sealed,
+               submitted_at = EXCLUDED.submitted_at,
+               submitted_by = EXCLUDED.submitted_by,
+               status = CASE WHEN claim_reports.status_seq < EXCLUDED.status_seq
+                             THEN EXCLUDED.status ELSE claim_reports.status END,
+               status_seq = GREATEST(claim_reports.status_seq, EXCLUDED.status_seq)
+           WHERE claim_reports.sealed IS NULL""",
+        claim_id,
+        change.version,
+        kind_of(change.version),
+        sealed,
+        at,
+        submitted_by,
+        change.status,
+        seq,
+    )
+
+
+async def _set_status(conn: Connection, claim_id: str, change: ReportWrite, seq: int) -> None:
+    await conn.execute(
+        """INSERT INTO claim_reports (claim_id, version, kind, status, status_seq)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (claim_id, version) DO UPDATE SET
+               status = EXCLUDED.status, status_seq = EXCLUDED.status_seq
+           WHERE claim_reports.status_seq < EXCLUDED.status_seq""",
+        claim_id,
+        change.version,
+        kind_of(change.version),
+        change.status,
+        seq,
+    )
+
+
+async def current(db: Executor, claim_id: str, sealer: Sealer) -> ClaimReport | None:
+    """The accepted version if there is one, else the latest, with the history of versions;
+    None while no report of the claim is stored."""
+    rows = await db.fetch(
+        """SELECT version, kind, status, submitted_at, sealed FROM claim_reports
+           WHERE claim_id = $1 AND sealed IS NOT NULL ORDER BY version""",
+        claim_id,
+    )
+    if not rows:
+        return None
+    versions = [
+        ReportVersion(
+            version=r["version"],
+            kind=r["kind"],
+            status=r["status"],
+            submitted_at=r["submitted_at"],
+        )
+        for r in rows
+    ]
+    accepted = [r for r in rows if r["status"] == "accepted"]
+    chosen = (accepted or rows)[-1]
+    body: Any = sealer.open_json(chosen["sealed"])
+    return ClaimReport(
+        claim_id=claim_id,
+        version=chosen["version"],
+        kind=chosen["kind"],
+        status=chosen["status"],
+        submitted_at=chosen["submitted_at"],
+        versions=versions,
+        report=ExamReport.model_validate(body),
+    )

@@ -1,0 +1,57 @@
+"""The decision's clock: extensions (ERISA: up to two 30-day extensions, each with a reason, the
+claimant told), one change of the decision deadline at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from temporalio import workflow
+
+from workflows.clock import DeadlineClock
+from workflows.effects import Notice
+from workflows.recorder import Recorder
+
+with workflow.unsafe.imports_passed_through():
+    from domain.claim_state import ClaimState
+    from domain.models import ExtendDecision, Stage
+    from domain.names import Actor, DeadlineName, EventType, Recipient, Template
+
+
+class Deciding:
+    def __init__(self, state: ClaimState, recorder: Recorder, clock: DeadlineClock) -> None:
+        self._state = state
+        self._recorder = recorder
+        self._clock = clock
+        # One decision-deadline change at a time.
+        self._turn = asyncio.Lock()
+
+    async def extend(self, extension: ExtendDecision, *, recheck: Callable[[], None]) -> None:
+        state, profile = self._state, self._state.require_profile()
+        if DeadlineName.DECISION not in state.deadlines:
+            # The review that opened DECISION is still computing the deadline: wait for it.
+            await workflow.wait_condition(
+                lambda: (
+                    DeadlineName.DECISION in state.deadlines or state.stage is not Stage.DECISION
+                )
+            )
+        async with self._turn:
+            recheck()
+            used = state.start_extension()
+            current = state.deadlines[DeadlineName.DECISION]
+            await self._clock.start(
+                Stage.DECISION, current.due_at, {DeadlineName.DECISION: profile.decision_extension}
+            )
+        notice = Notice(
+            Recipient.CLAIMANT,
+            Template.DECISION_EXTENSION_NOTICE,
+            f"extension-{used}",
+            {"reason": extension.reason},
+        )
+        await self._recorder.record(
+            EventType.DECISION_EXTENDED,
+            actor=Actor.INSURER,
+            acted_by=extension.acted_by,
+            notify=[notice],
+            extension=used,
+        )
