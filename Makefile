@@ -29,6 +29,11 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# Throughput, latency and memory on a stack of its own (under 10 minutes on 2 cores; sizes in
+# BENCH_* variables, see README "Performance"); the output is kept in .data/bench/latest.txt.
+bench: $(STAMP)
+	$(PY) -m bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
 

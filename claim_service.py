@@ -150,6 +150,23 @@ class ClaimService:
             raise NotFound("no such claim")
         return found[0]
 
+    async def get_json(self, claim_id: str, caller: Caller) -> bytes:
+        """The claim's status as JSON, if the caller may read it; else "no such claim" (404).
+
+        Every reader gets the whole status (no role sees a narrower one), so a row the current
+        model wrote is served as stored, without decoding and re-encoding it; an older row goes
+        through the model, whose validators fill in what its shape lacks."""
+        found = (
+            await claims_store.get_scoped_json(self._pool, claim_id)
+            if plausible_claim_id(claim_id)
+            else None
+        )
+        if found is None or not can_read(caller, found.scope):
+            raise NotFound("no such claim")
+        if found.current:
+            return found.json.encode()
+        return ClaimStatus.model_validate_json(found.json).model_dump_json().encode()
+
     async def list_claims(self, query: ClaimQuery, caller: Caller) -> ClaimPage:
         """A page of the claims the caller may read, oldest update first; pass `next_cursor`
         back for the next page."""

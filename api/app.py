@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="IME Claims Orchestrator",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry hooks check the environment on every request; tracing is
+        # off until it is configured for the whole service.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         description=(
             "Independent medical examination claims, carried by durable workflows. Every route "
             "but /healthz and /readyz needs `Authorization: Bearer <API key>`; each route says "

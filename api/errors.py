@@ -7,15 +7,15 @@ mistakes are 4xx, whatever layer notices them; 503 is only for a dependency that
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError
 
 from domain.errors import ClaimError, InvalidInput, Unavailable
@@ -93,14 +93,33 @@ def install(app: FastAPI) -> None:
     for kind in _DEPENDENCY_ERRORS:
         app.add_exception_handler(kind, _dependency)
 
-    @app.middleware("http")
-    async def _unexpected(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Catch-all kept out of Starlette's server-error path, which would re-raise and have the
-        # server log the exception text (it can carry payload values).
+    app.add_middleware(_Unexpected)
+
+
+class _Unexpected:
+    """Catch-all kept out of Starlette's server-error path, which would re-raise and have the
+    server log the exception text (it can carry payload values). Plain ASGI rather than
+    `@app.middleware("http")`: that wrapper costs a task and a stream pair per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            return await call_next(request)
+            await self.app(scope, receive, sending)
         except Exception as err:
-            log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url.path)
-            return error_json(500, "internal_error", "an internal error occurred")
+            log.error("unhandled %s on %s %s", type(err).__name__, scope["method"], scope["path"])
+            if not started:  # else the answer is under way: it can only be cut short
+                await error_json(500, "internal_error", "an internal error occurred")(
+                    scope, receive, send
+                )

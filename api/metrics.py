@@ -4,10 +4,9 @@ Scraped with an `sre` (or `ops`) key."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -15,6 +14,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import capability
 from api.openapi import errors, who
@@ -38,18 +38,7 @@ def install(app: FastAPI) -> None:
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     )
 
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The route template keeps ids (and so cardinality and any identifier) out of labels.
-        name = getattr(route, "path", "unmatched")
-        latency.labels(request.method, name).observe(time.perf_counter() - started)
-        requests.labels(request.method, name, str(response.status_code)).inc()
-        return response
+    app.add_middleware(_Measure, requests=requests, latency=latency)
 
     @app.get(
         "/metrics",
@@ -62,3 +51,35 @@ def install(app: FastAPI) -> None:
         caller: Annotated[Caller, capability(Capability.READ_METRICS)],
     ) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _Measure:
+    """Counts and times every answer. Plain ASGI rather than `@app.middleware("http")`: that
+    wrapper costs a task and a stream pair per request."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self._requests = requests
+        self._latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # if no answer starts (the catch-all inside answers 500 then)
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            # The route template keeps ids (and so cardinality and any identifier) out of labels.
+            name = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self._latency.labels(method, name).observe(time.perf_counter() - started)
+            self._requests.labels(method, name, str(status)).inc()

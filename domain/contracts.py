@@ -10,13 +10,21 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.models import AppointmentRef, ExaminerRef, ExamReport, Recommendation
-from domain.names import AppointmentStatus
+from domain.models import (
+    AppointmentRef,
+    AppointmentStatusChange,
+    ExaminerRef,
+    ExamReport,
+    Recommendation,
+)
 from domain.profiles import Duration
 
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+__all__ = ["AppointmentStatusChange"]  # defined with the projection write it rides in
 
 
 class DeadlineRequest(Contract):
@@ -37,11 +45,6 @@ class ScheduleResult(Contract):
     booked: bool
     examiner: ExaminerRef | None = None
     appointment: AppointmentRef | None = None
-
-
-class AppointmentStatusChange(Contract):
-    appointment_id: str
-    status: AppointmentStatus
 
 
 class ReportAssessmentRequest(Contract):

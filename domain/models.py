@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from domain.examples import ACTION_EXAMPLES, EXAMINER_EXAMPLE, SAMPLE_REFERRAL
-from domain.names import DeadlineName, EventType, Recipient, Role, Template
+from domain.names import AppointmentStatus, DeadlineName, EventType, Recipient, Role, Template
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -575,6 +575,13 @@ class ReportWrite(Model):
     body: ExamReport | None = None
 
 
+class AppointmentStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    appointment_id: str
+    status: AppointmentStatus
+
+
 class ProjectionWrite(Model):
     status: ClaimStatus
     event: ClaimEvent
@@ -584,6 +591,9 @@ class ProjectionWrite(Model):
     # The report this transition files or decides on, in the same transaction (None: it has none,
     # and writes of claims from before reports were stored).
     report: ReportWrite | None = None
+    # Appointment changes the transition makes (attended, no-show, released): in the same
+    # transaction, so a slot is never freed without the event that says why.
+    appointment_changes: list[AppointmentStatusChange] = Field(default_factory=list)
 
 
 class ReportVersion(Model):

@@ -238,6 +238,11 @@ class Patch(StrEnum):
     # The safety branch's steps reach the timeline (a safety case's rungs, a referral to
     # treatment), and a long safety case continues as new carrying its state.
     SAFETY_LADDER_EVENTS = "safety-ladder-events"
+    # A claim's history kept short: the transition writes, the booking and the pure
+    # computations (deadlines, profile, QA) as local activities, appointment changes in their
+    # transition's transaction, search attributes upserted only when they change; implies the
+    # escalation chain, continue-as-new and outbox-in-transition patches.
+    LEAN_HISTORY = "lean-history"
 
 
 class AppointmentStatus(StrEnum):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+
+from asyncpg import Record
 
 from codec import Sealer
 from domain.access import READ_SCOPE, ClaimScope, ReadScope
 from domain.models import Caller, ClaimEvent, ClaimStatus, ProjectionWrite
 from domain.names import EventType
-from store import outbox, reports, webhooks
+from store import outbox, panel, reports, webhooks
 from store.db import Connection, Executor
+from store.json_shape import same_shape_sql
 from store.storable import storable
 
 _STATUS_COLUMNS = """
@@ -126,6 +130,8 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
             await reports.record(
                 conn, event.claim_id, write.report, seq=event.seq, at=event.at, sealer=sealer
             )
+        for change in write.appointment_changes:
+            await panel.set_appointment_status(conn, change.appointment_id, change.status)
         await outbox.enqueue_in(conn, write.notifications, sealer)
         if inserted is not None:
             await webhooks.queue_events(conn, sealer, write.status, event)
@@ -155,13 +161,44 @@ async def get_scoped(conn: Executor, claim_id: str) -> tuple[ClaimStatus, ClaimS
     )
     if row is None:
         return None
-    scope = ClaimScope(
+    return ClaimStatus.model_validate(row["body"]), _scope_of(row)
+
+
+@dataclass(frozen=True)
+class StoredStatus:
+    """A claim's status as stored (JSON text) and what the read rules need. `current`: the text
+    has exactly the shape `ClaimStatus` dumps today, so it is the answer as is; otherwise (a row
+    written by an older model) it must be read through the model."""
+
+    json: str
+    current: bool
+    scope: ClaimScope
+
+
+# Evaluated by Postgres on the row it reads: no decoding on our side.
+_CURRENT_SHAPE = same_shape_sql("body", ClaimStatus)
+
+
+async def get_scoped_json(conn: Executor, claim_id: str) -> StoredStatus | None:
+    """The stored status text and what the read rules need, in one indexed lookup (the status
+    route serves the text without decoding it)."""
+    row = await conn.fetchrow(
+        f"SELECT body::text AS json, {_CURRENT_SHAPE} AS current, insurer_id, examiner_id,"
+        " reached_review, had_safety_case FROM claims WHERE claim_id = $1",
+        claim_id,
+    )
+    if row is None:
+        return None
+    return StoredStatus(json=row["json"], current=row["current"], scope=_scope_of(row))
+
+
+def _scope_of(row: Record) -> ClaimScope:
+    return ClaimScope(
         insurer_id=row["insurer_id"],
         examiner_id=row["examiner_id"],
         reached_review=row["reached_review"],
         had_safety_case=row["had_safety_case"],
     )
-    return ClaimStatus.model_validate(row["body"]), scope
 
 
 async def list_events(conn: Executor, claim_id: str) -> list[ClaimEvent]:

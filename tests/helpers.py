@@ -128,3 +128,16 @@ def appointment_of(status: ClaimStatus) -> AppointmentRef:
 def examiner_of(status: ClaimStatus) -> ExaminerRef:
     assert status.examiner is not None, "no examiner is booked"
     return status.examiner
+
+
+async def projection_until(pool, claim_id: str, predicate, timeout: float = 30.0) -> ClaimStatus:
+    """Poll the Postgres projection (what callers read) until `predicate` holds: a workflow's
+    state moves first, its recorded transition lands a moment later."""
+    from store.claims import get_status
+
+    async with asyncio.timeout(timeout):
+        while True:
+            status = await get_status(pool, claim_id)
+            if status is not None and predicate(status):
+                return status
+            await asyncio.sleep(0.05)

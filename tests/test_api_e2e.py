@@ -165,7 +165,7 @@ async def test_unexpected_error_is_a_plain_500_without_its_text(api_client, monk
     async def broken(self, claim_id: str):
         raise ValueError("Jane Roe 1980-04-02 leaked into an exception")
 
-    monkeypatch.setattr(ClaimService, "get", broken)
+    monkeypatch.setattr(ClaimService, "get_json", broken)  # what the status route calls
     answer = await api_client.get("/v1/claims/anything")
     assert answer.status_code == 500
     assert answer.json() == {

@@ -79,7 +79,7 @@ async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
         # The worker serves the SDK's metrics to Prometheus.
         async with httpx.AsyncClient() as http:
             scraped = (await http.get(f"http://{metrics_address}/metrics")).text
-        assert "temporal_activity_execution_latency" in scraped
+        assert "temporal_local_activity_execution_latency" in scraped
         assert 'service="ime-worker"' in scraped
 
         # Kill while the claim waits for the examiner; the next worker picks it up from history.

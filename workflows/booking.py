@@ -111,7 +111,7 @@ class Booking:
         notify = list(reserved.notices) if self._recorder.batched else []
         if reserved.replaced is not None:
             replaced = reserved.replaced.id
-            await self._effects.set_appointment_status(replaced, AppointmentStatus.CANCELLED)
+            await self._recorder.change_appointment(replaced, AppointmentStatus.CANCELLED)
             notify.append(
                 Notice(
                     Recipient.EXAMINER,

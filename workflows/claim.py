@@ -99,7 +99,11 @@ class ClaimWorkflow:
         """`start`: the claim's intake, or the state of the run this one continues."""
         intake, carried = _unpack(start)
         state = self.state
-        self._recorder.batched = workflow.patched(Patch.OUTBOX_IN_TRANSITION)
+        # Each patch marks a change of behaviour (README "Changing workflow code"); the newest
+        # implies those before it, so a new claim's history carries one marker.
+        lean = workflow.patched(Patch.LEAN_HISTORY)
+        self._effects.lean = self._recorder.lean = lean
+        self._recorder.batched = lean or workflow.patched(Patch.OUTBOX_IN_TRANSITION)
         if carried is None:
             state.profile = await self._effects.load_profile(intake.jurisdiction)
             await self._recorder.record(
@@ -110,12 +114,12 @@ class ClaimWorkflow:
                 specialty=intake.requested_specialty.value,
             )
             state.enter(Stage.SCHEDULING, workflow.now())
-        if workflow.patched(Patch.ESCALATION_CHAIN):
+        if lean or workflow.patched(Patch.ESCALATION_CHAIN):
             self._clock.on_breach = self._escalation.breach
             self._reporting.escalating = True
             if carried is None:
                 await self._clock.start_claim_clocks()
-        continues = workflow.patched(Patch.CLAIM_CONTINUES_AS_NEW)
+        continues = lean or workflow.patched(Patch.CLAIM_CONTINUES_AS_NEW)
         while not state.closed:
             if continues and history_is_long() and await self._quiet():
                 workflow.continue_as_new(ClaimContinuation(intake=intake, state=state))
@@ -127,7 +131,7 @@ class ClaimWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         await close_claim(state, self._effects, self._recorder)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if state.safety_hold and workflow.patched(Patch.HOLD_LIFTS_AFTER_CLOSE):
+        if state.safety_hold and (lean or workflow.patched(Patch.HOLD_LIFTS_AFTER_CLOSE)):
             # Closed on hold: the claim stays open until its cases end, so that the hold is
             # seen lifted (status, timeline, SafetyHold) and held notices go out.
             await workflow.wait_condition(lambda: not state.safety_hold)
@@ -231,7 +235,7 @@ class ClaimWorkflow:
                 await self._clock.start(
                     Stage.REPORT, workflow.now(), {DeadlineName.REPORT: profile.report_due}
                 )
-            await self._effects.set_appointment_status(appointment_id, AppointmentStatus.ATTENDED)
+            await self._recorder.change_appointment(appointment_id, AppointmentStatus.ATTENDED)
             await self._recorder.record(
                 EventType.EXAM_ATTENDED,
                 actor=Actor.EXAMINER,
@@ -244,7 +248,7 @@ class ClaimWorkflow:
             )
             return state.status()
         no_shows = state.no_show(workflow.now())
-        await self._effects.set_appointment_status(appointment_id, AppointmentStatus.NO_SHOW)
+        await self._recorder.change_appointment(appointment_id, AppointmentStatus.NO_SHOW)
         await self._recorder.record(
             EventType.EXAM_NO_SHOW,
             actor=Actor.EXAMINER,
@@ -386,7 +390,7 @@ class ClaimWorkflow:
             self.state.check_same_appointment(seen)
 
     async def _release(self, appointment: AppointmentRef) -> None:
-        await self._effects.set_appointment_status(appointment.id, AppointmentStatus.CANCELLED)
+        await self._recorder.change_appointment(appointment.id, AppointmentStatus.CANCELLED)
 
 
 def _unpack(start: ClaimIntake | ClaimContinuation) -> tuple[ClaimIntake, ClaimState | None]:

@@ -18,7 +18,7 @@ async def close_claim(state: ClaimState, effects: Effects, recorder: Recorder) -
     if state.appointment is not None:
         # Compensation for every way of closing: a slot still booked is released (no-op when the
         # exam took place or the slot was already released).
-        await effects.set_appointment_status(state.appointment.id, AppointmentStatus.CANCELLED)
+        await recorder.change_appointment(state.appointment.id, AppointmentStatus.CANCELLED)
     notify = [Notice(Recipient.INSURER, Template.CLAIM_CLOSED, step)]
     notices = state.closing_notices()
     if notices.deferred_notice:

@@ -37,6 +37,25 @@ TIMEOUTS: dict[ActivityName, timedelta] = {
 }
 
 
+# Short and repeatable, so run inside the workflow task that asks them: one marker event each
+# instead of three activity events and a workflow task of their own, and a human step is
+# accepted, recorded and answered in one workflow task. Pure computations whose result must still
+# be recorded (deadlines on a holiday calendar, the profile, the QA checklist); the booking (one
+# short transaction, idempotent per claim + attempt); the transition write (one transaction,
+# idempotent per claim + sequence; its input, the status and the event, stays out of the
+# history). At-least-once like any activity: a worker lost mid-call leaves the workflow task to
+# time out, and the next worker runs the call again, which the database turns into a no-op.
+LOCAL = frozenset(
+    {
+        ActivityName.COMPUTE_DEADLINES,
+        ActivityName.LOAD_PROFILE,
+        ActivityName.ASSESS_REPORT,
+        ActivityName.SCHEDULE_EXAM,
+        ActivityName.RECORD_TRANSITION,
+    }
+)
+
+
 @dataclass(frozen=True)
 class Notice:
     """A notification to make: to whom, which template, on what occasion (`step`)."""
@@ -56,9 +75,22 @@ class Effects:
         self.claim_id = claim_id
         # Prefix of notification keys: the claim, or the safety case that sends them.
         self._owner = owner or claim_id
+        # Claims under `Patch.LEAN_HISTORY` run the activities of `LOCAL` as local activities.
+        self.lean = False
+
+    async def _run(self, name: ActivityName, arg: object, result_type: type | None) -> Any:
+        if self.lean and name in LOCAL:
+            return await workflow.execute_local_activity(
+                name.value,
+                arg,
+                start_to_close_timeout=TIMEOUTS[name],
+                retry_policy=RETRY,
+                result_type=result_type,
+            )
+        return await _run(name, arg, result_type)
 
     async def load_profile(self, name: str) -> JurisdictionProfile:
-        return await _run(ActivityName.LOAD_PROFILE, name, JurisdictionProfile)
+        return await self._run(ActivityName.LOAD_PROFILE, name, JurisdictionProfile)
 
     async def due_from(
         self, start: datetime, durations: dict[str, Duration], *, state: str, timezone: str
@@ -68,24 +100,24 @@ class Effects:
         request = contracts.DeadlineRequest(
             start=start, durations=durations, state=state, timezone=timezone
         )
-        result = await _run(ActivityName.COMPUTE_DEADLINES, request, contracts.DeadlineResult)
+        result = await self._run(ActivityName.COMPUTE_DEADLINES, request, contracts.DeadlineResult)
         return result.due
 
     async def record(self, write: ProjectionWrite) -> None:
-        await _run(ActivityName.RECORD_TRANSITION, write, bool)
+        await self._run(ActivityName.RECORD_TRANSITION, write, bool)
 
     async def book(self, request: ScheduleRequest) -> contracts.ScheduleResult:
-        return await _run(ActivityName.SCHEDULE_EXAM, request, contracts.ScheduleResult)
+        return await self._run(ActivityName.SCHEDULE_EXAM, request, contracts.ScheduleResult)
 
     async def set_appointment_status(self, appointment_id: str, status: AppointmentStatus) -> None:
         change = contracts.AppointmentStatusChange(appointment_id=appointment_id, status=status)
-        await _run(ActivityName.SET_APPOINTMENT_STATUS, change, None)
+        await self._run(ActivityName.SET_APPOINTMENT_STATUS, change, None)
 
     async def assess_report(
         self, request: contracts.ReportAssessmentRequest
     ) -> contracts.ReportAssessment:
         # Rules run in an activity: a checklist change never alters a replayed claim.
-        return await _run(ActivityName.ASSESS_REPORT, request, contracts.ReportAssessment)
+        return await self._run(ActivityName.ASSESS_REPORT, request, contracts.ReportAssessment)
 
     async def notify(
         self,
@@ -99,11 +131,11 @@ class Effects:
         await self.send(self.notification(Notice(recipient, template, step, details or {})))
 
     async def send(self, note: Notification) -> None:
-        await _run(ActivityName.NOTIFY, note, bool)
+        await self._run(ActivityName.NOTIFY, note, bool)
 
     async def record_case(self, write: SafetyCaseWrite) -> None:
         """A safety case's steps with their notifications, in one transaction."""
-        await _run(ActivityName.RECORD_SAFETY_CASE_EVENTS, write, bool)
+        await self._run(ActivityName.RECORD_SAFETY_CASE_EVENTS, write, bool)
 
     def notification(self, notice: Notice) -> Notification:
         return Notification(

@@ -82,7 +82,7 @@ class Escalation:
                 return  # confirmed, declined or re-booked while this waited its turn
             state.mark_breached(deadline)
             released, examiner_id = state.expire_booking(workflow.now())
-        await self._effects.set_appointment_status(released.id, AppointmentStatus.CANCELLED)
+        await self._recorder.change_appointment(released.id, AppointmentStatus.CANCELLED)
         cancelled = Notice(
             Recipient.EXAMINER,
             Template.APPOINTMENT_CANCELLED,

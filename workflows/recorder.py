@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.claim_state import ClaimState
     from domain.models import (
+        AppointmentStatusChange,
         Caller,
         ClaimEvent,
         ClaimStatus,
@@ -21,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         ProjectionWrite,
         ReportWrite,
     )
-    from domain.names import Actor, EventType
+    from domain.names import Actor, AppointmentStatus, EventType
 
 
 class Recorder:
@@ -31,6 +32,21 @@ class Recorder:
         # Claims started before notifications rode with their transition queue each on its own,
         # first (their histories replay that way).
         self.batched = False
+        # Claims under `Patch.LEAN_HISTORY`: appointment changes ride with the next transition,
+        # and search attributes are upserted only when they change.
+        self.lean = False
+        self._pending: list[AppointmentStatusChange] = []
+        self._published: tuple[object, ...] | None = None
+
+    async def change_appointment(self, appointment_id: str, status: AppointmentStatus) -> None:
+        """Mark the appointment attended, no-show or released. Lean claims write it with the
+        transition that follows (every caller records one next), older ones at once."""
+        if self.lean:
+            self._pending.append(
+                AppointmentStatusChange(appointment_id=appointment_id, status=status)
+            )
+        else:
+            await self._effects.set_appointment_status(appointment_id, status)
 
     async def record(
         self,
@@ -69,12 +85,23 @@ class Recorder:
             event=event,
             notifications=notes if self.batched else [],
             report=report,
+            appointment_changes=self._pending,
         )
+        self._pending = []
         await self._effects.record(write)
 
     def _publish(self, status: ClaimStatus) -> None:
         """Search attributes and the UI's current details: what SREs filter and see."""
-        workflow.upsert_search_attributes(search_attributes(status))
+        shown = (
+            status.stage,
+            status.outcome,
+            status.safety_hold,
+            status.next_deadline,
+            status.overdue,
+        )
+        if not self.lean or shown != self._published:
+            workflow.upsert_search_attributes(search_attributes(status))
+            self._published = shown
         workflow.set_current_details(summary(status, self._state.active_deadline()))
 
 
