@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from temporalio.testing import ActivityEnvironment
 
 from domain.models import (
+    AppointmentStatusChange,
     ClaimEvent,
     ClaimStatus,
     ClaimType,
@@ -23,7 +25,7 @@ from store import claims as claims_store
 from store import outbox, panel
 from store.bootstrap import bootstrap_db
 from store.migrate import migration_files
-from tests.conftest import TEST_SEALER
+from tests.conftest import TEST_SEALER, claim_activities
 
 
 def status_at(version: int, stage: Stage = Stage.SCHEDULING) -> ClaimStatus:
@@ -218,3 +220,51 @@ async def test_a_batch_whose_last_notification_has_no_delivery_still_wakes_the_d
     finally:
         await listener.remove_listener("deliveries", wake)
         await pool.release(listener)
+
+
+async def test_the_transition_activity_retried_writes_everything_once(pool):
+    """At-least-once: the worker may run one transition's write several times (a retry after a
+    timeout, a local activity re-run after a lost worker), also after a newer one landed."""
+    activities = claim_activities(pool)
+    env = ActivityEnvironment()
+    appointment = "c1:1"
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO appointments (id, claim_id, attempt, examiner_id, claimant_key,
+                   starts_at, ends_at, location)
+               SELECT $1, 'c1', 1, id, 'k-retry', now() + interval '1 day',
+                      now() + interval '1 day 1 hour', 'x'
+               FROM examiners LIMIT 1""",
+            appointment,
+        )
+    notes = [
+        Notification(
+            key=f"c1:{who}:deadline_breached:retry",
+            claim_id="c1",
+            recipient=who,
+            template=Template.DEADLINE_BREACHED,
+        )
+        for who in (Recipient.OPS, Recipient.EXAMINER)
+    ]
+    attended = write(2, Stage.REPORT).model_copy(
+        update={
+            "notifications": notes,
+            "appointment_changes": [
+                AppointmentStatusChange(appointment_id=appointment, status="attended")
+            ],
+        }
+    )
+    assert await env.run(activities.record_transition, write(1)) is True
+    assert await env.run(activities.record_transition, attended) is True
+    assert await env.run(activities.record_transition, write(3, Stage.REVIEW)) is True
+    for retried in (attended, attended, write(1)):  # late retries, older than the newest
+        assert await env.run(activities.record_transition, retried) is False
+    events = await claims_store.list_events(pool, "c1")
+    assert [e.seq for e in events] == [1, 2, 3]
+    status = await claims_store.get_status(pool, "c1")
+    assert status is not None and (status.version, status.stage) == (3, Stage.REVIEW)
+    outboxed = await pool.fetchval("SELECT count(*) FROM notification_outbox WHERE claim_id = 'c1'")
+    inbox = await pool.fetchval("SELECT count(*) FROM inbox_items WHERE claim_id = 'c1'")
+    assert (outboxed, inbox) == (2, 2)
+    booked = await pool.fetchval("SELECT status FROM appointments WHERE id = $1", appointment)
+    assert booked == "attended"
