@@ -21,7 +21,7 @@ from bench.referrals import BENCH_INSURER, DECISION, EXAM, REPORT, REVIEW, refer
 from bench.skeleton import SKELETON_QUEUE, SkeletonStatus, SkeletonWorkflow
 from claim_service import ClaimService
 from domain.errors import ClaimError
-from domain.models import Caller, ClaimStatus, Outcome
+from domain.models import Caller, Outcome
 from domain.names import Action, Role
 from workflows import ClaimWorkflow
 
@@ -56,7 +56,7 @@ class Drivers:
     def __init__(self, service: ClaimService, client: Client) -> None:
         self._service = service
         self._client = client
-        # The workflow ids of the last claims that completed (events_per_claim reads one).
+        # Workflow ids of the claims and skeletons that completed (events_per_claim reads one).
         self.completed_claims: list[str] = []
         self.completed_skeletons: list[str] = []
 
@@ -69,7 +69,9 @@ class Drivers:
                 await asyncio.sleep(BOOKING_POLL_SECONDS)
                 status = await self._service.get(status.claim_id, INSURER)
             step = Action.CONFIRM_APPOINTMENT
-            confirmed = await self._act(status, Action.CONFIRM_APPOINTMENT, {}, OPS)
+            confirmed = await self._service.act(
+                status.claim_id, Action.CONFIRM_APPOINTMENT, {}, OPS
+            )
             assert confirmed.appointment is not None
             await _sleep_until(confirmed.appointment.starts_at)
             await asyncio.sleep(EXAM_MARGIN_SECONDS)
@@ -79,7 +81,7 @@ class Drivers:
                 (Action.REVIEW, REVIEW, REVIEWER),
                 (Action.DECISION, DECISION, INSURER),
             ):
-                await self._act(status, step, body, caller)
+                await self._service.act(status.claim_id, step, body, caller)
             step = "completion"
             handle = self._client.get_workflow_handle_for(ClaimWorkflow.run, status.workflow_id)
             final = await handle.result()
@@ -88,11 +90,6 @@ class Drivers:
         except Exception as err:
             raise StepFailed(step, err) from err
         self.completed_claims.append(status.workflow_id)
-
-    async def _act(
-        self, status: ClaimStatus, action: Action, body: object, caller: Caller
-    ) -> ClaimStatus:
-        return await self._service.act(status.claim_id, action, body, caller)
 
     async def skeleton(self, tag: str, n: int) -> None:
         step = "start"
@@ -107,14 +104,13 @@ class Drivers:
             assert confirmed.starts_at is not None
             await _sleep_until(confirmed.starts_at)
             await asyncio.sleep(EXAM_MARGIN_SECONDS)
-            step = Action.EXAM
-            await self._update(handle, Action.EXAM, EXAM)
-            step = Action.REPORT
-            await self._update(handle, Action.REPORT, REPORT)
-            step = Action.REVIEW
-            await self._update(handle, Action.REVIEW, REVIEW)
-            step = Action.DECISION
-            await self._update(handle, Action.DECISION, DECISION)
+            for step, body in (
+                (Action.EXAM, EXAM),
+                (Action.REPORT, REPORT),
+                (Action.REVIEW, REVIEW),
+                (Action.DECISION, DECISION),
+            ):
+                await self._update(handle, step, body)
             step = "completion"
             await handle.result()
         except Exception as err:

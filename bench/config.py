@@ -59,7 +59,7 @@ class BenchConfig:
     def from_env(cls) -> BenchConfig:
         inflight = _int("BENCH_INFLIGHT", 2000)
         return cls(
-            claims=_int("BENCH_CLAIMS", 128),
+            claims=_int("BENCH_CLAIMS", 96),
             concurrency=_int("BENCH_CONCURRENCY", 64),
             rounds=_int("BENCH_ROUNDS", 3),
             starts=_int("BENCH_STARTS", 300),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import signal
 import time
 from datetime import UTC, datetime
 
@@ -51,7 +52,7 @@ async def run(config: BenchConfig, report: Report) -> None:
         pool = await open_pool(stack.settings)
         try:
             service = ClaimService(pool, stack.client, stack.settings, sealer(stack.settings))
-            await _worker_cache(stack, pool, report)
+            _worker_cache(stack, pool, report)
             drivers = Drivers(service, stack.client)
             await _claims_vs_skeleton(config, drivers, report)
             await _history(stack, drivers, report)
@@ -63,7 +64,7 @@ async def run(config: BenchConfig, report: Report) -> None:
     report.value("bench_wall_s", round(time.monotonic() - began))
 
 
-async def _worker_cache(stack: Stack, pool: asyncpg.Pool, report: Report) -> None:
+def _worker_cache(stack: Stack, pool: asyncpg.Pool, report: Report) -> None:
     size = production_config(stack.client, stack.settings, pool)["max_cached_workflows"]
     default = inspect.signature(Worker).parameters["max_cached_workflows"].default
     report.value("worker_cache_size", size)
@@ -222,11 +223,26 @@ async def _status(config: BenchConfig, stack: Stack, open_ids: list[str], report
     report.value("status_errors", errors)
 
 
+async def _stoppable(config: BenchConfig, report: Report) -> None:
+    """`run`, cancelled by Ctrl-C or SIGTERM: the stack's processes (each in a session of its
+    own, out of reach of the terminal's Ctrl-C) are then stopped on the way out."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    await run(config, report)
+
+
 def main() -> int:
     config = BenchConfig.from_env()
     report = Report(config.out)
     try:
-        asyncio.run(run(config, report))
+        asyncio.run(_stoppable(config, report))
+    except asyncio.CancelledError:
+        report.note("interrupted: the stack is stopped")
+        report.save()
+        return 130
     except Exception as err:
         report.note(f"bench failed: {type(err).__name__}: {err}")
         report.save()
