@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
@@ -16,7 +17,7 @@ from domain.ids import claim_id_for, workflow_id_for
 from domain.models import AppointmentRef, ClaimStatus, ExaminerRef, Model, Referral
 from domain.names import Action, Patch, Query
 from domain.parsing import claim_intake
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_CODEC_KEYS, TEST_SECRET
 from workflows import ClaimWorkflow
 
 # Claims a test started: terminated at teardown if still open, because a workflow left running
@@ -141,3 +142,32 @@ async def projection_until(pool, claim_id: str, predicate, timeout: float = 30.0
             if status is not None and predicate(status):
                 return status
             await asyncio.sleep(0.05)
+
+
+def starter_cli(temporal_address: str, database_url: str, task_queue: str, *, timeout: float):
+    """`python starter.py ARGS` as an operator runs it, against the test servers: returns
+    (exit code, stdout, stderr)."""
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {
+        "IME_TEMPORAL_ADDRESS": temporal_address,
+        "IME_DATABASE_URL": database_url,
+        "IME_TASK_QUEUE": task_queue,
+        "IME_ID_SECRET": TEST_SECRET,
+        "IME_CODEC_KEYS": TEST_CODEC_KEYS,
+    }
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "starter.py",
+            *args,
+            cwd=root,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
+        assert process.returncode is not None
+        return process.returncode, stdout.decode(), stderr.decode()
+
+    return run

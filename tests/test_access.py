@@ -7,7 +7,6 @@ caller's scope), 403 (may read, may not act), 422 (the body), 409 (the claim's s
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,7 @@ from store import api_keys
 from store.access_log import for_claim
 from tests.conftest import ApiHarness
 from tests.factories import complete_report, referral_payload
-from tests.walk import Parties, post_action, wait_until
+from tests.walk import Parties, post_action, wait_until, walk_to_report_stage
 
 UNAUTHENTICATED = ("no_key", "revoked", "expired", "malformed")
 READERS = {"ops", "insurer", "examiner", "reviewer", "senior_reviewer", "clinician"}
@@ -76,20 +75,8 @@ async def closed_claim_with_a_safety_case(parties: Parties) -> dict:
     """A DEMO claim walked to CLOSED/approved, with a safety case raised and resolved on the way:
     something for every reading role (insurer, examiner, reviewer, clinician) to see."""
     http = parties.insurer
-    claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
-    await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
-    concern = {"level": "imminent", "toward": "self", "notes": "plan"}
-    assert (await post_action(http, claim_id, "safety-concern", concern)).status_code == 200
-    ack = await post_action(parties.clinician, claim_id, "safety-ack", {"clinician_id": "dr-1"})
-    assert ack.status_code == 200, ack.text
-    resolve = {"actions_taken": ["warm_handoff"]}
-    assert (await post_action(parties.clinician, claim_id, "safety-resolve", resolve)).is_success
-    await wait_until(http, claim_id, lambda c: not c["safety_hold"])
-    confirmed = await post_action(parties.ops, claim_id, "confirm-appointment")
-    starts_at = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
-    await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
+    claim_id = (await walk_to_report_stage(parties))["claim_id"]
     steps = [
-        (parties.ops, "exam", {"attended": True}),
         (parties.ops, "report", complete_report()),
         (parties.reviewer, "review", {"result": "accepted"}),
         (http, "decision", {"outcome": "approved", "reason_code": "IME_SUPPORTS"}),

@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import csv
 import json
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,13 +24,12 @@ from temporalio.service import RPCError
 from domain.ids import workflow_id_for
 from domain.parsing import parse_referral, referral_fingerprint
 from tests.conftest import (
-    TEST_CODEC_KEYS,
-    TEST_SECRET,
     claim_activities,
     dev_address,
     make_settings,
 )
 from tests.factories import referral_payload
+from tests.helpers import starter_cli
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,27 +39,7 @@ CLAIMANT = "Jane Roe"
 
 @pytest.fixture
 def cli(dev_env, database_url, task_queue):
-    env = os.environ | {
-        "IME_TEMPORAL_ADDRESS": dev_address(dev_env),
-        "IME_DATABASE_URL": database_url,
-        "IME_TASK_QUEUE": task_queue,
-        "IME_ID_SECRET": TEST_SECRET,
-        "IME_CODEC_KEYS": TEST_CODEC_KEYS,
-    }
-
-    async def run(*args: str) -> tuple[int, str, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "starter.py",
-            *args,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
-        assert process.returncode is not None
-        return process.returncode, stdout.decode(), stderr.decode()
+    run = starter_cli(dev_address(dev_env), database_url, task_queue, timeout=120)
 
     return run
 

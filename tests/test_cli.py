@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from domain.keys import key_id_of
 from tests.conftest import (
-    TEST_CODEC_KEYS,
-    TEST_SECRET,
     claim_activities,
     dev_address,
     make_settings,
 )
 from tests.factories import referral_payload
+from tests.helpers import starter_cli
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,27 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 async def cli(dev_env, database_url, task_queue, pool):
-    env = os.environ | {
-        "IME_TEMPORAL_ADDRESS": dev_address(dev_env),
-        "IME_DATABASE_URL": database_url,
-        "IME_TASK_QUEUE": task_queue,
-        "IME_ID_SECRET": TEST_SECRET,
-        "IME_CODEC_KEYS": TEST_CODEC_KEYS,
-    }
-
-    async def run(*args: str) -> tuple[int, str, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "starter.py",
-            *args,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-        assert process.returncode is not None
-        return process.returncode, stdout.decode(), stderr.decode()
+    run = starter_cli(dev_address(dev_env), database_url, task_queue, timeout=60)
 
     settings = make_settings(database_url, task_queue, dev_address(dev_env))
     async with build_worker(dev_env.client, settings, claim_activities(pool)):

@@ -3,7 +3,6 @@ role through the real app, and the claimant's copy as each jurisdiction profile 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -34,35 +33,13 @@ from store.claims import list_events
 from tests.conftest import TEST_SEALER, ApiHarness
 from tests.factories import complete_report, referral_payload
 from tests.helpers import act, keep_history, start_claim, wait_for
-from tests.walk import Parties, post_action, wait_until
+from tests.walk import Parties, post_action, walk_to_report_stage
 
 FIRST = "no lifting over 20 lb until re-examined"
 SECOND = "no lifting over 10 lb; desk work only"
 
 
 # --- through the API: who reads the report, and its versions -----------------------------------
-
-
-async def walk_to_report_stage(parties: Parties) -> dict:
-    """A DEMO claim with a safety case raised and resolved (so a clinician can read the claim),
-    walked to REPORT: the exam took place, no report yet."""
-    http = parties.insurer
-    claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
-    await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
-    concern = {"level": "imminent", "toward": "self", "notes": "plan"}
-    assert (await post_action(http, claim_id, "safety-concern", concern)).status_code == 200
-    ack = await post_action(parties.clinician, claim_id, "safety-ack", {"clinician_id": "dr-1"})
-    assert ack.status_code == 200, ack.text
-    resolve = {"actions_taken": ["warm_handoff"]}
-    assert (await post_action(parties.clinician, claim_id, "safety-resolve", resolve)).is_success
-    await wait_until(http, claim_id, lambda c: not c["safety_hold"])
-    confirmed = await post_action(parties.ops, claim_id, "confirm-appointment")
-    assert confirmed.status_code == 200, confirmed.text
-    starts_at = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
-    await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
-    exam = await post_action(parties.ops, claim_id, "exam", {"attended": True})
-    assert exam.status_code == 200 and exam.json()["stage"] == "REPORT", exam.text
-    return exam.json()
 
 
 async def test_the_report_is_read_by_the_claims_parties_only_and_keeps_its_versions(

@@ -75,3 +75,25 @@ async def walk_demo_claim_to_approval(parties: Parties) -> tuple[dict, list[dict
     final = await wait_until(http, claim_id, lambda c: c["version"] >= len(HAPPY_PATH_EVENTS))
     events = (await http.get(f"/v1/claims/{claim_id}/events")).json()
     return final, events
+
+
+async def walk_to_report_stage(parties: Parties) -> dict:
+    """A DEMO claim with a safety case raised and resolved (so a clinician can read the claim),
+    walked to REPORT: the exam took place, no report yet."""
+    http = parties.insurer
+    claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
+    await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
+    concern = {"level": "imminent", "toward": "self", "notes": "plan"}
+    assert (await post_action(http, claim_id, "safety-concern", concern)).status_code == 200
+    ack = await post_action(parties.clinician, claim_id, "safety-ack", {"clinician_id": "dr-1"})
+    assert ack.status_code == 200, ack.text
+    resolve = {"actions_taken": ["warm_handoff"]}
+    assert (await post_action(parties.clinician, claim_id, "safety-resolve", resolve)).is_success
+    await wait_until(http, claim_id, lambda c: not c["safety_hold"])
+    confirmed = await post_action(parties.ops, claim_id, "confirm-appointment")
+    assert confirmed.status_code == 200, confirmed.text
+    starts_at = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
+    await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
+    exam = await post_action(parties.ops, claim_id, "exam", {"attended": True})
+    assert exam.status_code == 200 and exam.json()["stage"] == "REPORT", exam.text
+    return exam.json()

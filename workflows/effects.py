@@ -79,15 +79,18 @@ class Effects:
         self.lean = False
 
     async def _run(self, name: ActivityName, arg: object, result_type: type | None) -> Any:
-        if self.lean and name in LOCAL:
-            return await workflow.execute_local_activity(
-                name.value,
-                arg,
-                start_to_close_timeout=TIMEOUTS[name],
-                retry_policy=RETRY,
-                result_type=result_type,
-            )
-        return await _run(name, arg, result_type)
+        run = (
+            workflow.execute_local_activity
+            if self.lean and name in LOCAL
+            else workflow.execute_activity
+        )
+        return await run(
+            name.value,
+            arg,
+            start_to_close_timeout=TIMEOUTS[name],
+            retry_policy=RETRY,
+            result_type=result_type,
+        )
 
     async def load_profile(self, name: str) -> JurisdictionProfile:
         return await self._run(ActivityName.LOAD_PROFILE, name, JurisdictionProfile)
@@ -146,13 +149,3 @@ class Effects:
             details=notice.details,
             held=notice.held,
         )
-
-
-async def _run(name: ActivityName, arg: object, result_type: type | None) -> Any:
-    return await workflow.execute_activity(
-        name.value,
-        arg,
-        start_to_close_timeout=TIMEOUTS[name],
-        retry_policy=RETRY,
-        result_type=result_type,
-    )
