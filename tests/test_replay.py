@@ -19,8 +19,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+from domain.models import ClaimStatus, Stage
 from tests.conftest import TEST_CONVERTER
-from tests.helpers import HISTORIES, MANIFEST, save_history
+from tests.helpers import HISTORIES, MANIFEST, VERSION, save_history
 from workflows import WORKFLOWS
 from workflows.effects import Effects
 
@@ -63,6 +64,38 @@ async def test_recorded_history_replays_on_current_code(path: Path):
     replayer = Replayer(workflows=WORKFLOWS, data_converter=TEST_CONVERTER)
     result = await replayer.replay_workflow(load(path), raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+# Every branch a claim can take, each with a history recorded by the current workflow code (so
+# the code that runs new claims is also the code whose histories are kept), and what marks it.
+BRANCHES = {
+    "happy path": ("demo_approved", "approved"),
+    "deny": ("ny_wc_denied", "denied"),
+    "non-cooperation": ("three_no_shows", "non_cooperation"),
+    "examiner replaced": ("examiner_replaced_for_late_report", "withdrawn"),
+    "safety hold with withdrawal": ("withdrawn_on_hold_lifts_when_the_case_ends", "withdrawn"),
+    "addendum loop": ("qa_addendum_then_withdrawn", "withdrawn"),
+    "review addenda exhausted": ("review_addenda_exhausted_to_ops", "withdrawn"),
+    "continue-as-new (first run)": ("many_rebookings_first_run", None),
+    "continue-as-new (continued run)": ("many_rebookings_continued", "approved"),
+}
+
+
+@pytest.mark.parametrize("branch", BRANCHES, ids=str)
+async def test_every_branch_has_a_history_of_the_current_code(branch: str):
+    name, outcome = BRANCHES[branch]
+    path = HISTORIES / f"{name}@{VERSION}.json"
+    assert path in RECORDED, f"{branch}: record {path.name} (make record-histories)"
+    events = json.loads(path.read_text())["history"]["events"]
+    last = events[-1]
+    if outcome is None:
+        assert last["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW"
+        return
+    assert last["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+    history = load(path)
+    completed = history.events[-1].workflow_execution_completed_event_attributes
+    [status] = await TEST_CONVERTER.decode(completed.result.payloads, [ClaimStatus])
+    assert status.stage == Stage.CLOSED and status.outcome == outcome
 
 
 def test_recording_never_overwrites(tmp_path: Path):
