@@ -1,4 +1,5 @@
-# One image for the worker and the API (the command differs); see docker-compose.yml.
+# One image for every process of the service (the command differs); see docker-compose.yml.
+# Every package and module pyproject.toml lists is copied (tests/test_deploy.py checks it).
 FROM python:3.12-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -11,6 +12,14 @@ COPY api ./api
 COPY cli ./cli
 COPY delivery ./delivery
 COPY devstack ./devstack
-RUN pip install --no-cache-dir .
+COPY bench ./bench
+COPY observability ./observability
+COPY chaos ./chaos
+COPY deploy/__init__.py deploy/certs.py deploy/scrape_key.py ./deploy/
+# The scrape-key volume takes this directory's owner when first mounted: the unprivileged user
+# writes the key into it, and Prometheus (also `nobody`) reads it.
+RUN pip install --no-cache-dir . \
+    && mkdir -p /run/ime-scrape \
+    && chown nobody:nogroup /run/ime-scrape
 USER nobody
 CMD ["python", "worker.py"]

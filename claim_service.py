@@ -301,7 +301,19 @@ class ClaimService:
             await self._update(case_id, action, payload, update_id, result_type=None)
             return await self._reread(current)
         if current.status == "closed":
-            raise ActionNotAllowed("the claim is closed")
+            if update_id is None:
+                raise ActionNotAllowed("the claim is closed")
+            # Perhaps a retry of the very action that closed the claim, whose answer was lost
+            # (the caller timed out, the API process died) before it was kept: the workflow
+            # keeps the outcome of every update it ran, also once closed, and gives that first
+            # answer back for the same update id; any other update of a closed claim is refused.
+            try:
+                closing: ClaimStatus = await self._update(
+                    current.workflow_id, action, payload, update_id, ClaimStatus
+                )
+            except ActionNotAllowed:
+                raise ActionNotAllowed("the claim is closed") from None
+            return closing
         status: ClaimStatus = await self._update(
             current.workflow_id, action, payload, update_id, ClaimStatus
         )

@@ -14,14 +14,18 @@ import dataclasses
 import json
 import os
 import secrets
+import types
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import (
+    BinaryNullPayloadConverter,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
@@ -101,10 +105,38 @@ class EncryptionCodec(PayloadCodec):
         return decoded
 
 
+class _NullIsNoModel(BinaryNullPayloadConverter):
+    """`null` where only a model will do (an Update's payload, a workflow's input) fails to
+    decode: such an Update is rejected before its validator runs, instead of its handler failing
+    the workflow task on every retry (a claim stuck on one malformed call). Where None may stand
+    (an optional result, an untyped value) it is still None."""
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        union = typing.get_origin(type_hint) in (typing.Union, types.UnionType)
+        options = typing.get_args(type_hint) if union else (type_hint,)
+        if all(isinstance(o, type) and issubclass(o, BaseModel) for o in options):
+            raise TypeError("a payload was expected, not null")
+        return super().from_payload(payload, type_hint)
+
+
+class ModelPayloadConverter(PydanticPayloadConverter):
+    """Pydantic's payload converter, with `null` refused where a model is expected."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set_converters(
+            *(
+                _NullIsNoModel() if isinstance(c, BinaryNullPayloadConverter) else c
+                for c in self.converters.values()
+            )
+        )
+
+
 def data_converter(ring: KeyRing) -> DataConverter:
     """The one converter of workers, clients and the replayer: pydantic, encrypted."""
     return dataclasses.replace(
         pydantic_data_converter,
+        payload_converter_class=ModelPayloadConverter,
         payload_codec=EncryptionCodec(ring),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -12,6 +12,7 @@ import httpx
 from connections import open_pool, sealer
 from delivery.channels import SEND_TIMEOUT, Channels
 from delivery.relay import Relay
+from observability.process import setup
 from settings import get_settings
 
 log = logging.getLogger("ime.dispatcher")
@@ -32,5 +33,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup(get_settings(), "ime-dispatcher", temporal=False)
     asyncio.run(main())

@@ -1,11 +1,12 @@
 """Service configuration, read from IME_* environment variables (and `.env` when present).
 
 Outside development (`IME_ENV=production`) the service refuses to start with a secret left at its
-development default, and says which setting to change.
+development default or without TLS to Temporal, and says which setting to change.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -20,7 +21,13 @@ DEV_API_KEY_SECRET = "dev-only-api-key-secret"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IME_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="IME_",
+        env_file=".env",
+        extra="ignore",
+        # A refusal names the setting and never quotes the values given (secrets among them).
+        hide_input_in_errors=True,
+    )
 
     # `development` allows the dev defaults below (and http cookies); anything else is production.
     env: Literal["development", "production"] = "development"
@@ -28,6 +35,22 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "ime-claims"
+
+    # Temporal connection (TLS, Temporal Cloud)
+    # TLS to the Temporal frontend is on with IME_TEMPORAL_TLS=true, or with an API key (Temporal
+    # Cloud). The CA file verifies the server (default: the system's roots); a client certificate
+    # and its key make it mutual TLS; the server name is the name verified (and sent as SNI) when
+    # it differs from the address's host.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str = ""
+    temporal_api_key: str = Field(default="", repr=False)
+
+    @property
+    def temporal_tls_enabled(self) -> bool:
+        return self.temporal_tls or bool(self.temporal_api_key)
 
     # Empty means: the embedded Postgres that `make run` starts under data_dir.
     database_url: str = ""
@@ -89,6 +112,14 @@ class Settings(BaseSettings):
     def dev_pager_port(self) -> int:
         return self.pager_port or self.ui_port + 3
 
+    # Where the dev stack's worker serves its metrics (loopback) unless worker_metrics_address
+    # says; 0: ui_port + 4.
+    worker_metrics_port: int = 0
+
+    @property
+    def dev_worker_metrics_port(self) -> int:
+        return self.worker_metrics_port or self.ui_port + 4
+
     # Delivery (the dispatcher). Email through an SMTP relay:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
@@ -123,6 +154,14 @@ class Settings(BaseSettings):
     demo_interval_seconds: float = 6.0
     demo_max_open: int = 10
 
+    # Logs and tracing
+    # Every process writes one JSON object per log line; `console` is for reading in a terminal.
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Base URL of an OTLP/HTTP trace collector (e.g. `http://collector:4318`; spans go to
+    # `<url>/v1/traces`). Empty: tracing is off and nothing of it runs.
+    otel_exporter_otlp_endpoint: str = ""
+
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:
         if self.development:
@@ -137,10 +176,49 @@ class Settings(BaseSettings):
         ]
         if not self.codec_keys:
             wrong.append("IME_CODEC_KEYS (the dev key ring is for development only)")
+        problems = []
         if wrong:
-            raise ValueError(
+            problems.append(
                 "outside development these settings need real secrets (32+ characters): "
                 + ", ".join(wrong)
+            )
+        if not self.temporal_tls_enabled:
+            problems.append(
+                "outside development Temporal is reached over TLS: set IME_TEMPORAL_TLS=true"
+                " (with IME_TEMPORAL_TLS_CERT_FILE and IME_TEMPORAL_TLS_KEY_FILE for mutual TLS)"
+                " or IME_TEMPORAL_API_KEY (Temporal Cloud)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _temporal_tls_files(self) -> Settings:
+        """TLS files must exist when given, and only with TLS on: a typo in a path, or a file
+        given while TLS is off, would otherwise surface as an obscure failure to connect."""
+        files = {
+            "IME_TEMPORAL_TLS_CA_FILE": self.temporal_tls_ca_file,
+            "IME_TEMPORAL_TLS_CERT_FILE": self.temporal_tls_cert_file,
+            "IME_TEMPORAL_TLS_KEY_FILE": self.temporal_tls_key_file,
+        }
+        given = [name for name, path in files.items() if path is not None]
+        if self.temporal_tls_server_name:
+            given.append("IME_TEMPORAL_TLS_SERVER_NAME")
+        if given and not self.temporal_tls_enabled:
+            raise ValueError(
+                f"{', '.join(given)} set but TLS to Temporal is off: set IME_TEMPORAL_TLS=true"
+            )
+        missing = [
+            f"{name} ({path} is not a readable file)"
+            for name, path in files.items()
+            if path is not None and not (path.is_file() and os.access(path, os.R_OK))
+        ]
+        if missing:
+            raise ValueError("TLS files not found: " + ", ".join(missing))
+        if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
+            raise ValueError(
+                "IME_TEMPORAL_TLS_CERT_FILE and IME_TEMPORAL_TLS_KEY_FILE go together"
+                " (the client certificate and its private key)"
             )
         return self
 

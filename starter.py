@@ -7,13 +7,15 @@ python starter.py status CLAIM_ID
 python starter.py act CLAIM_ID confirm-appointment --data '{}'
 python starter.py keys create --role insurer --insurer acme-ins --name "acme integration"
 python starter.py access-log --claim CLAIM_ID
+python starter.py deliveries backlog
+python starter.py deliveries retry --channel email
 """
 
 from __future__ import annotations
 
 import typer
 
-from cli import audit, claims, keys
+from cli import audit, claims, deliveries, keys
 from cli.common import finish
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="IME claims operations CLI")
@@ -23,6 +25,7 @@ app.command()(claims.events)
 app.command()(claims.act)
 app.command(name="list")(claims.list_claims)
 app.add_typer(keys.app, name="keys")
+app.add_typer(deliveries.app, name="deliveries")
 app.command(name="access-log")(audit.access_log_command)
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from temporalio.worker import Interceptor, Worker
 from activities import ClaimActivities
 from codec import Sealer
 from connections import connect_temporal, open_pool, sealer
+from observability.process import setup
+from observability.temporal import ActivityLogContext, core_logging
 from settings import Settings, get_settings
 from store import reconcile as reconcile_store
 from store.db import POSTGRES_DOWN
@@ -37,7 +39,8 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=activities.all(),
-        interceptors=interceptors,
+        # Lines logged while an activity runs carry its workflow run and claim.
+        interceptors=[ActivityLogContext(), *interceptors],
         # On SIGTERM running activities get this long to finish before they are cancelled
         # (and retried elsewhere: every side effect is idempotent).
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -55,6 +58,7 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
         telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=settings.worker_metrics_address),
             global_tags={"service": "ime-worker"},
+            logging=core_logging(),
         )
     )
 
@@ -213,5 +217,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup(get_settings(), "ime-worker", temporal=True)
     asyncio.run(main())

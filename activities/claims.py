@@ -20,9 +20,13 @@ from domain.models import Notification, ProjectionWrite, SafetyCaseWrite, Schedu
 from domain.names import ActivityName
 from domain.profiles import JurisdictionProfile, get_profile
 from domain.quality import qa_findings, recommendation_for
+from observability.logs import get_logger
 from store import case_events, outbox
 from store import claims as claims_store
 from store import panel as panel_store
+
+# Lines carry the workflow run and the claim (bound by observability.temporal.ActivityLogContext).
+log = get_logger("ime.activities")
 
 
 class ClaimActivities:
@@ -61,7 +65,15 @@ class ClaimActivities:
     @activity.defn(name=ActivityName.RECORD_TRANSITION)
     async def record_transition(self, write: ProjectionWrite) -> bool:
         async with self._pool.acquire() as conn:
-            return await claims_store.apply_projection(conn, write, self._sealer)
+            applied = await claims_store.apply_projection(conn, write, self._sealer)
+        # Ids and names only: the status and the event's details stay out of the log.
+        log.info(
+            "transition recorded" if applied else "transition already recorded",
+            event_type=write.event.type.value,
+            seq=write.event.seq,
+            stage=write.event.stage.value,
+        )
+        return applied
 
     @activity.defn(name=ActivityName.SCHEDULE_EXAM)
     async def schedule_exam(self, req: ScheduleRequest) -> contracts.ScheduleResult:

@@ -9,17 +9,26 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors, metrics, openapi
+from api.access_line import AccessLine
 from api.auth import Authenticator
 from api.boundary import Boundary
 from api.routes import claims, codec, examiners, health, inbox, webhooks
 from claim_service import ClaimService
 from connections import connect_temporal, open_pool, sealer
+from observability import process
+from observability.http import RequestSpans
+from observability.tracing import tracing_enabled
 from settings import Settings, get_settings
 from store.access_log import AccessLog
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    """The app. uvicorn calls this without settings (`--factory`) as the process's entry point:
+    then the process's logs and traces are set up first, from the environment (uvicorn has
+    logged nothing of its own yet). Tests pass their settings and keep their own logging."""
+    if settings is None:
+        settings = get_settings()
+        process.setup(settings, "ime-api", temporal=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
     )
+    # Around everything: the request id and the request's log line (also for refused ones).
+    app.add_middleware(AccessLine)
+    if tracing_enabled(settings):
+        # Outermost, so that the access line is written inside the request's span.
+        app.add_middleware(RequestSpans)
     app.include_router(health.router)
     app.include_router(claims.router)
     app.include_router(examiners.router)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -30,7 +28,6 @@ log = logging.getLogger("ime.api")
 
 PUBLIC = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
 CODEC_SIGN_IN = "/codec/sign-in"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -53,11 +50,7 @@ class Boundary:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        request_id = request.headers.get("x-request-id", "")
-        if not _REQUEST_ID.match(request_id):
-            request_id = secrets.token_hex(16)  # as uuid4().hex, without building a UUID
-        scope.setdefault("state", {})["request_id"] = request_id
-        send = _with_request_id(send, request_id)
+        request_id: str = scope["state"]["request_id"]  # given by api.access_line, outside
         state = scope["app"].state
         try:
             caller = await self._authenticate(state.authenticator, request)
@@ -202,14 +195,3 @@ async def _no_body() -> Message:
 
 async def _answer(err: ClaimError, scope: Scope, receive: Receive, send: Send) -> None:
     await error_response(err)(scope, receive, send)
-
-
-def _with_request_id(send: Send, request_id: str) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            headers.append((b"x-request-id", request_id.encode()))
-            message = {**message, "headers": headers}
-        await send(message)
-
-    return sending

@@ -80,14 +80,14 @@ def install(app: FastAPI) -> None:
         return answer
 
     async def _bad_data(request: Request, err: Exception) -> JSONResponse:
-        log.info("data refused by Postgres on %s: %s", request.url.path, type(err).__name__)
+        log.info("data refused by Postgres on %s: %s", _route(request.scope), type(err).__name__)
         return error_json(422, InvalidInput.code, "the request holds a value that cannot be stored")
 
     for kind in _DATA_ERRORS:
         app.add_exception_handler(kind, _bad_data)
 
     async def _dependency(request: Request, err: Exception) -> JSONResponse:
-        log.warning("dependency failure %s on %s", type(err).__name__, request.url.path)
+        log.warning("dependency failure %s on %s", type(err).__name__, _route(request.scope))
         return error_response(Unavailable("a dependency is unavailable; retry shortly"))
 
     for kind in _DEPENDENCY_ERRORS:
@@ -118,8 +118,13 @@ class _Unexpected:
         try:
             await self.app(scope, receive, sending)
         except Exception as err:
-            log.error("unhandled %s on %s %s", type(err).__name__, scope["method"], scope["path"])
+            log.error("unhandled %s on %s %s", type(err).__name__, scope["method"], _route(scope))
             if not started:  # else the answer is under way: it can only be cut short
                 await error_json(500, "internal_error", "an internal error occurred")(
                     scope, receive, send
                 )
+
+
+def _route(scope: Scope) -> str:
+    """The route template: the path itself can hold whatever a caller typed (PHI included)."""
+    return getattr(scope.get("route"), "path", "unmatched")

@@ -66,6 +66,7 @@ def _settings(data_dir: Path) -> Settings:
             ui_port=free_port(),
             codec_gateway_port=free_port(),
             pager_port=free_port(),
+            worker_metrics_port=free_port(),
             smtp_port=free_port(),
             api_host="127.0.0.1",
             api_port=free_port(),

@@ -131,11 +131,14 @@ def letter(template: str, status: ClaimStatus, details: dict[str, object], name:
             return Letter(f"Update on {claim}", [greeting, f"There is an update on {claim}."])
 
 
-def message(letter: Letter, *, sender: str, to: str) -> EmailMessage:
+def message(letter: Letter, *, sender: str, to: str, message_id: str) -> EmailMessage:
+    """The email of `letter`. `message_id` is the delivery's own, the same on every retry (as a
+    webhook's `webhook-id`): a mail sent again after a lost answer can be recognised as a repeat."""
     email = EmailMessage()
     email["Subject"] = letter.subject
     email["From"] = sender
     email["To"] = to
+    email["Message-ID"] = message_id
     email.set_content("\n\n".join(letter.paragraphs) + "\n")
     body = "".join(f"<p>{html.escape(p)}</p>" for p in letter.paragraphs)
     email.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")

@@ -20,9 +20,12 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 import asyncpg
+import structlog
+from opentelemetry import trace
 
 from codec import Sealer
 from delivery.channels import Channels, NotDelivered
@@ -36,6 +39,7 @@ from store.claims import get_status
 from store.db import POSTGRES_DOWN
 
 log = logging.getLogger("ime.dispatcher")
+_tracer = trace.get_tracer("ime.dispatcher")
 
 _CLAIM = """
 UPDATE deliveries d
@@ -146,6 +150,20 @@ class Relay:
             log.info("released held notices: %s", released)
 
     async def _attempt(self, delivery: Claimed) -> None:
+        # Each attempt runs in a task of its own: what it logs names the delivery and its claim.
+        with (
+            structlog.contextvars.bound_contextvars(
+                delivery_id=str(delivery.id), claim_id=delivery.claim_id
+            ),
+            _tracer.start_as_current_span(
+                f"deliver {delivery.channel.value}",
+                attributes={"ime.delivery.channel": delivery.channel.value},
+                record_exception=False,
+            ),
+        ):
+            await self._attempt_once(delivery)
+
+    async def _attempt_once(self, delivery: Claimed) -> None:
         try:
             await self._send(delivery)
         except NotDelivered as failure:
@@ -161,6 +179,7 @@ class Relay:
                 delivery.id,
                 self.owner,
             )
+            log.info("delivered %s %s", delivery.channel.value, delivery.event_type)
 
     async def _send(self, delivery: Claimed) -> None:
         match delivery.channel:
@@ -188,7 +207,10 @@ class Relay:
         else:
             address, name = await self._examiner(body.get("examiner_id"), status)
         composed = letter(body["template"], status, body.get("details") or {}, name)
-        return message(composed, sender=self._settings.mail_from, to=address)
+        sender = self._settings.mail_from
+        _, _, domain = parseaddr(sender)[1].rpartition("@")
+        message_id = f"<{delivery.id}@{domain or 'localhost'}>"
+        return message(composed, sender=sender, to=address, message_id=message_id)
 
     async def _claimant(self, claim_id: str) -> tuple[str, str]:
         sealed = await self._pool.fetchval(
@@ -208,9 +230,12 @@ class Relay:
         return row["email"], row["name"]
 
     async def _failed(self, delivery: Claimed, failure: NotDelivered) -> None:
-        wait = self._backoff(delivery.attempts)
         now = datetime.now(UTC)
-        dead = failure.permanent or now + wait > delivery.give_up_at
+        # Retried for the whole retry period: when the next wait would run past its end, the last
+        # attempt is made at the end (not given up early: after a long backoff the receiver may
+        # well be back by then).
+        next_attempt = min(now + self._backoff(delivery.attempts), delivery.give_up_at)
+        dead = failure.permanent or now >= delivery.give_up_at
         async with self._pool.acquire() as conn, conn.transaction():
             updated = await conn.execute(
                 """UPDATE deliveries SET status = $3, next_attempt_at = $4, lease_until = NULL,
@@ -219,7 +244,7 @@ class Relay:
                 delivery.id,
                 self.owner,
                 "dead" if dead else "failed",
-                now + wait,
+                next_attempt,
                 failure.reason[:200],
             )
             if dead and updated.endswith(" 1"):

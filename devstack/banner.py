@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from devstack.commands import api_url
+from devstack.commands import api_url, worker_metrics_url
 from devstack.console import shell_path
 from devstack.dev_keys import DEV_KEYS, DEV_KEYS_ENV, DevKey, describe
 from domain.examples import SAMPLE_REFERRAL
@@ -36,14 +36,15 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
         "",
         "IME claims dev stack is ready.",
         "",
-        f"  Temporal UI  http://localhost:{settings.ui_port}  (payloads decrypted by the codec)",
-        f"  API          {api}  (docs: {api}/docs)",
-        f"  Readiness    {api}/readyz",
-        f"  Logs         {logs}/<child>.log (temporal, worker, api, dispatcher, mail, pager, ...)",
-        f"  Mail         {mail}/*.eml (every email the stack sends)",
-        f"  Pages        {pages} (safety pages, PagerDuty Events v2)",
-        f"  Data         {shell_path(settings.data_dir)} (kept between runs)",
-        f"  API keys     {keys_env}: one per role, for development only",
+        f"  Temporal UI     http://localhost:{settings.ui_port}  (payloads decrypted by the codec)",
+        f"  API             {api}  (docs: {api}/docs)",
+        f"  Readiness       {api}/readyz",
+        f"  Worker metrics  {worker_metrics_url(settings)}",
+        f"  Logs            {logs}/<child>.log (JSON lines: worker, api, dispatcher, ...)",
+        f"  Mail            {mail}/*.eml (every email the stack sends)",
+        f"  Pages           {pages} (safety pages, PagerDuty Events v2)",
+        f"  Data            {shell_path(settings.data_dir)} (kept between runs)",
+        f"  API keys        {keys_env}: one per role, for development only",
         *(_key_line(dev, keys.get(dev.label, "")) for dev in DEV_KEYS),
         "",
         *(
@@ -78,7 +79,7 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
 
 
 def _key_line(dev: DevKey, key: str) -> str:
-    return f"               ${dev.label:<20} {describe(dev):<38} {key}".rstrip()
+    return f"                  ${dev.label:<20} {describe(dev):<38} {key}".rstrip()
 
 
 def write_demo_referral(data_dir: Path) -> None:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from devstack.commands import api_url
 from devstack.dev_keys import load_dev_keys
+from observability.logs import configure_logging
 from settings import Settings, get_settings
 
 _FORWARDED = ("content-type", "x-namespace")
@@ -59,6 +60,11 @@ def create_gateway(settings: Settings) -> Starlette:
 
 if __name__ == "__main__":
     config = get_settings()
+    configure_logging("ime-codec-gateway", level=config.log_level, fmt=config.log_format)
     uvicorn.run(
-        create_gateway(config), host="127.0.0.1", port=config.gateway_port, log_level="warning"
+        create_gateway(config),
+        host="127.0.0.1",
+        port=config.gateway_port,
+        log_level="warning",
+        log_config=None,  # uvicorn's lines go through ours
     )

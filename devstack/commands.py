@@ -42,6 +42,29 @@ def api_url(settings: Settings) -> str:
     return f"http://{host}:{settings.api_port}"
 
 
+def worker_metrics_address(settings: Settings) -> str:
+    """host:port of the worker's Prometheus metrics: IME_WORKER_METRICS_ADDRESS, else loopback on
+    the dev stack's own port."""
+    return settings.worker_metrics_address or f"127.0.0.1:{settings.dev_worker_metrics_port}"
+
+
+def worker_metrics_bind(settings: Settings) -> tuple[str, int]:
+    """The host and port the worker's metrics server binds."""
+    address = worker_metrics_address(settings)
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise StackError(f"IME_WORKER_METRICS_ADDRESS must be host:port, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def worker_metrics_url(settings: Settings) -> str:
+    host, port = worker_metrics_bind(settings)
+    host = client_host(host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/metrics"
+
+
 def child_env(settings: Settings, database_url: str) -> dict[str, str]:
     """The supervisor's environment plus every setting, spelled out as IME_* variables.
 
@@ -50,6 +73,10 @@ def child_env(settings: Settings, database_url: str) -> dict[str, str]:
     """
     env = dict(os.environ)
     for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            # Unset optional settings (TLS files) stay unset: "null" would name a file.
+            env.pop(f"IME_{name.upper()}", None)
+            continue
         env[f"IME_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     env["IME_DATABASE_URL"] = database_url
     # Delivery stays on this machine: mail to the SMTP sink, pages to the local receiver, and
@@ -58,6 +85,8 @@ def child_env(settings: Settings, database_url: str) -> dict[str, str]:
         env["IME_PAGING_URL"] = f"http://127.0.0.1:{settings.dev_pager_port}/v2/enqueue"
     if not settings.webhook_allowed_networks:
         env["IME_WEBHOOK_ALLOWED_NETWORKS"] = json.dumps(["127.0.0.0/8", "::1/128"])
+    # The worker's SDK metrics (task latencies, slots, cache) for a local Prometheus to scrape.
+    env["IME_WORKER_METRICS_ADDRESS"] = worker_metrics_address(settings)
     env[OWNER_ENV] = str(settings.data_dir)
     # Log lines reach the log files as they happen, not when a buffer fills.
     env["PYTHONUNBUFFERED"] = "1"
@@ -89,6 +118,9 @@ def temporal_argv(settings: Settings) -> list[str]:
         "frontend.enableServerVersionCheck=false",
         "--log-level",
         "warn",
+        # Its lines in the same shape as every other child's (the CLI says `text` for ours).
+        "--log-format",
+        "json" if settings.log_format == "json" else "text",
     ]
     if settings.temporal_namespace != "default":
         argv += ["--namespace", settings.temporal_namespace]

@@ -1,25 +1,33 @@
-"""What the dev stack prints, and the one error it reports without a traceback."""
+"""What the dev stack says, and the one error it reports without a traceback.
+
+Its operational lines (children started, exited, restarted, stopped) are log lines like any
+process's (JSON by default, `IME_LOG_FORMAT=console` for plain text); only the banner printed
+once the stack is ready is for people alone (`devstack.banner`)."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 from pathlib import Path
+from typing import Any
+
+from observability.logs import get_logger
 
 LOG_TAIL_LINES = 20
+
+log = get_logger("ime.devstack")
 
 
 class StackError(RuntimeError):
     """A problem the developer can act on: printed as a message, without a traceback."""
 
 
-def say(message: str) -> None:
-    print(f"[devstack] {message}", flush=True)
+def say(message: str, **fields: Any) -> None:
+    log.info(message, **fields)
 
 
 def complain(message: str) -> None:
-    print(f"[devstack] error: {message}", file=sys.stderr, flush=True)
+    log.error(message)
 
 
 def shell_path(path: Path) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from devstack.dev_keys import load_dev_keys
+from observability.logs import configure_logging
 from settings import get_settings
 
 log = logging.getLogger("ime.demo")
@@ -310,6 +311,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configured = get_settings()
+    configure_logging("ime-demo", level=configured.log_level, fmt=configured.log_format)
     asyncio.run(main())

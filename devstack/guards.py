@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from devstack.commands import OWNER_ENV, temporal_port
+from devstack.commands import OWNER_ENV, temporal_port, worker_metrics_bind
 from devstack.console import StackError, say, shell_path
 from devstack.processes import STOP_GRACE_SECONDS
 from settings import Settings
@@ -120,6 +120,10 @@ def forget_dead_postgres_handles(pgdata: Path) -> None:
 
 def check_ports(settings: Settings) -> None:
     """Fail early and clearly, rather than with a child crash-looping on a bind error."""
+    metrics_host, metrics_port = worker_metrics_bind(settings)
+    metrics_variable = "IME_WORKER_METRICS_" + (
+        "ADDRESS" if settings.worker_metrics_address else "PORT"
+    )
     wanted = [
         ("127.0.0.1", temporal_port(settings), "Temporal frontend", "IME_TEMPORAL_ADDRESS"),
         ("127.0.0.1", settings.ui_port, "Temporal UI", "IME_UI_PORT"),
@@ -127,6 +131,7 @@ def check_ports(settings: Settings) -> None:
         ("127.0.0.1", settings.gateway_port, "codec gateway", "IME_CODEC_GATEWAY_PORT"),
         ("127.0.0.1", settings.smtp_port, "SMTP sink", "IME_SMTP_PORT"),
         ("127.0.0.1", settings.dev_pager_port, "paging receiver", "IME_PAGER_PORT"),
+        (metrics_host, metrics_port, "worker metrics", metrics_variable),
     ]
     ports = [port for _, port, _, _ in wanted]
     if len(set(ports)) != len(ports):

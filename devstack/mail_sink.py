@@ -15,6 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from observability.logs import configure_logging
 from settings import get_settings
 
 
@@ -50,4 +51,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    configured = get_settings()
+    configure_logging("ime-mail-sink", level=configured.log_level, fmt=configured.log_format)
     asyncio.run(main())

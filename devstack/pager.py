@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from observability.logs import configure_logging
 from settings import get_settings
 
 
@@ -32,9 +33,11 @@ def receiver(log: Path) -> Starlette:
 
 if __name__ == "__main__":
     settings = get_settings()
+    configure_logging("ime-pager", level=settings.log_level, fmt=settings.log_format)
     uvicorn.run(
         receiver(settings.data_dir / "pages.jsonl"),
         host="127.0.0.1",
         port=settings.dev_pager_port,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through ours
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devstack.console import StackError, describe_exit, say, shell_path, tail
@@ -63,8 +64,7 @@ class Child:
                 self.log_path.replace(self.log_path.with_suffix(".previous.log"))
             self._started_once = True
         with self.log_path.open("ab") as log:
-            stamp = datetime.now().isoformat(timespec="seconds")
-            log.write(f"===== {stamp} devstack starts {self.name} =====\n".encode())
+            log.write(_start_marker(self.name))
             log.flush()
             self.process = subprocess.Popen(
                 self.argv,
@@ -96,7 +96,11 @@ class Child:
                 f"{self.budget.limit} times within {self.budget.window:.0f} s; giving up.\n"
                 f"Last lines of {shell_path(self.log_path)}:\n{tail(self.log_path)}"
             )
-        say(f"{self.name} exited with code {describe_exit(code)}; restarting")
+        say(
+            f"{self.name} exited with code {describe_exit(code)}; restarting",
+            child=self.name,
+            exit_code=code,
+        )
         self.restart_at = now + self.budget.backoff()
 
     async def stop(self, hurry: asyncio.Event) -> None:
@@ -105,7 +109,7 @@ class Child:
         if self.process is None:
             return
         group = self.process.pid  # session leader: its pid is the group id
-        say(f"stopping {self.name}")
+        say(f"stopping {self.name}", child=self.name)
         _signal_group(group, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while time.monotonic() < deadline and not hurry.is_set():
@@ -115,10 +119,22 @@ class Child:
                 await asyncio.wait_for(hurry.wait(), 0.1)
         else:
             reason = "as asked" if hurry.is_set() else f"after {STOP_GRACE_SECONDS:.0f} s"
-            say(f"killing {self.name} ({reason})")
+            say(f"killing {self.name} ({reason})", child=self.name)
         _signal_group(group, signal.SIGKILL)
         self.process.wait()
         self.process = None
+
+
+def _start_marker(name: str) -> bytes:
+    """Where a (re)start begins in the child's log: a line in the shape of the children's own."""
+    line = {
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "level": "info",
+        "logger": "ime.devstack",
+        "event": f"devstack starts {name}",
+        "child": name,
+    }
+    return (json.dumps(line) + "\n").encode()
 
 
 def _signal_group(group: int, sig: signal.Signals) -> None:

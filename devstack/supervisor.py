@@ -53,6 +53,8 @@ from devstack.guards import (
     stop_leftovers,
 )
 from devstack.processes import Child
+from observability.logs import configure_logging
+from observability.process import setup
 from settings import Settings
 
 POLL_SECONDS = 1.0
@@ -136,7 +138,7 @@ class Supervisor:
 
     def _start_child(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         child = Child(name, argv, env, self.log_dir / f"{name}.log")
-        say(f"starting {name} (log: {shell_path(child.log_path)})")
+        say(f"starting {name} (log: {shell_path(child.log_path)})", child=name)
         child.start()
         self.children.append(child)
 
@@ -230,8 +232,10 @@ def main() -> int:
     try:
         settings = Settings()
     except ValidationError as err:
+        configure_logging("ime-devstack")
         complain(f"invalid IME_* settings:\n{err}")
         return 1
+    setup(settings, "ime-devstack", temporal=True)
     try:
         return asyncio.run(Supervisor(settings).run())
     except StackError as err:  # raised before the supervisor took over (bad settings)

@@ -138,8 +138,12 @@ def _unprintable_fields(value: Any, path: str = "") -> list[str]:
     if isinstance(value, dict):
         found = []
         for key, item in value.items():
-            name = f"{path}.{key}" if path else str(key)
-            found += ["(field name)"] if _UNPRINTABLE.search(str(key)) else []
+            # An unprintable key is not repeated in the paths under it: a lone surrogate there
+            # could not even be encoded into the error.
+            unprintable = bool(_UNPRINTABLE.search(str(key)))
+            part = "(field name)" if unprintable else str(key)
+            name = f"{path}.{part}" if path else part
+            found += ["(field name)"] if unprintable else []
             found += _unprintable_fields(item, name)
         return found
     if isinstance(value, list):

@@ -28,7 +28,7 @@ from domain.delivery import (
 from domain.models import Notification
 from domain.names import Recipient, Template
 from domain.profiles import PROFILES
-from store.db import Connection
+from store.db import Connection, Executor
 from store.storable import storable
 
 DEFAULT_RETRY = timedelta(hours=24)
@@ -211,3 +211,28 @@ def _when(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+async def retry_dead(conn: Executor, channel: Channel, *, retry: timedelta) -> int:
+    """Send every dead delivery of a channel again now, with a fresh retry period: what ops do
+    once the relay or endpoint that failed is back. Returns how many were re-queued."""
+    status = await conn.execute(
+        """UPDATE deliveries SET status = 'pending', next_attempt_at = now(), lease_until = NULL,
+               give_up_at = now() + make_interval(secs => $2)
+           WHERE channel = $1 AND status = 'dead'""",
+        channel.value,
+        retry.total_seconds(),
+    )
+    count = int(status.rsplit(" ", 1)[1])
+    if count:
+        await conn.execute("SELECT pg_notify('deliveries', '')")
+    return count
+
+
+async def backlog(conn: Executor) -> dict[tuple[str, str], int]:
+    """Deliveries not delivered, by (channel, status)."""
+    rows = await conn.fetch(
+        """SELECT channel, status, count(*) AS n FROM deliveries
+           WHERE status <> 'delivered' GROUP BY 1, 2"""
+    )
+    return {(row["channel"], row["status"]): row["n"] for row in rows}

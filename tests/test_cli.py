@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from domain.delivery import Channel
 from domain.keys import key_id_of
+from store import outbox
 from tests.conftest import (
+    TEST_SEALER,
     claim_activities,
     dev_address,
     make_settings,
@@ -114,3 +118,41 @@ async def test_the_access_log_of_a_claim_is_printed(cli, pool):
     code, stdout, stderr = await cli("access-log", "--claim", claim_id)
     assert code == 0, stderr
     assert "insurer" in stdout and "/v1/claims/{claim_id}" in stdout and "200" in stdout
+
+
+async def test_cli_shows_the_delivery_backlog_and_sends_dead_ones_again(cli, pool):
+    async with pool.acquire() as conn:
+        for n, channel in enumerate([Channel.EMAIL, Channel.EMAIL, Channel.PAGE]):
+            await outbox.insert_delivery(
+                conn,
+                TEST_SEALER,
+                dedup=f"cli-dead-{n}",
+                channel=channel,
+                claim_id="c-cli",
+                event_type="claim.closed",
+                body={"n": n},
+                retry=timedelta(hours=1),
+            )
+    await pool.execute("UPDATE deliveries SET status = 'dead' WHERE claim_id = 'c-cli'")
+
+    code, stdout, stderr = await cli("deliveries", "backlog")
+    assert code == 0, stderr
+    cells = [line.replace("│", " ").split() for line in stdout.splitlines()]
+    assert ["email", "dead", "2"] in cells and ["page", "dead", "1"] in cells
+
+    code, stdout, stderr = await cli("deliveries", "retry", "--channel", "email")
+    assert code == 0, stderr
+    assert "2 dead email deliveries queued again" in stdout
+    rows = await pool.fetch(
+        "SELECT channel, status, give_up_at > now() + interval '23 hours' AS fresh"
+        " FROM deliveries WHERE claim_id = 'c-cli' ORDER BY dedup"
+    )
+    # The email ones are pending again with a fresh retry period; the page stays dead.
+    assert [tuple(r) for r in rows] == [
+        ("email", "pending", True),
+        ("email", "pending", True),
+        ("page", "dead", False),
+    ]
+
+    code, _, stderr = await cli("deliveries", "retry", "--channel", "fax")
+    assert code != 0 and "fax" in stderr
