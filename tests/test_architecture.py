@@ -18,8 +18,9 @@ from workflows import ClaimWorkflow, SafetyEscalationWorkflow
 PRODUCTION = [
     p
     for p in PROJECT_ROOT.glob("**/*.py")
-    # The dev stack and the benchmark (which brings the dev stack up) are tools, not the service.
-    if not {".venv", ".data", "tests", "devstack", "bench", "build"}
+    # The dev stack, the benchmark and the chaos run (which bring the dev stack up) are tools,
+    # not the service.
+    if not {".venv", ".data", "tests", "devstack", "bench", "chaos", "build"}
     & set(p.relative_to(PROJECT_ROOT).parts)
 ]
 # What each layer may never import (top-level module names).
