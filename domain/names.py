@@ -243,6 +243,11 @@ class Patch(StrEnum):
     # transition's transaction, search attributes upserted only when they change; implies the
     # escalation chain, continue-as-new and outbox-in-transition patches.
     LEAN_HISTORY = "lean-history"
+    # The transition write and the booking run as (regular) activities again: Temporal records
+    # that they were asked for before they run, so a workflow task the server lost cannot have
+    # written to Postgres (a later, different step would reuse its sequence number). The pure
+    # computations stay local. Implies lean-history.
+    DURABLE_WRITES = "durable-writes"
 
 
 class AppointmentStatus(StrEnum):

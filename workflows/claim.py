@@ -101,7 +101,8 @@ class ClaimWorkflow:
         state = self.state
         # Each patch marks a change of behaviour (README "Changing workflow code"); the newest
         # implies those before it, so a new claim's history carries one marker.
-        lean = workflow.patched(Patch.LEAN_HISTORY)
+        self._effects.durable_writes = durable = workflow.patched(Patch.DURABLE_WRITES)
+        lean = durable or workflow.patched(Patch.LEAN_HISTORY)
         self._effects.lean = self._recorder.lean = lean
         self._recorder.batched = lean or workflow.patched(Patch.OUTBOX_IN_TRANSITION)
         if carried is None:

@@ -40,11 +40,11 @@ TIMEOUTS: dict[ActivityName, timedelta] = {
 # Short and repeatable, so run inside the workflow task that asks them: one marker event each
 # instead of three activity events and a workflow task of their own, and a human step is
 # accepted, recorded and answered in one workflow task. Pure computations whose result must still
-# be recorded (deadlines on a holiday calendar, the profile, the QA checklist); the booking (one
-# short transaction, idempotent per claim + attempt); the transition write (one transaction,
-# idempotent per claim + sequence; its input, the status and the event, stays out of the
-# history). At-least-once like any activity: a worker lost mid-call leaves the workflow task to
-# time out, and the next worker runs the call again, which the database turns into a no-op.
+# be recorded (deadlines on a holiday calendar, the profile, the QA checklist); under
+# `Patch.LEAN_HISTORY` alone also the booking (one short transaction, idempotent per claim +
+# attempt) and the transition write (one transaction, idempotent per claim + sequence).
+# At-least-once like any activity: a worker lost mid-call leaves the workflow task to time out,
+# and the next worker runs the call again, which the database turns into a no-op.
 LOCAL = frozenset(
     {
         ActivityName.COMPUTE_DEADLINES,
@@ -54,6 +54,14 @@ LOCAL = frozenset(
         ActivityName.RECORD_TRANSITION,
     }
 )
+
+# Writes to Postgres that a later step's replay must not contradict. A local activity runs before
+# Temporal has recorded anything of its workflow task: when the server loses that task (a crash
+# before the task's completion is stored), the claim replays from the last recorded task and may
+# take another step first (a deadline that passed meanwhile), under the sequence number the lost
+# write already used. As activities they are scheduled by a recorded task, so Postgres only ever
+# holds writes of steps Temporal kept (`Patch.DURABLE_WRITES`).
+WRITES = frozenset({ActivityName.SCHEDULE_EXAM, ActivityName.RECORD_TRANSITION})
 
 
 @dataclass(frozen=True)
@@ -75,15 +83,14 @@ class Effects:
         self.claim_id = claim_id
         # Prefix of notification keys: the claim, or the safety case that sends them.
         self._owner = owner or claim_id
-        # Claims under `Patch.LEAN_HISTORY` run the activities of `LOCAL` as local activities.
+        # Claims under `Patch.LEAN_HISTORY` run the activities of `LOCAL` as local activities;
+        # under `Patch.DURABLE_WRITES` all but the `WRITES`.
         self.lean = False
+        self.durable_writes = False
 
     async def _run(self, name: ActivityName, arg: object, result_type: type | None) -> Any:
-        run = (
-            workflow.execute_local_activity
-            if self.lean and name in LOCAL
-            else workflow.execute_activity
-        )
+        local = self.lean and name in LOCAL and not (self.durable_writes and name in WRITES)
+        run = workflow.execute_local_activity if local else workflow.execute_activity
         return await run(
             name.value,
             arg,
