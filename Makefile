@@ -36,9 +36,11 @@ bench: $(STAMP)
 
 # Faults injected into a dev stack of its own while claims are walked (worker, Temporal, Postgres,
 # API and delivery outages), each followed by exact checks that nothing was lost or done twice
-# (about 6 minutes on 2 cores; `$(PY) -m chaos --help` for fewer claims or one scenario).
+# (about 6 minutes on 2 cores; `$(PY) -m chaos --help` for fewer claims or one scenario), then
+# the tests marked `long` (a lost workflow task, a month-long safety case: about 1.5 minutes).
 chaos: $(STAMP)
 	$(PY) -m chaos
+	$(PY) -m pytest -m long -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -125,6 +125,8 @@ def _adopt_uvicorn() -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # The level is ours too (IME_LOG_LEVEL at the root), not the one uvicorn was given.
+        logger.setLevel(logging.NOTSET)
     access = logging.getLogger("uvicorn.access")
     access.handlers.clear()
     access.propagate = False

@@ -106,8 +106,11 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server per test module: an activity a module's worker left running (its
+    claim terminated, its worker gone) can hold the server's clock and stall the next module's
+    skips; a server of its own keeps every module's time its own."""
     async with time_skipping_server() as env:
         yield env
 
@@ -234,6 +237,32 @@ async def api(
     worker = build_worker(dev_env.client, settings, claim_activities(pool))
     async with worker, app.router.lifespan_context(app):
         harness = ApiHarness(app, pool, settings)
+        try:
+            yield harness
+        finally:
+            await harness.close()
+
+
+@contextlib.asynccontextmanager
+async def api_on_own_postgres(
+    server: EmbeddedPostgres, temporal_address: str, task_queue: str, **overrides: object
+) -> AsyncIterator[ApiHarness]:
+    """The app (no worker) on a Postgres of its own, which a test may freeze or stop, with
+    short database bounds so that an outage shows within a second."""
+    from api.app import create_app
+
+    conn = await asyncpg.connect(server.url())
+    try:
+        await bootstrap_db(conn)
+    finally:
+        await conn.close()
+    bounds = {"database_statement_timeout_seconds": 1.0, "database_acquire_timeout_seconds": 1.0}
+    settings = make_settings(server.url(), task_queue, temporal_address).model_copy(
+        update=bounds | overrides
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        harness = ApiHarness(app, app.state.pool, settings)
         try:
             yield harness
         finally:

@@ -5,24 +5,24 @@ servers standing in for an insurer's endpoint, an on-call tool and a mail relay.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email
 import email.policy
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from typing import Any
 
-import uvicorn
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chaos.receivers import serving
 from tests.processes import free_port
+
+__all__ = ["MailSink", "PagingReceiver", "WebhookReceiver", "serving", "text_of"]
 
 
 @dataclass
@@ -68,22 +68,6 @@ class PagingReceiver:
             return JSONResponse({"status": "success"}, status_code=202)
 
         return Starlette(routes=[Route("/v2/enqueue", enqueue, methods=["POST"])])
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
-    """`app` on a free loopback port; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 class MailSink:

@@ -28,7 +28,8 @@ from chaos.driver import Plan
 from chaos.faults import paused
 from chaos.run import Harness, harness
 
-pytestmark = pytest.mark.slow
+# A fault run (Temporal killed mid-task): `make chaos` runs it.
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 TELL_EVENTS = """
 CREATE FUNCTION tell_event() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -39,16 +39,15 @@ from domain.models import (
 )
 from domain.names import Action, EventType, Role
 from store import case_events, outbox, webhooks
-from store.bootstrap import bootstrap_db
 from store.claims import apply_projection
 from store.metrics import business_counts
 from tests.conftest import (
     TEST_SEALER,
     TEST_SECRET,
     ApiHarness,
+    api_on_own_postgres,
     dev_address,
     embedded_postgres,
-    make_settings,
 )
 from tests.helpers import (
     act,
@@ -363,26 +362,11 @@ def own_postgres() -> Iterator[EmbeddedPostgres]:
 
 @pytest.fixture
 async def app_on_own_postgres(own_postgres, dev_env) -> AsyncIterator[ApiHarness]:
-    from api.app import create_app
-
-    conn = await asyncpg.connect(own_postgres.url())
-    try:
-        await bootstrap_db(conn)
-    finally:
-        await conn.close()
-    settings = make_settings(own_postgres.url(), "tq-metrics", dev_address(dev_env)).model_copy(
-        update={
-            "database_statement_timeout_seconds": 1.0,
-            "database_acquire_timeout_seconds": 1.0,
-            # The key stays trusted through the outage: the scrape itself is what is tested.
-            "api_key_cache_seconds": 5.0,
-        }
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        harness = ApiHarness(app, app.state.pool, settings)
+    # The key stays trusted through the outage: the scrape itself is what is tested.
+    async with api_on_own_postgres(
+        own_postgres, dev_address(dev_env), "tq-metrics", api_key_cache_seconds=5.0
+    ) as harness:
         yield harness
-        await harness.close()
 
 
 async def test_a_scrape_answers_while_postgres_does_not(app_on_own_postgres, own_postgres):

@@ -10,14 +10,12 @@ import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import psutil
 import pytest
 
 from devstack.postgres import EmbeddedPostgres
 from domain.names import Role
-from store.bootstrap import bootstrap_db
-from tests.conftest import ApiHarness, embedded_postgres, make_settings
+from tests.conftest import ApiHarness, api_on_own_postgres, embedded_postgres
 
 
 @pytest.fixture
@@ -44,26 +42,12 @@ def frozen(server: EmbeddedPostgres) -> Iterator[None]:
 
 @pytest.fixture
 async def app_on_own_postgres(own_postgres, dev_env) -> AsyncIterator[ApiHarness]:
-    from api.app import create_app
     from tests.conftest import dev_address
 
-    conn = await asyncpg.connect(own_postgres.url())
-    try:
-        await bootstrap_db(conn)
-    finally:
-        await conn.close()
-    settings = make_settings(own_postgres.url(), "tq-freeze", dev_address(dev_env)).model_copy(
-        update={
-            "database_statement_timeout_seconds": 1.0,
-            "database_acquire_timeout_seconds": 1.0,
-            "api_key_cache_seconds": 0.5,
-        }
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        harness = ApiHarness(app, app.state.pool, settings)
+    async with api_on_own_postgres(
+        own_postgres, dev_address(dev_env), "tq-freeze", api_key_cache_seconds=0.5
+    ) as harness:
         yield harness
-        await harness.close()
 
 
 async def timed(call) -> tuple[int, float]:

@@ -223,6 +223,7 @@ async def case_runs(client: Client, case_id: str) -> list[int]:
     return lengths
 
 
+@pytest.mark.long  # ~50 s of replays and re-pages: `make chaos` runs it
 async def test_a_case_unacknowledged_for_a_month_continues_as_new_and_still_lifts_the_hold(
     days_env: WorkflowEnvironment, task_queue: str, pool, database_url: str
 ):
