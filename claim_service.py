@@ -68,6 +68,25 @@ from workflows import ClaimWorkflow
 T = TypeVar("T")
 
 
+def start_options(referral: Referral, workflow_id: str, settings: Settings) -> dict[str, Any]:
+    """How a claim's workflow is started: its id, queue, policies (a repeat start finds the
+    running one), and the search attributes it has from the first moment (never PHI)."""
+    return {
+        "id": workflow_id,
+        "task_queue": settings.task_queue,
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "search_attributes": TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CLAIM_STAGE, Stage.REFERRAL.value),
+                SearchAttributePair(sa.JURISDICTION, referral.jurisdiction),
+                SearchAttributePair(sa.INSURER_ID, referral.insurer_id),
+            ]
+        ),
+        "static_summary": f"IME claim · {referral.jurisdiction} · {referral.insurer_id}",
+    }
+
+
 class ClaimService:
     def __init__(
         self, pool: asyncpg.Pool, client: Client, settings: Settings, sealer: Sealer
@@ -118,18 +137,7 @@ class ClaimService:
             await self._client.start_workflow(
                 ClaimWorkflow.run,
                 claim_intake(referral, self._settings.id_secret, referred_by=caller),
-                id=workflow_id,
-                task_queue=self._settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.CLAIM_STAGE, Stage.REFERRAL.value),
-                        SearchAttributePair(sa.JURISDICTION, referral.jurisdiction),
-                        SearchAttributePair(sa.INSURER_ID, referral.insurer_id),
-                    ]
-                ),
-                static_summary=f"IME claim · {referral.jurisdiction} · {referral.insurer_id}",
+                **start_options(referral, workflow_id, self._settings),
             )
         except WorkflowAlreadyStartedError:
             pass  # closed earlier: the same claim again

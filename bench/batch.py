@@ -23,6 +23,11 @@ class Batch:
     def describe_failures(self) -> str:
         return ", ".join(f"{kind} x{n}" for kind, n in self.failures.most_common())
 
+    def summary(self, of: int, digits: int = 2) -> str:
+        """`96/96 in 32.0 s = 3.00/s`, with the failures by kind if any."""
+        text = f"{self.done}/{of} in {self.seconds:.1f} s = {self.per_second:.{digits}f}/s"
+        return text + (f"; failed: {self.describe_failures()}" if self.failures else "")
+
 
 async def run_batch(
     count: int,

@@ -89,11 +89,7 @@ async def _claims_vs_skeleton(config: BenchConfig, drivers: Drivers, report: Rep
             batch = await drivers.batch(drive, f"{side[0]}{r}", n, c)
             rates.append(batch.per_second)
             failed += sum(batch.failures.values())
-            report.note(
-                f"round {r + 1} {side}: {batch.done}/{n} in {batch.seconds:.1f} s "
-                f"= {batch.per_second:.2f}/s"
-                + (f"; failed: {batch.describe_failures()}" if batch.failures else "")
-            )
+            report.note(f"round {r + 1} {side}: {batch.summary(n)}")
     report.value("claims_per_s", median(claims))
     report.value("skeleton_per_s", median(skeletons))
     report.value("claims_vs_skeleton", median_ratio(claims, skeletons))
@@ -164,11 +160,7 @@ async def _bulk_vs_raw(
             else:
                 batch, _ = await raw_start(stack.client, parked, tag, per_round, c)
                 raw.append(batch.per_second)
-            report.note(
-                f"round {r + 1} {side}: {batch.done}/{per_round} in {batch.seconds:.1f} s "
-                f"= {batch.per_second:.1f}/s"
-                + (f"; failed: {batch.describe_failures()}" if batch.failures else "")
-            )
+            report.note(f"round {r + 1} {side}: {batch.summary(per_round, digits=1)}")
     report.value("bulk_per_s", median(bulk))
     report.value("raw_start_per_s", median(raw))
     report.value("bulk_vs_raw", median_ratio(bulk, raw))

@@ -24,23 +24,15 @@ from pathlib import Path
 import asyncpg
 import psutil
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
 
 from bench.batch import Batch, run_batch
 from bench.referrals import referral, referral_body
-from claim_service import ClaimService
+from claim_service import ClaimService, start_options
 from cli import common as cli_common
 from cli.bulk import Result, start_all
 from cli.common import operator
 from cli.referral_files import FileFormat, read_referrals
-from domain import search_attributes as sa
 from domain.ids import claim_id_for, workflow_id_for
-from domain.models import Stage
 from domain.parsing import claim_intake
 from settings import Settings
 from workflows import ClaimWorkflow
@@ -86,18 +78,7 @@ async def raw_start(
         await client.start_workflow(
             ClaimWorkflow.run,
             claim_intake(r, settings.id_secret, referred_by=caller),
-            id=workflow_id_for(claim_id),
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.CLAIM_STAGE, Stage.REFERRAL.value),
-                    SearchAttributePair(sa.JURISDICTION, r.jurisdiction),
-                    SearchAttributePair(sa.INSURER_ID, r.insurer_id),
-                ]
-            ),
-            static_summary=f"IME claim · {r.jurisdiction} · {r.insurer_id}",
+            **start_options(r, workflow_id_for(claim_id), settings),
         )
         started.append(claim_id)
 

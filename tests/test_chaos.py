@@ -24,6 +24,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from chaos.driver import Plan
 from chaos.faults import Pace
 from chaos.run import Harness, Result, harness
+from domain.ids import workflow_id_for
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,7 @@ async def test_a_retry_of_the_closing_action_gets_its_first_answer_though_none_w
     first = await insurer.post(url, json=plan.body("decision"), headers={"Idempotency-Key": key})
     assert first.status_code == 200 and first.json()["status"] == "closed", first.text
     temporal = await Client.connect(chaos.stack.temporal_address)
-    handle = temporal.get_workflow_handle(f"ime-claim-{claim_id}")
+    handle = temporal.get_workflow_handle(workflow_id_for(claim_id))
     async with asyncio.timeout(30):  # the claim's workflow has finished, not only its stage
         while (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
             await asyncio.sleep(0.1)
@@ -144,7 +145,7 @@ async def test_actions_while_a_claim_continues_as_new_are_applied_once(chaos: Ha
     created = await insurer.post("/v1/claims", json=plan.referral())
     claim_id = created.json()["claim_id"]
     temporal = await Client.connect(chaos.stack.temporal_address)
-    handle = temporal.get_workflow_handle(f"ime-claim-{claim_id}")
+    handle = temporal.get_workflow_handle(workflow_id_for(claim_id))
     first_run = (await handle.describe()).run_id
     answers: Counter[int] = Counter()
     tries = 0
