@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,8 +27,12 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class AccessLine:
-    def __init__(self, app: ASGIApp) -> None:
+    """`answered(method, route, status, seconds)`: what else is told of each answer (the HTTP
+    metrics), from the same measurement."""
+
+    def __init__(self, app: ASGIApp, *, answered: Callable[[str, str, int, float], None]) -> None:
         self.app = app
+        self._answered = answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,16 +56,19 @@ class AccessLine:
         try:
             await self.app(scope, receive, sending)
         finally:
-            log.info("request", **_fields(scope, status, started))
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self._answered(scope["method"], route, status, seconds)
+            log.info("request", **_fields(scope, route, status, seconds))
             structlog.contextvars.reset_contextvars(**bound)
 
 
-def _fields(scope: Scope, status: int, started: float) -> dict[str, object]:
+def _fields(scope: Scope, route: str, status: int, seconds: float) -> dict[str, object]:
     fields: dict[str, object] = {
         "method": scope["method"],
-        "route": getattr(scope.get("route"), "path", "unmatched"),
+        "route": route,
         "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "duration_ms": round(seconds * 1000, 2),
     }
     claim_id = scope.get("path_params", {}).get("claim_id")
     if isinstance(claim_id, str) and plausible_claim_id(claim_id):

@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     errors.install(app)
-    metrics.install(app)
+    answered = metrics.install(app)
     openapi.install(app)
     # Before any route: who is calling, what they send, how long it may take, the access log.
     app.add_middleware(
@@ -83,8 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
     )
-    # Around everything: the request id and the request's log line (also for refused ones).
-    app.add_middleware(AccessLine)
+    # Around everything: the request id, the request's log line and its HTTP metrics (also for
+    # refused ones).
+    app.add_middleware(AccessLine, answered=answered)
     if tracing_enabled(settings):
         # Outermost, so that the access line is written inside the request's span.
         app.add_middleware(RequestSpans)
