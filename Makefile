@@ -30,7 +30,7 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 # Throughput, latency and memory on a stack of its own (under 10 minutes on 2 cores; sizes in
-# BENCH_* variables, see README "Performance"); the output is kept in .data/bench/latest.txt.
+# BENCH_* variables, see docs/performance.md); the output is kept in .data/bench/latest.txt.
 bench: $(STAMP)
 	$(PY) -m bench
 

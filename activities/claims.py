@@ -13,10 +13,9 @@ import asyncpg
 from temporalio import activity
 
 from codec import Sealer
-from domain import contracts
 from domain.deadlines import due_at
 from domain.ids import claimant_key
-from domain.models import Notification, ProjectionWrite, SafetyCaseWrite, ScheduleRequest
+from domain.models import Notification, ProjectionWrite, SafetyCaseWrite, ScheduleRequest, payloads
 from domain.names import ActivityName
 from domain.profiles import JurisdictionProfile, get_profile
 from domain.quality import qa_findings, recommendation_for
@@ -54,8 +53,8 @@ class ClaimActivities:
         return get_profile(name)
 
     @activity.defn(name=ActivityName.COMPUTE_DEADLINES)
-    async def compute_deadlines(self, req: contracts.DeadlineRequest) -> contracts.DeadlineResult:
-        return contracts.DeadlineResult(
+    async def compute_deadlines(self, req: payloads.DeadlineRequest) -> payloads.DeadlineResult:
+        return payloads.DeadlineResult(
             due={
                 name: due_at(req.start, duration, state=req.state, tz=req.timezone)
                 for name, duration in req.durations.items()
@@ -76,14 +75,14 @@ class ClaimActivities:
         return applied
 
     @activity.defn(name=ActivityName.SCHEDULE_EXAM)
-    async def schedule_exam(self, req: ScheduleRequest) -> contracts.ScheduleResult:
+    async def schedule_exam(self, req: ScheduleRequest) -> payloads.ScheduleResult:
         key = req.claimant_key or self._claimant_key(req)
         async with self._pool.acquire() as conn:
             booked = await panel_store.book(conn, req, key)
         if booked is None:
-            return contracts.ScheduleResult(booked=False)
+            return payloads.ScheduleResult(booked=False)
         examiner, appointment = booked
-        return contracts.ScheduleResult(booked=True, examiner=examiner, appointment=appointment)
+        return payloads.ScheduleResult(booked=True, examiner=examiner, appointment=appointment)
 
     def _claimant_key(self, req: ScheduleRequest) -> str:
         # Claims started before the key was computed at intake send what it derives from.
@@ -91,14 +90,14 @@ class ClaimActivities:
         return claimant_key(self._id_secret, req.claimant_name, req.claimant_dob.isoformat())
 
     @activity.defn(name=ActivityName.SET_APPOINTMENT_STATUS)
-    async def set_appointment_status(self, change: contracts.AppointmentStatusChange) -> None:
+    async def set_appointment_status(self, change: payloads.AppointmentStatusChange) -> None:
         await panel_store.set_appointment_status(self._pool, change.appointment_id, change.status)
 
     @activity.defn(name=ActivityName.ASSESS_REPORT)
     async def assess_report(
-        self, req: contracts.ReportAssessmentRequest
-    ) -> contracts.ReportAssessment:
-        return contracts.ReportAssessment(
+        self, req: payloads.ReportAssessmentRequest
+    ) -> payloads.ReportAssessment:
+        return payloads.ReportAssessment(
             findings=qa_findings(req.report, req.question_count),
             recommendation=recommendation_for(req.report),
         )

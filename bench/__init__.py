@@ -1,5 +1,5 @@
 """`make bench` (`python -m bench`): the service's throughput, latency and memory, each figure set
-beside a baseline measured in the same run on the same stack (see README, "Performance").
+beside a baseline measured in the same run on the same stack (see docs/performance.md).
 
 - `run`: the measurements in turn; `config`: sizes from BENCH_* variables; `report`: what is
   printed and saved; `machine`: the machine measured;

@@ -1,4 +1,4 @@
-"""The bench's sizes, from BENCH_* environment variables (README, "Performance")."""
+"""The bench's sizes, from BENCH_* environment variables (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class BenchConfig:
     capacity_per_examiner: int
     # How long the worker may take to book a batch of started claims.
     book_timeout: float
-    # The dev server without its SQLite file (`make run` keeps one): see README, "Performance".
+    # The dev server without its SQLite file (`make run` keeps one): see docs/performance.md.
     temporal_in_memory: bool
     keep: bool
     out: Path

@@ -14,8 +14,7 @@ from starlette.routing import Route
 
 from connections import open_pool
 from settings import get_settings
-
-SELECT_STATUS = "SELECT body FROM claims WHERE claim_id = $1"
+from store import inspection
 
 
 def create_app() -> Starlette:
@@ -30,7 +29,7 @@ def create_app() -> Starlette:
             await app.state.pool.close()
 
     async def claim(request: Request) -> Response:
-        body = await request.app.state.pool.fetchval(SELECT_STATUS, request.path_params["claim_id"])
+        body = await inspection.status_body(request.app.state.pool, request.path_params["claim_id"])
         if body is None:
             return JSONResponse({"error": {"code": "not_found"}}, status_code=404)
         return JSONResponse(body)

@@ -1,4 +1,4 @@
-"""The machine a run measured, for the README's figures."""
+"""The machine a run measured, for the figures in docs/performance.md."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What the bench prints: `name=value` lines as each figure is measured, `# ...` notes on the way,
-then every figure again in one block; everything also saved to a file for the README."""
+then every figure again in one block; everything also saved to a file for docs/performance.md."""
 
 from __future__ import annotations
 

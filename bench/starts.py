@@ -35,6 +35,7 @@ from cli.referral_files import FileFormat, read_referrals
 from domain.ids import claim_id_for, workflow_id_for
 from domain.parsing import claim_intake
 from settings import Settings
+from store import inspection
 from workflows import ClaimWorkflow
 
 JURISDICTION = "NY-WC"
@@ -93,25 +94,16 @@ async def wait_booked(pool: asyncpg.Pool, claim_ids: list[str], timeout: float) 
         async with asyncio.timeout(timeout):
             # Polling Postgres: the bookings are rows the worker writes, not events here.
             while True:
-                if await booked_count(pool, claim_ids) >= len(claim_ids):
+                if await inspection.booked_count(pool, claim_ids) >= len(claim_ids):
                     break
                 await asyncio.sleep(_BOOKING_POLL_SECONDS)
     except TimeoutError:
-        booked = await booked_count(pool, claim_ids)
+        booked = await inspection.booked_count(pool, claim_ids)
         raise RuntimeError(
             f"{booked} of {len(claim_ids)} claims booked after {timeout:.0f} s "
             "(BENCH_BOOK_TIMEOUT); see the worker's log"
         ) from None
     return time.monotonic() - began
-
-
-async def booked_count(pool: asyncpg.Pool, claim_ids: list[str]) -> int:
-    count: int = await pool.fetchval(
-        "SELECT count(DISTINCT claim_id) FROM appointments"
-        " WHERE status = 'booked' AND claim_id = ANY($1::text[])",
-        claim_ids,
-    )
-    return count
 
 
 def rss_mb(pid: int) -> float:

@@ -1,4 +1,4 @@
-"""`python -m chaos` (`make chaos`): see chaos/cli.py and README."""
+"""`python -m chaos` (`make chaos`): see chaos/cli.py and docs/operations.md."""
 
 from __future__ import annotations
 

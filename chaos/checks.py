@@ -29,6 +29,7 @@ from chaos.expected import (
 from chaos.receivers import Mail, WebhookReceiver
 from domain.delivery import EMAIL_RECIPIENTS, INBOX, WEBHOOK_EVENTS, WebhookEvent
 from domain.names import EventType, Recipient, Template
+from store import inspection
 
 TRANSIENT = ("timeout", "5")  # answers after which a request is sent again with its key
 
@@ -63,19 +64,12 @@ class ClaimRecord:
 
 async def load(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> dict[str, ClaimRecord]:
     records = {claim_id: ClaimRecord(claim_id) for claim_id in claim_ids}
-    ids = list(claim_ids)
-    for row in await conn.fetch(
-        "SELECT claim_id, stage, status, outcome, version FROM claims WHERE claim_id = ANY($1)",
-        ids,
-    ):
+    rows = await inspection.claim_rows(conn, claim_ids)
+    for row in rows.claims:
         record = records[row["claim_id"]]
         record.stage, record.status = row["stage"], row["status"]
         record.outcome, record.version = row["outcome"], row["version"]
-    for row in await conn.fetch(
-        """SELECT claim_id, seq, type, stage, details, recorded_at FROM claim_events
-           WHERE claim_id = ANY($1) ORDER BY claim_id, seq""",
-        ids,
-    ):
+    for row in rows.events:
         details = row["details"]
         records[row["claim_id"]].events.append(
             Event(
@@ -86,27 +80,13 @@ async def load(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> dict[str, 
                 row["recorded_at"],
             )
         )
-    for row in await conn.fetch(
-        "SELECT claim_id, key, recipient, template FROM notification_outbox"
-        " WHERE claim_id = ANY($1) ORDER BY key",
-        ids,
-    ):
+    for row in rows.outbox:
         records[row["claim_id"]].outbox.append((row["key"], row["recipient"], row["template"]))
-    for row in await conn.fetch(
-        """SELECT id, claim_id, channel, outbox_key, dedup, status, attempts FROM deliveries
-           WHERE claim_id = ANY($1)""",
-        ids,
-    ):
+    for row in rows.deliveries:
         records[row["claim_id"]].deliveries.append(row)
-    for row in await conn.fetch(
-        "SELECT claim_id, outbox_key FROM inbox_items WHERE claim_id = ANY($1)", ids
-    ):
+    for row in rows.inbox:
         records[row["claim_id"]].inbox.add(row["outbox_key"])
-    for row in await conn.fetch(
-        "SELECT claim_id, attempt, status FROM appointments WHERE claim_id = ANY($1)"
-        " ORDER BY claim_id, attempt",
-        ids,
-    ):
+    for row in rows.appointments:
         records[row["claim_id"]].appointments.append((row["attempt"], row["status"]))
     return records
 

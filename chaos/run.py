@@ -28,6 +28,7 @@ from chaos.driver import Driver, Walk, party_clients, plans, walk_all
 from chaos.faults import SCENARIOS, FaultLog, Kills, Pace, Target, spawn_worker
 from chaos.receivers import WebhookReceiver, read_mail, serving
 from chaos.stack import Stack, StackFailed
+from store import inspection
 
 PROBE_EVERY = 0.25
 FAULT_AFTER = 6.0  # the fault begins this long after the first claim starts
@@ -174,14 +175,7 @@ class Harness:
         while True:
             conn = await asyncpg.connect(self.database_url, timeout=10)
             try:
-                unsettled = await conn.fetchval(
-                    """SELECT (SELECT count(*) FROM deliveries
-                                WHERE claim_id = ANY($1) AND status IN ('pending', 'failed'))
-                            + $2 - (SELECT count(*) FROM claim_events
-                                    WHERE claim_id = ANY($1) AND type = 'claim_closed')""",
-                    ids,
-                    len(ids),
-                )
+                unsettled = await inspection.unsettled(conn, ids)
                 if unsettled == 0 or time.monotonic() > deadline:
                     return await checks.load(conn, ids)
             finally:

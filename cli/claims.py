@@ -72,7 +72,7 @@ def start(
     """Start one claim from a referral JSON file or from flags, or many from a JSONL/CSV file.
 
     A JSONL/CSV file is validated line by line before anything starts;
-    then its valid lines start concurrently (README: Operations CLI).
+    then its valid lines start concurrently (docs/api.md, Operations CLI).
     Exit code: 0 all started or already existing, 2 a line invalid, 1 a start failed."""
     if file is not None:
         fmt = format_of(file, file_format)

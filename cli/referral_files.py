@@ -204,7 +204,7 @@ def _check_header(header: list[str]) -> list[str]:
             problems.append({"field": f"column {position}", "message": f"repeats column {first}"})
     if problems:
         raise InvalidInput(
-            "the CSV header has columns that are not referral fields; see the README "
+            "the CSV header has columns that are not referral fields; see docs/api.md "
             "(Operations CLI) for the columns",
             details=problems,
         )

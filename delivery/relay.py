@@ -34,24 +34,12 @@ from domain.delivery import Channel
 from domain.models import ClaimStatus, Notification
 from domain.names import Recipient, Template
 from settings import Settings
-from store import outbox, webhooks
+from store import deliveries, outbox, webhooks
 from store.claims import get_status
 from store.db import POSTGRES_DOWN
 
 log = logging.getLogger("ime.dispatcher")
 _tracer = trace.get_tracer("ime.dispatcher")
-
-_CLAIM = """
-UPDATE deliveries d
-   SET lease_until = now() + make_interval(secs => $1), lease_owner = $2, attempts = attempts + 1
- WHERE id IN (SELECT id FROM deliveries
-               WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
-                 AND (lease_until IS NULL OR lease_until < now())
-               ORDER BY next_attempt_at
-               LIMIT $3
-               FOR UPDATE SKIP LOCKED)
-RETURNING d.id, d.channel, d.claim_id, d.webhook_id, d.outbox_key, d.event_type,
-          d.sealed_body, d.attempts, d.give_up_at"""
 
 
 @dataclass(frozen=True)
@@ -81,21 +69,17 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop`; then let the sends in flight finish."""
-        listener = await self._pool.acquire()
-        await listener.add_listener("deliveries", self._on_notify)
         try:
-            while not stop.is_set():
-                try:
-                    await self.tick()
-                except POSTGRES_DOWN as err:
-                    log.warning("dispatcher cannot reach Postgres: %s", type(err).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
-                self._wake.clear()
+            async with deliveries.woken_by_new_deliveries(self._pool, self._on_notify):
+                while not stop.is_set():
+                    try:
+                        await self.tick()
+                    except POSTGRES_DOWN as err:
+                        log.warning("dispatcher cannot reach Postgres: %s", type(err).__name__)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                    self._wake.clear()
         finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener("deliveries", self._on_notify)
-            await self._pool.release(listener)
             if self._in_flight:
                 await asyncio.wait(self._in_flight, timeout=self._settings.dispatcher_lease_seconds)
 
@@ -108,8 +92,11 @@ class Relay:
         free = self._settings.dispatcher_concurrency - len(self._in_flight)
         if free <= 0:
             return 0
-        rows = await self._pool.fetch(
-            _CLAIM, self._settings.dispatcher_lease_seconds, self.owner, free
+        rows = await deliveries.claim_due(
+            self._pool,
+            lease_seconds=self._settings.dispatcher_lease_seconds,
+            owner=self.owner,
+            limit=free,
         )
         for row in rows:
             task = asyncio.create_task(self._attempt(self._claimed(row)))
@@ -141,13 +128,9 @@ class Relay:
 
     async def _release_held(self) -> None:
         """Adverse notices held while the claimant was on safety hold go out once it lifts."""
-        released = await self._pool.execute(
-            """UPDATE deliveries d SET status = 'pending', next_attempt_at = now()
-               FROM claims c
-               WHERE d.status = 'held' AND c.claim_id = d.claim_id AND NOT c.safety_hold"""
-        )
-        if not released.endswith(" 0"):
-            log.info("released held notices: %s", released)
+        released = await deliveries.release_held(self._pool)
+        if released:
+            log.info("released held notices: %d", released)
 
     async def _attempt(self, delivery: Claimed) -> None:
         # Each attempt runs in a task of its own: what it logs names the delivery and its claim.
@@ -172,13 +155,7 @@ class Relay:
             log.error("delivery %s raised %s", delivery.id, type(err).__name__)
             await self._failed(delivery, NotDelivered(f"error: {type(err).__name__}"))
         else:
-            await self._pool.execute(
-                """UPDATE deliveries SET status = 'delivered', delivered_at = now(),
-                       lease_until = NULL, last_error = NULL
-                   WHERE id = $1 AND lease_owner = $2""",
-                delivery.id,
-                self.owner,
-            )
+            await deliveries.mark_delivered(self._pool, delivery.id, self.owner)
             log.info("delivered %s %s", delivery.channel.value, delivery.event_type)
 
     async def _send(self, delivery: Claimed) -> None:
@@ -213,10 +190,7 @@ class Relay:
         return message(composed, sender=sender, to=address, message_id=message_id)
 
     async def _claimant(self, claim_id: str) -> tuple[str, str]:
-        sealed = await self._pool.fetchval(
-            "SELECT sealed FROM claim_contacts WHERE claim_id = $1", claim_id
-        )
-        contact = self._sealer.open_json(bytes(sealed)) if sealed is not None else {}
+        contact = await deliveries.claimant_contact(self._pool, self._sealer, claim_id)
         if not contact.get("email"):
             raise NotDelivered("no email address for the claimant", permanent=True)
         return contact["email"], contact.get("name") or "claimant"
@@ -224,10 +198,10 @@ class Relay:
     async def _examiner(self, examiner_id: object, status: ClaimStatus) -> tuple[str, str]:
         examiner = examiner_id if isinstance(examiner_id, str) else None
         examiner = examiner or (status.examiner.id if status.examiner else None)
-        row = await self._pool.fetchrow("SELECT name, email FROM examiners WHERE id = $1", examiner)
-        if row is None or not row["email"]:
+        found = await deliveries.examiner_address(self._pool, examiner)
+        if found is None:
             raise NotDelivered("no email address for the examiner", permanent=True)
-        return row["email"], row["name"]
+        return found
 
     async def _failed(self, delivery: Claimed, failure: NotDelivered) -> None:
         now = datetime.now(UTC)
@@ -237,17 +211,15 @@ class Relay:
         next_attempt = min(now + self._backoff(delivery.attempts), delivery.give_up_at)
         dead = failure.permanent or now >= delivery.give_up_at
         async with self._pool.acquire() as conn, conn.transaction():
-            updated = await conn.execute(
-                """UPDATE deliveries SET status = $3, next_attempt_at = $4, lease_until = NULL,
-                       last_error = $5
-                   WHERE id = $1 AND lease_owner = $2""",
+            updated = await deliveries.mark_failed(
+                conn,
                 delivery.id,
                 self.owner,
-                "dead" if dead else "failed",
-                next_attempt,
-                failure.reason[:200],
+                dead=dead,
+                next_attempt_at=next_attempt,
+                error=failure.reason[:200],
             )
-            if dead and updated.endswith(" 1"):
+            if dead and updated:
                 # Whoever runs operations must know a message never arrived.
                 note = Notification(
                     key=f"delivery:{delivery.id}:dead",

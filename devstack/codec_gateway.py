@@ -3,7 +3,7 @@
 The API's codec answers only `sre` and `ops` keys, and the dev server's UI cannot be told to send
 one. This gateway (loopback only, dev stack only) forwards the UI's encode/decode calls to the API
 with the dev stack's SRE key. In production an SRE signs in at `/codec/sign-in` instead and the UI
-sends the session cookie (see the README).
+sends the session cookie (see docs/operations.md, Viewing payloads).
 
 `python -m devstack.codec_gateway` (the supervisor runs it).
 """

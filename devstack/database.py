@@ -16,7 +16,7 @@ from devstack.dev_keys import DEV_KEYS_ENV, ensure_dev_keys
 from devstack.guards import forget_dead_postgres_handles
 from devstack.processes import RestartBudget
 from settings import Settings
-from store.bootstrap import bootstrap_db
+from store.bootstrap import bootstrap_db, create_database
 
 if TYPE_CHECKING:
     from devstack.postgres import EmbeddedPostgres
@@ -117,9 +117,7 @@ async def _connect(url: str) -> asyncpg.Connection:
 async def _create_database(admin_url: str) -> None:
     conn = await _connect(admin_url)
     try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        if await create_database(conn, DATABASE):
             say(f"created database {DATABASE}")
     finally:
         await conn.close()

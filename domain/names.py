@@ -1,9 +1,11 @@
 """Every name two parts of the service must agree on, in one place.
 
-Update and query names are what the API and the CLI send to a workflow; activity names are what a
-workflow asks a worker for; event types, deadline names, recipients and templates are what the
-audit log and the outbox store. Each is a `StrEnum`, so a member is its string on the wire and in
-the database, and a typo is an AttributeError instead of a silent mismatch.
+Stages and outcomes are where a claim stands and how it ended, in its status, its listings and
+the `claims` table; update and query names are what the API and the CLI send to a workflow;
+activity names are what a workflow asks a worker for; event types, deadline names, recipients and
+templates are what the audit log and the outbox store. Each is a `StrEnum`, so a member is its
+string on the wire and in the database, and a typo is an AttributeError instead of a silent
+mismatch.
 
 Changing a value here changes recorded data (histories, audit rows, outbox keys): add members,
 never rename them.
@@ -12,6 +14,27 @@ never rename them.
 from __future__ import annotations
 
 from enum import StrEnum
+
+
+class Stage(StrEnum):
+    REFERRAL = "REFERRAL"
+    SCHEDULING = "SCHEDULING"
+    EXAM = "EXAM"
+    REPORT = "REPORT"
+    REVIEW = "REVIEW"
+    DECISION = "DECISION"
+    CLOSED = "CLOSED"
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    NON_COOPERATION = "non_cooperation"
+    CANCELLED_BY_OPS = "cancelled_by_ops"
+    # The claim's workflow ended without closing the claim (terminated, failed, timed out or
+    # cancelled in Temporal); recorded by the worker's reconciler. No claimant notice goes out.
+    TERMINATED = "terminated"
 
 
 class Action(StrEnum):
@@ -223,7 +246,7 @@ class Template(StrEnum):
 
 class Patch(StrEnum):
     """`workflow.patched(...)` ids: each marks a change of workflow behaviour; claims that started
-    before it replay the old path (see "Changing workflow code" in the README)."""
+    before it replay the old path (docs/changing-workflow-code.md)."""
 
     # Notifications ride in their transition's activity (one Postgres transaction).
     OUTBOX_IN_TRANSITION = "outbox-in-transition"

@@ -1,5 +1,6 @@
 """Bringing a database up to date: migrations, then the seeded examiner panel. The one entry
-point of the dev stack, provisioning of an external Postgres, and the tests."""
+point of the dev stack, provisioning of an external Postgres, and the tests. Creating the
+database itself, on a server of its own (the dev stack's embedded one), comes first."""
 
 from __future__ import annotations
 
@@ -21,3 +22,12 @@ async def bootstrap_db(conn: Connection, *, seed_panel: bool = True) -> Bootstra
     applied = await migrate(conn)
     examiners = await seed(conn) if seed_panel else 0
     return Bootstrapped(migrations_applied=applied, examiners_seeded=examiners)
+
+
+async def create_database(conn: Connection, name: str) -> bool:
+    """Create database `name` unless it exists (`conn` is to another database of the server);
+    whether it was created."""
+    if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+        return False
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    return True

@@ -1,6 +1,6 @@
 """Closing the projection of a claim whose workflow ended without closing it (terminated in the
 Temporal UI, failed, timed out, cancelled): such a workflow runs no more code, so without this
-the claim would show "open" to pollers forever. The worker's reconciler (`worker.Reconciler`)
+the claim would show "open" to pollers forever. The worker's reconciler (`reconciler.Reconciler`)
 finds those runs in Temporal; this module writes what they mean, once.
 """
 

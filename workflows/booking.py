@@ -17,6 +17,7 @@ from temporalio import workflow
 
 from workflows.clock import DeadlineClock
 from workflows.effects import Effects, Notice
+from workflows.generation import Generation
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -59,12 +60,15 @@ class Booking:
         effects: Effects,
         recorder: Recorder,
         clock: DeadlineClock,
+        generation: Generation,
     ) -> None:
         self._state = state
         self._intake = intake
         self._effects = effects
         self._recorder = recorder
         self._clock = clock
+        # Claims that batch their notifications tell the parties with the booking's record.
+        self._batched = generation.batched_notices
         self.lock = asyncio.Lock()
 
     async def schedule(self) -> None:
@@ -107,8 +111,7 @@ class Booking:
             reserved = await self._reserve(examiner_id)
         if not isinstance(reserved, _Reserved):
             return reserved
-        # Claims that batch their notifications tell the parties with the booking's record.
-        notify = list(reserved.notices) if self._recorder.batched else []
+        notify = list(reserved.notices) if self._batched else []
         if reserved.replaced is not None:
             replaced = reserved.replaced.id
             await self._recorder.change_appointment(replaced, AppointmentStatus.CANCELLED)
@@ -158,7 +161,7 @@ class Booking:
             # Ops send the records; the booking left them the lead before the exam to do it.
             records = {**told, "starts_at": appointment.starts_at.isoformat()}
             notices += (Notice(Recipient.OPS, Template.RECORDS_TO_EXAMINER, step, records),)
-        if state.stage is Stage.SCHEDULING and not self._recorder.batched:
+        if state.stage is Stage.SCHEDULING and not self._batched:
             for notice in notices:
                 await self._effects.send(self._effects.notification(notice))
         if state.stage is not Stage.SCHEDULING:

@@ -28,6 +28,7 @@ from workflows.closing import close_claim
 from workflows.deciding import Deciding
 from workflows.effects import Effects, Notice
 from workflows.escalation import Escalation
+from workflows.generation import Generation
 from workflows.lifespan import history_is_long
 from workflows.recorder import Recorder
 from workflows.reporting import Reporting
@@ -61,7 +62,6 @@ with workflow.unsafe.imports_passed_through():
         AppointmentStatus,
         DeadlineName,
         EventType,
-        Patch,
         Query,
         Template,
     )
@@ -81,16 +81,20 @@ class ClaimWorkflow:
             at=info.workflow_start_time,
         )
         self._intake = intake
-        self._effects = Effects(self.state.claim_id)
-        self._recorder = Recorder(self.state, self._effects)
-        self._clock = DeadlineClock(self.state, self._effects, self._recorder)
-        self._booking = Booking(self.state, intake, self._effects, self._recorder, self._clock)
-        self._safety = SafetyHold(self.state, self._effects, self._recorder)
-        self._reporting = Reporting(self.state, self._effects, self._recorder, self._clock)
-        self._escalation = Escalation(
-            self.state, self._effects, self._recorder, self._clock, self._booking
+        # Read before the run's first command, as every landed version did (`run` asks the
+        # patches whose markers stand later).
+        self._generation = generation = Generation.detect()
+        state = self.state
+        self._effects = effects = Effects(state.claim_id, local=generation.local_activities)
+        self._recorder = recorder = Recorder(state, effects, generation)
+        self._clock = clock = DeadlineClock(
+            state, effects, recorder, generation, escalate=lambda d: self._escalation.breach(d)
         )
-        self._deciding = Deciding(self.state, self._recorder, self._clock)
+        self._booking = Booking(state, intake, effects, recorder, clock, generation)
+        self._safety = SafetyHold(state, effects, recorder, generation)
+        self._reporting = Reporting(state, effects, recorder, clock, generation)
+        self._escalation = Escalation(state, effects, recorder, clock, self._booking)
+        self._deciding = Deciding(state, recorder, clock)
 
     # --- main loop ------------------------------------------------------------------------------
 
@@ -98,13 +102,7 @@ class ClaimWorkflow:
     async def run(self, start: ClaimIntake | ClaimContinuation) -> ClaimStatus:
         """`start`: the claim's intake, or the state of the run this one continues."""
         intake, carried = _unpack(start)
-        state = self.state
-        # Each patch marks a change of behaviour (README "Changing workflow code"); the newest
-        # implies those before it, so a new claim's history carries one marker.
-        self._effects.durable_writes = durable = workflow.patched(Patch.DURABLE_WRITES)
-        lean = durable or workflow.patched(Patch.LEAN_HISTORY)
-        self._effects.lean = self._recorder.lean = lean
-        self._recorder.batched = lean or workflow.patched(Patch.OUTBOX_IN_TRANSITION)
+        state, generation = self.state, self._generation
         if carried is None:
             state.profile = await self._effects.load_profile(intake.jurisdiction)
             await self._recorder.record(
@@ -115,12 +113,11 @@ class ClaimWorkflow:
                 specialty=intake.requested_specialty.value,
             )
             state.enter(Stage.SCHEDULING, workflow.now())
-        if lean or workflow.patched(Patch.ESCALATION_CHAIN):
-            self._clock.on_breach = self._escalation.breach
-            self._reporting.escalating = True
-            if carried is None:
-                await self._clock.start_claim_clocks()
-        continues = lean or workflow.patched(Patch.CLAIM_CONTINUES_AS_NEW)
+        # These two patches are asked here, after the referral is recorded: where landed
+        # histories carry their markers.
+        if generation.escalation_chain() and carried is None:
+            await self._clock.start_claim_clocks()
+        continues = generation.continues_as_new()
         while not state.closed:
             if continues and history_is_long() and await self._quiet():
                 workflow.continue_as_new(ClaimContinuation(intake=intake, state=state))
@@ -130,9 +127,9 @@ class ClaimWorkflow:
                 await self._clock.wait_for_progress()
         # Let the closing action finish recording before the claim's own closing steps.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await close_claim(state, self._effects, self._recorder)
+        await close_claim(state, self._recorder, generation)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if state.safety_hold and (lean or workflow.patched(Patch.HOLD_LIFTS_AFTER_CLOSE)):
+        if state.safety_hold and generation.hold_lifts_after_close():
             # Closed on hold: the claim stays open until its cases end, so that the hold is
             # seen lifted (status, timeline, SafetyHold) and held notices go out.
             await workflow.wait_condition(lambda: not state.safety_hold)

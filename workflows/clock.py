@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 from workflows.effects import Effects, Notice
+from workflows.generation import Generation
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -28,12 +29,20 @@ _EXAM_WINDOW = "exam_window"
 
 
 class DeadlineClock:
-    def __init__(self, state: ClaimState, effects: Effects, recorder: Recorder) -> None:
+    def __init__(
+        self,
+        state: ClaimState,
+        effects: Effects,
+        recorder: Recorder,
+        generation: Generation,
+        escalate: Callable[[Deadline], Awaitable[None]],
+    ) -> None:
         self._state = state
         self._effects = effects
         self._recorder = recorder
+        self._generation = generation
         # Claims under the escalation chain hand breaches to it (`workflows.escalation`).
-        self.on_breach: Callable[[Deadline], Awaitable[None]] | None = None
+        self._escalate = escalate
 
     async def due_from(
         self, start: datetime, durations: dict[str, Duration]
@@ -114,8 +123,8 @@ class DeadlineClock:
         """The deadline's time has come: its reminder, or its breach."""
         if workflow.now() < deadline.due_at:
             await self._remind(deadline)
-        elif self.on_breach is not None:
-            await self.on_breach(deadline)
+        elif self._generation.escalation_chain():
+            await self._escalate(deadline)
         else:
             await self._breach(deadline)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.effects import Effects, Notice
+from workflows.effects import Notice
+from workflows.generation import Generation
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -13,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.names import AppointmentStatus, EventType, Recipient, Template
 
 
-async def close_claim(state: ClaimState, effects: Effects, recorder: Recorder) -> None:
+async def close_claim(state: ClaimState, recorder: Recorder, generation: Generation) -> None:
     step = "close"
     if state.appointment is not None:
         # Compensation for every way of closing: a slot still booked is released (no-op when the
@@ -25,7 +26,7 @@ async def close_claim(state: ClaimState, effects: Effects, recorder: Recorder) -
         # No adverse notice reaches a claimant on safety hold. Claims that batch their
         # notifications queue it held (sent when the hold lifts); ops are told either way.
         details = {"notice": notices.deferred_notice}
-        if recorder.batched:
+        if generation.batched_notices:
             notify.append(Notice(Recipient.CLAIMANT, notices.deferred_notice, step, held=True))
         notify.append(Notice(Recipient.OPS, Template.ADVERSE_NOTICE_DEFERRED, step, details))
     elif notices.claimant_notice:

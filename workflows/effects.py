@@ -1,8 +1,8 @@
 """Everything a workflow asks of the world, in one place: one retry policy, one timeout table.
 
 Workflows call activities by name (`domain.names.ActivityName`) with the request models of
-`domain.contracts`, so workflow modules never import a database driver. Every request carries an
-idempotency key (claim + sequence, claim + attempt, notification key): activities are
+`domain.models.payloads`, so workflow modules never import a database driver. Every request
+carries an idempotency key (claim + sequence, claim + attempt, notification key): activities are
 at-least-once and the database drops a repeat.
 """
 
@@ -16,8 +16,13 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain import contracts
-    from domain.models import Notification, ProjectionWrite, SafetyCaseWrite, ScheduleRequest
+    from domain.models import (
+        Notification,
+        ProjectionWrite,
+        SafetyCaseWrite,
+        ScheduleRequest,
+        payloads,
+    )
     from domain.names import ActivityName, AppointmentStatus, Recipient, Template
     from domain.profiles import Duration, JurisdictionProfile
 
@@ -79,17 +84,22 @@ class Notice:
 class Effects:
     """The activities of one claim (or of one safety case, `owner` being its workflow id)."""
 
-    def __init__(self, claim_id: str, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        claim_id: str,
+        *,
+        local: frozenset[ActivityName] = frozenset(),
+        owner: str | None = None,
+    ) -> None:
         self.claim_id = claim_id
+        # The activities run as local activities (`Generation.local_activities`); a safety case
+        # runs every one as an ordinary activity.
+        self._local = local
         # Prefix of notification keys: the claim, or the safety case that sends them.
         self._owner = owner or claim_id
-        # Claims under `Patch.LEAN_HISTORY` run the activities of `LOCAL` as local activities;
-        # under `Patch.DURABLE_WRITES` all but the `WRITES`.
-        self.lean = False
-        self.durable_writes = False
 
     async def _run(self, name: ActivityName, arg: object, result_type: type | None) -> Any:
-        local = self.lean and name in LOCAL and not (self.durable_writes and name in WRITES)
+        local = name in self._local
         run = workflow.execute_local_activity if local else workflow.execute_activity
         return await run(
             name.value,
@@ -107,27 +117,27 @@ class Effects:
     ) -> dict[str, datetime]:
         """Absolute due times of `durations` after `start` (business days on a real calendar,
         computed outside the workflow so a calendar update never changes a replay)."""
-        request = contracts.DeadlineRequest(
+        request = payloads.DeadlineRequest(
             start=start, durations=durations, state=state, timezone=timezone
         )
-        result = await self._run(ActivityName.COMPUTE_DEADLINES, request, contracts.DeadlineResult)
+        result = await self._run(ActivityName.COMPUTE_DEADLINES, request, payloads.DeadlineResult)
         return result.due
 
     async def record(self, write: ProjectionWrite) -> None:
         await self._run(ActivityName.RECORD_TRANSITION, write, bool)
 
-    async def book(self, request: ScheduleRequest) -> contracts.ScheduleResult:
-        return await self._run(ActivityName.SCHEDULE_EXAM, request, contracts.ScheduleResult)
+    async def book(self, request: ScheduleRequest) -> payloads.ScheduleResult:
+        return await self._run(ActivityName.SCHEDULE_EXAM, request, payloads.ScheduleResult)
 
     async def set_appointment_status(self, appointment_id: str, status: AppointmentStatus) -> None:
-        change = contracts.AppointmentStatusChange(appointment_id=appointment_id, status=status)
+        change = payloads.AppointmentStatusChange(appointment_id=appointment_id, status=status)
         await self._run(ActivityName.SET_APPOINTMENT_STATUS, change, None)
 
     async def assess_report(
-        self, request: contracts.ReportAssessmentRequest
-    ) -> contracts.ReportAssessment:
+        self, request: payloads.ReportAssessmentRequest
+    ) -> payloads.ReportAssessment:
         # Rules run in an activity: a checklist change never alters a replayed claim.
-        return await self._run(ActivityName.ASSESS_REPORT, request, contracts.ReportAssessment)
+        return await self._run(ActivityName.ASSESS_REPORT, request, payloads.ReportAssessment)
 
     async def notify(
         self,

@@ -1,4 +1,5 @@
-"""How long one workflow run may grow before it hands its state to a new run (continue-as-new)."""
+"""How long one workflow run may grow before it hands its state to a new run (continue-as-new):
+one rule for the claim and its safety cases."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from temporalio import workflow
 HISTORY_LIMIT = 1_000
 
 
-def history_is_long() -> bool:
+def history_is_long(*, headroom: int = 0) -> bool:
+    """Whether the run should continue as new now: the server suggests it, or the history is
+    within `headroom` events of the limit (the room a run needs between two checks)."""
     info = workflow.info()
-    return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+    return (
+        info.is_continue_as_new_suggested()
+        or info.get_current_history_length() + headroom > HISTORY_LIMIT
+    )

@@ -9,6 +9,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 from workflows.effects import Effects, Notice
+from workflows.generation import Generation
 
 with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
@@ -26,22 +27,22 @@ with workflow.unsafe.imports_passed_through():
 
 
 class Recorder:
-    def __init__(self, state: ClaimState, effects: Effects) -> None:
+    def __init__(self, state: ClaimState, effects: Effects, generation: Generation) -> None:
         self._state = state
         self._effects = effects
         # Claims started before notifications rode with their transition queue each on its own,
         # first (their histories replay that way).
-        self.batched = False
-        # Claims under `Patch.LEAN_HISTORY`: appointment changes ride with the next transition,
-        # and search attributes are upserted only when they change.
-        self.lean = False
+        self._batched = generation.batched_notices
+        # Lean claims: appointment changes ride with the next transition, and search attributes
+        # are upserted only when they change.
+        self._lean = generation.lean_history
         self._pending: list[AppointmentStatusChange] = []
         self._published: tuple[object, ...] | None = None
 
     async def change_appointment(self, appointment_id: str, status: AppointmentStatus) -> None:
         """Mark the appointment attended, no-show or released. Lean claims write it with the
         transition that follows (every caller records one next), older ones at once."""
-        if self.lean:
+        if self._lean:
             self._pending.append(
                 AppointmentStatusChange(appointment_id=appointment_id, status=status)
             )
@@ -63,7 +64,7 @@ class Recorder:
         (`report`, never in the details) in the same transaction. `acted_by` is the caller whose
         action this is; `actor` labels events of older claims and of the claim's own steps."""
         notes = [self._effects.notification(n) for n in notify]
-        if not self.batched:
+        if not self._batched:
             for note in notes:
                 await self._effects.send(note)
         now = workflow.now()
@@ -83,7 +84,7 @@ class Recorder:
         write = ProjectionWrite(
             status=status,
             event=event,
-            notifications=notes if self.batched else [],
+            notifications=notes if self._batched else [],
             report=report,
             appointment_changes=self._pending,
         )
@@ -99,7 +100,7 @@ class Recorder:
             status.next_deadline,
             status.overdue,
         )
-        if not self.lean or shown != self._published:
+        if not self._lean or shown != self._published:
             workflow.upsert_search_attributes(search_attributes(status))
             self._published = shown
         workflow.set_current_details(summary(status, self._state.active_deadline()))

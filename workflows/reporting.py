@@ -12,10 +12,10 @@ from temporalio import workflow
 
 from workflows.clock import DeadlineClock
 from workflows.effects import Effects, Notice
+from workflows.generation import Generation
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
-    from domain import contracts
     from domain.claim_state import ClaimState
     from domain.models import (
         Caller,
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         RequestReportCopy,
         ReviewResult,
         Stage,
+        payloads,
     )
     from domain.names import Action, Actor, DeadlineName, EventType, Recipient, Template
     from domain.refusal import refuse
@@ -36,14 +37,18 @@ COPY_ON_REQUEST = "report-copy-requested"
 
 class Reporting:
     def __init__(
-        self, state: ClaimState, effects: Effects, recorder: Recorder, clock: DeadlineClock
+        self,
+        state: ClaimState,
+        effects: Effects,
+        recorder: Recorder,
+        clock: DeadlineClock,
+        generation: Generation,
     ) -> None:
         self._state = state
         self._effects = effects
         self._recorder = recorder
         self._clock = clock
-        # Claims under the escalation chain tell ops when the reviewer's addenda run out.
-        self.escalating = False
+        self._generation = generation
         # One report is checked at a time: a second one waits for the first's verdict.
         self._turn = asyncio.Lock()
 
@@ -56,7 +61,7 @@ class Reporting:
         async with self._turn:
             recheck()
             assessment = await self._effects.assess_report(
-                contracts.ReportAssessmentRequest(report=report, question_count=question_count)
+                payloads.ReportAssessmentRequest(report=report, question_count=question_count)
             )
         if state.stage is not Stage.REPORT:
             return  # withdrawn meanwhile
@@ -80,13 +85,14 @@ class Reporting:
         if findings:
             step = f"qa-exhausted-{state.addenda}"
             notify.append(Notice(Recipient.OPS, Template.QA_ADDENDA_EXHAUSTED, step))
-        elif self.escalating and state.addenda >= profile.max_addenda:
-            # The reviewer may ask for no more addenda: ops decide how the report proceeds.
+        elif self._generation.escalation_chain() and state.addenda >= profile.max_addenda:
+            # The reviewer may ask for no more addenda: ops decide how the report proceeds
+            # (claims under the escalation chain).
             step = f"review-addenda-exhausted-{state.addenda}"
             notify.append(Notice(Recipient.OPS, Template.REVIEW_ADDENDA_EXHAUSTED, step))
         if profile.claimant_gets_report == "same_day":
             notify.append(Notice(Recipient.CLAIMANT, Template.REPORT_COPY, "report-filed"))
-        if self._recorder.batched:
+        if self._generation.batched_notices:
             step = f"review-{state.seq + 1}"
             notify.append(Notice(Recipient.REVIEWER, Template.REPORT_TO_REVIEW, step))
         await self._recorder.record(

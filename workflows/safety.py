@@ -9,7 +9,7 @@ taken; then the claim's safety hold lifts.
 Each rung of that ladder is a step of the case's own timeline (`safety_case_events`, shown to ops
 and clinicians in the claim's timeline), recorded with its pages in one transaction. A case left
 unacknowledged re-pages for as long as it takes, so a run continues as new before its history
-grows long, carrying where the ladder stands (`SafetyCaseCarry`).
+grows long, carrying its state (`domain.safety_case.SafetyCaseState`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Any
 from temporalio import workflow
 
 from workflows.effects import Effects, Notice
+from workflows.generation import safety_ladder_events
+from workflows.lifespan import history_is_long
 
 with workflow.unsafe.imports_passed_through():
     from domain.models import (
@@ -27,8 +29,6 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         SafetyAck,
         SafetyCase,
-        SafetyCaseCarry,
-        SafetyCaseContinuation,
         SafetyCaseEvent,
         SafetyCaseStatus,
         SafetyCaseWrite,
@@ -39,22 +39,19 @@ with workflow.unsafe.imports_passed_through():
         Action,
         Actor,
         EventType,
-        Patch,
         Query,
         Recipient,
         Template,
     )
-    from domain.refusal import refuse
+    from domain.safety_case import SafetyCaseContinuation, SafetyCaseState
 
 # After acknowledgement the clinician is reminded at this pace until the case is resolved.
 _RESOLUTION_FOLLOW_UP = timedelta(hours=4)
 
-# A run's history stays under this many events: it continues as new before (Temporal's own limit
-# is far higher, but a short history is quick to replay when another worker picks the case up).
-MAX_HISTORY_EVENTS = 1_000
-# Room for what can happen between two checks: one rung (timer, tasks, an activity), the
-# acknowledgement and resolution updates with their activities, and the continue-as-new itself.
-_HEADROOM = 60
+# Room for what can happen between two checks of the history's length: one rung (timer, tasks,
+# an activity), the acknowledgement and resolution updates with their activities, and the
+# continue-as-new itself.
+_HEADROOM = 61
 
 
 @workflow.defn
@@ -64,46 +61,34 @@ class SafetyEscalationWorkflow:
         case, carried = _unpack(start)
         self._case = case
         self._effects = Effects(case.claim_id, owner=workflow.info().workflow_id)
-        carry = carried or SafetyCaseCarry(ladder_events=False)
-        self._acknowledged_by = carry.acknowledged_by
-        self._resolved: SafetyResolve | None = None
-        self._missed_acks = carry.missed_acknowledgements
-        self._follow_ups = carry.follow_ups
-        self._seq = carry.event_seq
-        # Whether the ladder reaches the timeline (and the case continues as new): decided once,
-        # by the first run (`Patch.SAFETY_LADDER_EVENTS`), then carried.
-        self._ladder = carry.ladder_events
+        # The first run asks the patch before its first command, as landed versions did at the
+        # top of `run`; a continued run carries the answer.
+        self.state = carried or SafetyCaseState(ladder_events=safety_ladder_events())
 
     @workflow.run
     async def run(self, start: SafetyCase | SafetyCaseContinuation) -> SafetyCaseStatus:
         """`start`: the case (its first run), or the case and the state of the run this one
         continues."""
         case, carried = _unpack(start)
+        state = self.state
         if carried is None:
-            self._ladder = workflow.patched(Patch.SAFETY_LADDER_EVENTS)
             await self._open()
         window = timedelta(seconds=case.ack_seconds)
-        while self._acknowledged_by is None:
+        while not state.acknowledged:
             try:
-                await workflow.wait_condition(
-                    lambda: self._acknowledged_by is not None, timeout=window
-                )
+                await workflow.wait_condition(lambda: state.acknowledged, timeout=window)
             except TimeoutError:
-                self._missed_acks += 1
-                await self._repage()
+                await self._repage(state.miss_acknowledgement())
                 await self._continue_if_long()
-        while self._resolved is None:
+        while not state.resolved:
             try:
-                await workflow.wait_condition(
-                    lambda: self._resolved is not None, timeout=_RESOLUTION_FOLLOW_UP
-                )
+                await workflow.wait_condition(lambda: state.resolved, timeout=_RESOLUTION_FOLLOW_UP)
             except TimeoutError:
-                self._follow_ups += 1
-                await self._follow_up()
+                await self._follow_up(state.add_follow_up())
                 await self._continue_if_long()
         # The claim watches this workflow: finishing here lifts its hold.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._state()
+        return state.status(case)
 
     # --- the ladder -----------------------------------------------------------------------------
 
@@ -129,10 +114,9 @@ class SafetyEscalationWorkflow:
             events.append(self._event(EventType.DUTY_TO_PROTECT_OPENED))
         await self._record(events, notes)
 
-    async def _repage(self) -> None:
-        """An acknowledgement window passed: page again; the second miss brings in the medical
-        director."""
-        missed = self._missed_acks
+    async def _repage(self, missed: int) -> None:
+        """An acknowledgement window passed (the `missed`th): page again; the second miss brings
+        in the medical director."""
         notes = [self._notice(Recipient.CLINICIAN, Template.SAFETY_PAGE, f"page-{missed}")]
         events = [
             self._event(EventType.SAFETY_ACK_MISSED, missed=missed),
@@ -147,55 +131,43 @@ class SafetyEscalationWorkflow:
             events.append(self._event(EventType.MEDICAL_DIRECTOR_PAGED))
         await self._record(events, notes)
 
-    async def _follow_up(self) -> None:
-        n = self._follow_ups
+    async def _follow_up(self, n: int) -> None:
         notes = [self._notice(Recipient.CLINICIAN, Template.SAFETY_UNRESOLVED, f"follow-up-{n}")]
         await self._record([self._event(EventType.SAFETY_FOLLOW_UP_SENT, follow_up=n)], notes)
 
     async def _continue_if_long(self) -> None:
-        """Continue as new, carrying where the ladder stands, before the history grows long."""
-        info = workflow.info()
-        long = info.get_current_history_length() >= MAX_HISTORY_EVENTS - _HEADROOM
-        if not self._ladder or not (long or info.is_continue_as_new_suggested()):
+        """Continue as new, carrying the case's state, before the history grows long."""
+        if not self.state.ladder_events or not history_is_long(headroom=_HEADROOM):
             return
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if self._resolved is not None:
+        if self.state.resolved:
             return  # resolved meanwhile: this run finishes the case
-        workflow.continue_as_new(SafetyCaseContinuation(case=self._case, carry=self._carry()))
-
-    def _carry(self) -> SafetyCaseCarry:
-        return SafetyCaseCarry(
-            acknowledged_by=self._acknowledged_by,
-            missed_acknowledgements=self._missed_acks,
-            follow_ups=self._follow_ups,
-            event_seq=self._seq,
-            ladder_events=self._ladder,
-        )
+        workflow.continue_as_new(SafetyCaseContinuation(case=self._case, carry=self.state))
 
     # --- the clinician's actions ----------------------------------------------------------------
 
     @workflow.update(name=Action.SAFETY_ACK)
     async def acknowledge(self, ack: SafetyAck) -> SafetyCaseStatus:
-        self._acknowledged_by = ack.clinician_id
-        if self._ladder:
+        state = self.state
+        state.acknowledge(ack.clinician_id)
+        if state.ladder_events:
             event = self._event(
                 EventType.SAFETY_CASE_ACKNOWLEDGED,
                 actor=Actor.CLINICIAN,
                 acted_by=ack.acted_by,
                 clinician_id=ack.clinician_id,
-                missed=self._missed_acks,
+                missed=state.missed_acknowledgements,
             )
             await self._effects.record_case(SafetyCaseWrite(events=[event]))
-        return self._state()
+        return state.status(self._case)
 
     @acknowledge.validator
     def _validate_ack(self, ack: SafetyAck) -> None:
-        if self._acknowledged_by is not None:
-            raise refuse("the safety case is already acknowledged")
+        self.state.check_acknowledge()
 
     @workflow.update(name=Action.SAFETY_RESOLVE)
     async def resolve(self, resolution: SafetyResolve) -> SafetyCaseStatus:
-        self._resolved = resolution
+        self.state.resolve(resolution)
         # Ops learn that and how it was resolved; the clinical notes stay with the clinicians.
         actions = {"actions_taken": resolution.actions_taken}
         note = self._notice(Recipient.OPS, Template.SAFETY_RESOLVED, "resolved", actions)
@@ -206,33 +178,22 @@ class SafetyEscalationWorkflow:
             **actions,
         )
         await self._record([event], [note])
-        return self._state()
+        return self.state.status(self._case)
 
     @resolve.validator
     def _validate_resolve(self, resolution: SafetyResolve) -> None:
-        if self._acknowledged_by is None:
-            raise refuse("acknowledge the safety case before resolving it")
-        if self._resolved is not None:
-            raise refuse("the safety case is already resolved")
+        self.state.check_resolve()
 
     @workflow.query(name=Query.SAFETY_CASE_STATE)
-    def state(self) -> SafetyCaseStatus:
-        return self._state()
-
-    def _state(self) -> SafetyCaseStatus:
-        return SafetyCaseStatus(
-            claim_id=self._case.claim_id,
-            acknowledged=self._acknowledged_by is not None,
-            resolved=self._resolved is not None,
-            missed_acknowledgements=self._missed_acks,
-        )
+    def case_status(self) -> SafetyCaseStatus:
+        return self.state.status(self._case)
 
     # --- recording ------------------------------------------------------------------------------
 
     async def _record(self, events: list[SafetyCaseEvent], notes: list[Notification]) -> None:
         """The steps with their notifications in one transaction; cases started before the
         ladder reached the timeline send each notification on its own (as they replay)."""
-        if self._ladder:
+        if self.state.ladder_events:
             await self._effects.record_case(SafetyCaseWrite(events=events, notifications=notes))
             return
         for note in notes:
@@ -247,10 +208,9 @@ class SafetyEscalationWorkflow:
         **details: Any,
     ) -> SafetyCaseEvent:
         """The case's next step. `details` never hold clinical notes, level or direction."""
-        self._seq += 1
         return SafetyCaseEvent(
             case_id=workflow.info().workflow_id,
-            seq=self._seq,
+            seq=self.state.next_event(),
             claim_id=self._case.claim_id,
             type=event_type,
             actor=acted_by.role.value if acted_by else actor,
@@ -286,7 +246,7 @@ class SafetyEscalationWorkflow:
 
 def _unpack(
     start: SafetyCase | SafetyCaseContinuation,
-) -> tuple[SafetyCase, SafetyCaseCarry | None]:
+) -> tuple[SafetyCase, SafetyCaseState | None]:
     if isinstance(start, SafetyCaseContinuation):
         return start.case, start.carry
     return start, None

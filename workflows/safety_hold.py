@@ -11,13 +11,14 @@ from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 from workflows.effects import Effects, Notice
+from workflows.generation import Generation, safety_ladder_events
 from workflows.recorder import Recorder
 from workflows.safety import SafetyEscalationWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
     from domain.models import RiskScreen, SafetyCase, SafetyCaseStatus
-    from domain.names import Actor, EventType, Patch, Recipient, Template
+    from domain.names import Actor, EventType, Recipient, Template
 
 
 def _occasion() -> str:
@@ -27,10 +28,13 @@ def _occasion() -> str:
 
 
 class SafetyHold:
-    def __init__(self, state: ClaimState, effects: Effects, recorder: Recorder) -> None:
+    def __init__(
+        self, state: ClaimState, effects: Effects, recorder: Recorder, generation: Generation
+    ) -> None:
         self._state = state
         self._effects = effects
         self._recorder = recorder
+        self._batched = generation.batched_notices
         self._watchers: set[asyncio.Task[None]] = set()
 
     async def screen(self, screen: RiskScreen) -> None:
@@ -47,9 +51,9 @@ class SafetyHold:
         # The screen's detail goes only to the outbox (the database), never to the audit log.
         details = {"level": "moderate", "toward": toward, "notes": notes}
         notice = Notice(Recipient.CLINICIAN, Template.REFERRAL_TO_TREATMENT, _occasion(), details)
-        # The patch is decided where the branch is taken: claims that referred before it was
-        # deployed replay without the event (`workflow.patched` keeps its first answer per run).
-        if workflow.patched(Patch.SAFETY_LADDER_EVENTS):
+        # Asked where the branch is taken (its marker's place in landed histories): claims that
+        # referred before it was deployed replay without the event.
+        if safety_ladder_events():
             # The referral is a step of the timeline, for ops and clinicians (`domain.timeline`),
             # recorded with the clinician's notice.
             await self._recorder.record(
@@ -101,7 +105,7 @@ class SafetyHold:
                 Notice(who, Template.SAFETY_CASE_ENDED_UNRESOLVED, case_id, details)
                 for who in (Recipient.OPS, Recipient.MEDICAL_DIRECTOR)
             ]
-            if not self._recorder.batched:
+            if not self._batched:
                 for notice in notify:
                     await self._effects.send(self._effects.notification(notice))
                 notify = []

@@ -8,6 +8,8 @@ import contextlib
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from store import health
+
 router = APIRouter(tags=["health"])
 
 # /readyz answers within this, whatever its dependencies do (a frozen Postgres included).
@@ -39,7 +41,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def _postgres(request: Request) -> None:
-    await request.app.state.pool.fetchval("SELECT 1")
+    await health.ping(request.app.state.pool)
 
 
 async def _temporal(request: Request) -> None:

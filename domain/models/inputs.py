@@ -1,0 +1,311 @@
+"""What callers send through the HTTP API and the CLI: the referral, the actions (the human steps
+of PRODUCT §6), a panel entry (`Examiner`) and the filters of a claim listing (`ClaimQuery`).
+
+Read by the API's routes, the CLI and `domain.parsing`, which validate them with
+`context=INTAKE`. The referral and the actions also reach the workflows (the claim workflow's
+input, its Updates' arguments) and so are replayed from recorded histories: the rule at the top
+of `domain.models.payloads` holds for them too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from domain.examples import ACTION_EXAMPLES, EXAMINER_EXAMPLE, SAMPLE_REFERRAL
+from domain.models.base import (
+    Caller,
+    Identifier,
+    Input,
+    Model,
+    Npi,
+    ShortText,
+    StateCode,
+    Text,
+    at_intake,
+    example_config,
+)
+from domain.names import Outcome, Stage
+from domain.profiles import PROFILES
+
+
+class ActionInput(Input):
+    """The payload of an action. `acted_by` is set by the service from the caller's key, never
+    by the caller (it is not part of the API's schema)."""
+
+    acted_by: SkipJsonSchema[Caller | None] = None
+
+
+class ClaimType(StrEnum):
+    WORKERS_COMP = "workers_comp"
+    LONG_TERM_DISABILITY = "long_term_disability"
+    AUTO_NO_FAULT = "auto_no_fault"
+    PERSONAL_INJURY = "personal_injury"
+
+
+class Specialty(StrEnum):
+    ORTHOPEDIC_SURGERY = "orthopedic_surgery"
+    NEUROLOGY = "neurology"
+    PSYCHIATRY = "psychiatry"
+    PSYCHOLOGY = "psychology"
+    PHYSICAL_MEDICINE = "physical_medicine"
+    INTERNAL_MEDICINE = "internal_medicine"
+
+
+class Causation(StrEnum):
+    RELATED = "related"
+    PARTIALLY_RELATED = "partially_related"
+    NOT_RELATED = "not_related"
+    UNDETERMINED = "undetermined"
+
+
+# --- referral -------------------------------------------------------------------------------
+
+
+class Address(Model):
+    line1: ShortText
+    line2: ShortText | None = None
+    city: ShortText
+    state: StateCode
+    postal_code: Annotated[str, StringConstraints(pattern=r"^\d{5}(-\d{4})?$")]
+
+
+class Claimant(Model):
+    full_name: ShortText
+    date_of_birth: date
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{7,25}$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    address: Address
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")] = "en"
+    interpreter_needed: bool = False
+    treating_provider_npis: list[Npi] = Field(default_factory=list, max_length=50)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born_in_the_past(cls, value: date, info: ValidationInfo) -> date:
+        if not at_intake(info):
+            return value
+        if value >= date.today() or value.year < 1900:
+            raise ValueError("date_of_birth must be a past date after 1900")
+        return value
+
+
+class Injury(Model):
+    date_of_injury: date
+    body_parts: list[ShortText] = Field(min_length=1, max_length=20)
+    description: Text
+
+    @field_validator("date_of_injury")
+    @classmethod
+    def _not_in_future(cls, value: date, info: ValidationInfo) -> date:
+        if not at_intake(info):
+            return value
+        if value > date.today():
+            raise ValueError("date_of_injury cannot be in the future")
+        return value
+
+
+def _profile_names(schema: dict[str, Any]) -> None:
+    schema["enum"] = sorted(PROFILES)
+
+
+class Referral(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [SAMPLE_REFERRAL]})
+
+    insurer_id: Identifier
+    claim_number: Identifier
+    claim_type: ClaimType
+    jurisdiction: Annotated[Identifier, Field(json_schema_extra=_profile_names)]
+    requested_specialty: Specialty
+    claimant: Claimant
+    injury: Injury
+    questions: list[Text] = Field(min_length=1, max_length=30)
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _known_profile(cls, value: str, info: ValidationInfo) -> str:
+        if at_intake(info) and value not in PROFILES:
+            raise ValueError(f"unknown jurisdiction profile; expected one of {sorted(PROFILES)}")
+        return value
+
+
+# --- actions (human steps) ------------------------------------------------------------------
+
+
+class Assign(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["assign"])
+
+    examiner_id: Identifier
+
+
+class ConfirmAppointment(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["confirm-appointment"])
+
+    pass
+
+
+class DeclineAppointment(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["decline-appointment"])
+
+    reason: Text
+
+
+class Reschedule(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["reschedule"])
+
+    reason: Text
+    requested_by: Literal["claimant", "examiner", "ops"]
+
+
+class RiskScreen(Model):
+    level: Literal["none", "low", "moderate", "imminent"]
+    toward: Literal["self", "others"] | None = None
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class ExamOutcome(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["exam"])
+
+    attended: bool
+    risk_screen: RiskScreen = Field(default_factory=lambda: RiskScreen(level="none"))
+
+
+class ExamReport(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["report"])
+
+    diagnoses: list[Text] = Field(default_factory=list, max_length=50)
+    causation: Causation | None = None
+    mmi_reached: bool | None = None
+    mmi_date: date | None = None
+    impairment_percent: float | None = None
+    work_restrictions: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    further_treatment: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    answers: list[Annotated[str, StringConstraints(max_length=8000)]] = Field(
+        default_factory=list, max_length=30
+    )
+    records_reviewed: list[Text] = Field(default_factory=list, max_length=200)
+
+    @field_validator("impairment_percent")
+    @classmethod
+    def _finite(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and at_intake(info) and not math.isfinite(value):
+            raise ValueError("impairment_percent must be a finite number")
+        return value
+
+
+class ReviewResult(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["review"])
+
+    result: Literal["accepted", "addendum_requested"]
+    reasons: list[Text] = Field(default_factory=list, max_length=20)
+
+
+class DecisionInput(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["decision"])
+
+    outcome: Literal["approved", "denied"]
+    reason_code: Identifier
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class ExtendDecision(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["extend-decision"])
+
+    reason: Text
+
+
+class Withdraw(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["withdraw"])
+
+    reason: Text
+
+
+class SafetyConcern(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["safety-concern"])
+
+    level: Literal["moderate", "imminent"]
+    toward: Literal["self", "others"]
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class SafetyAck(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["safety-ack"])
+
+    clinician_id: Identifier
+
+
+class SafetyResolve(ActionInput):
+    model_config = example_config(ACTION_EXAMPLES["safety-resolve"])
+
+    actions_taken: list[
+        Literal["emergency_services_contacted", "warm_handoff", "referral_to_treatment"]
+    ] = Field(min_length=1)
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class RequestReportCopy(ActionInput):
+    """The claimant's copy of the report is asked for (profiles that give it on request). The
+    reason is free text: it stays in the workflow's (encrypted) history, not in the audit log."""
+
+    model_config = example_config(ACTION_EXAMPLES["request-report-copy"])
+
+    reason: ShortText | None = None
+
+
+# --- the examiner panel and the claim listing -----------------------------------------------
+
+
+class Examiner(Input):
+    model_config = example_config(EXAMINER_EXAMPLE)
+
+    id: Identifier
+    name: ShortText
+    npi: Npi
+    specialty: Specialty
+    licensed_states: list[StateCode] = Field(min_length=1)
+    active: bool = True
+    capacity: int = Field(default=20, ge=1, le=10_000)
+    location: ShortText
+    # Where the examiner's notices go (appointment requests, addenda, reminders).
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+
+class ClaimQuery(Input):
+    """Filters of `GET /v1/claims`; `cursor` continues from the previous page."""
+
+    stage: Stage | None = None
+    outcome: Outcome | None = None
+    jurisdiction: Identifier | None = None
+    overdue: bool | None = None
+    updated_after: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @field_validator("updated_after", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: Any) -> Any:
+        """A time written out (ISO 8601), not a bare number taken for seconds since 1970."""
+        if isinstance(value, int | float) or (
+            isinstance(value, str) and re.fullmatch(r"\s*[+-]?[\d.eE+-]+\s*", value)
+        ):
+            raise ValueError("updated_after must be an ISO 8601 date-time")
+        return value
+
+    @field_validator("updated_after")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """A time Postgres can compare with: zoned (UTC when no zone is given), within years
+        1970-9998 so that converting it never overflows."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if not 1970 <= value.year <= 9998:
+            raise ValueError("updated_after must be a time between 1970 and 9998")
+        return value.astimezone(UTC)

@@ -1,0 +1,182 @@
+"""What the service shows of a claim: its status (the projection insurers poll), its audit
+events and timeline, its listing pages and its report.
+
+Read by the API, the CLI and the store (`claims`, `claim_events`, `reports`), and by the claim
+workflow, which computes the status and sends it, with its event, in every transition's write:
+`ClaimStatus`, `ClaimEvent` and the refs they hold are replayed from recorded histories, so the
+rule at the top of `domain.models.payloads` holds for them too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from domain.models.base import Caller, Model
+from domain.models.inputs import ClaimType, ExamReport, Referral, Specialty
+from domain.names import DeadlineName, EventType, Outcome, Stage
+
+
+class Recommendation(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+class ExaminerRef(Model):
+    id: str
+    name: str
+    specialty: Specialty
+
+
+class AppointmentRef(Model):
+    id: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str
+
+
+class Deadline(Model):
+    name: DeadlineName
+    due_at: datetime
+    breached: bool = False
+    # When the stage this deadline guards was left (late or not); None while it is pending.
+    met_at: datetime | None = None
+    # When the owner gets a reminder (the profile's reminder fraction of the window).
+    remind_at: datetime | None = None
+    reminded: bool = False
+
+
+class DecisionRecord(Model):
+    outcome: Literal["approved", "denied"]
+    reason_code: str
+    decided_at: datetime
+
+
+class ClaimIdentity(Model):
+    """Who a claim is, fixed at intake (no PHI): shared by its status and its state."""
+
+    claim_id: str
+    workflow_id: str
+    insurer_id: str
+    claim_number: str
+    claim_type: ClaimType
+    jurisdiction: str
+
+
+class ClaimStatus(ClaimIdentity):
+    stage: Stage
+    status: Literal["open", "closed"]
+    outcome: Outcome | None = None
+    safety_hold: bool = False
+    recommendation: Recommendation | None = None
+    examiner: ExaminerRef | None = None
+    appointment: AppointmentRef | None = None
+    deadlines: list[Deadline] = Field(default_factory=list)
+    decision: DecisionRecord | None = None
+    # A breached deadline's step is still undone.
+    overdue: bool = False
+    # When the current stage's pending deadline falls due, if it has one.
+    next_deadline: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_lateness(cls, data: Any) -> Any:
+        """Statuses written before `overdue` and `next_deadline` existed (projection rows, retried
+        activity payloads) get them from their deadlines, as the claim state computes them."""
+        if not isinstance(data, dict) or "overdue" in data:
+            return data
+        deadlines = [Deadline.model_validate(d) for d in data.get("deadlines") or []]
+        pending = [d for d in deadlines if not d.breached and d.met_at is None]
+        overdue = data.get("status") == "open" and any(
+            d.breached and d.met_at is None for d in deadlines
+        )
+        upcoming = min((d.due_at for d in pending), default=None)
+        return {**data, "overdue": overdue, "next_deadline": upcoming}
+
+    @classmethod
+    def initial(
+        cls, referral: Referral, *, claim_id: str, workflow_id: str, at: datetime
+    ) -> ClaimStatus:
+        """The status of a claim that has just been referred (version 0, before any event)."""
+        return cls(
+            claim_id=claim_id,
+            workflow_id=workflow_id,
+            insurer_id=referral.insurer_id,
+            claim_number=referral.claim_number,
+            claim_type=referral.claim_type,
+            jurisdiction=referral.jurisdiction,
+            stage=Stage.REFERRAL,
+            status="open",
+            created_at=at,
+            updated_at=at,
+            version=0,
+        )
+
+
+class ClaimEvent(Model):
+    """One line of the append-only audit log. `details` never holds PHI."""
+
+    claim_id: str
+    seq: int
+    type: EventType
+    stage: Stage
+    actor: str = "system"
+    at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+    # Who acted, when a person did (None for the system's own steps and older events).
+    acted_by: Caller | None = None
+
+
+class ClaimPage(Model):
+    items: list[ClaimStatus]
+    next_cursor: str | None = None
+
+
+class TimelineEvent(Model):
+    """A line of a claim's timeline (`GET /v1/claims/{claim_id}/events`), in time order: a claim
+    event (`seq` its place in the claim's log), or a step of one of the claim's safety cases
+    (`case_id` set; `seq` and `stage` null) for those who act on the safety branch."""
+
+    claim_id: str
+    seq: int | None = None
+    case_id: str | None = None
+    type: EventType
+    stage: Stage | None = None
+    actor: str = "system"
+    at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+    acted_by: Caller | None = None
+
+
+# --- reports --------------------------------------------------------------------------------
+
+# A stored report version: filed (passed the automatic QA, or went to review once the addenda
+# ran out), sent back by the QA, sent back by the reviewer, or accepted.
+ReportStatus = Literal["submitted", "qa_failed", "addendum_requested", "accepted"]
+ReportKind = Literal["report", "addendum"]
+
+
+class ReportVersion(Model):
+    version: int
+    kind: ReportKind
+    status: ReportStatus
+    submitted_at: datetime
+
+
+class ClaimReport(Model):
+    """`GET /v1/claims/{claim_id}/report`: the accepted version (else the latest) and the history
+    of versions."""
+
+    claim_id: str
+    version: int
+    kind: ReportKind
+    status: ReportStatus
+    submitted_at: datetime
+    versions: list[ReportVersion]
+    report: ExamReport
