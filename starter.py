@@ -1,5 +1,6 @@
 """Operations CLI: claims, API keys, the access log.
 
+python starter.py referral --count 20 > referrals.jsonl       # fresh sample referrals
 python starter.py start --file referral.json
 python starter.py start --file referrals.jsonl --concurrency 32   # or .csv; --dry-run, --json
 python starter.py list --stage SCHEDULING --overdue --limit 20
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, claims, deliveries, keys
+from cli import audit, claims, deliveries, keys, samples
 from cli.common import finish
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="IME claims operations CLI")
@@ -24,6 +25,7 @@ app.command()(claims.status)
 app.command()(claims.events)
 app.command()(claims.act)
 app.command(name="list")(claims.list_claims)
+app.command()(samples.referral)
 app.add_typer(keys.app, name="keys")
 app.add_typer(deliveries.app, name="deliveries")
 app.command(name="access-log")(audit.access_log_command)

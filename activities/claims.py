@@ -7,6 +7,7 @@ so a retry never duplicates a row, an appointment or a message.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -79,8 +80,9 @@ class ClaimActivities:
         key = req.claimant_key or self._claimant_key(req)
         async with self._pool.acquire() as conn:
             booked = await panel_store.book(conn, req, key)
-        if booked is None:
-            return payloads.ScheduleResult(booked=False)
+            if booked is None:
+                why = await panel_store.search(conn, req, key, at=datetime.now(UTC))
+                return payloads.ScheduleResult(booked=False, search=why)
         examiner, appointment = booked
         return payloads.ScheduleResult(booked=True, examiner=examiner, appointment=appointment)
 

@@ -17,6 +17,7 @@ from devstack.guards import forget_dead_postgres_handles
 from devstack.processes import RestartBudget
 from settings import Settings
 from store.bootstrap import bootstrap_db, create_database
+from store.seed import DEV_DEPTH
 
 if TYPE_CHECKING:
     from devstack.postgres import EmbeddedPostgres
@@ -46,7 +47,8 @@ class DevDatabase:
             url = self.embedded.url(DATABASE)
         conn = await _connect(url)
         try:
-            done = await bootstrap_db(conn)
+            # A wide panel: the demo and a newcomer's claims never exhaust it.
+            done = await bootstrap_db(conn, panel_depth=DEV_DEPTH)
         finally:
             await conn.close()
         applied = done.migrations_applied

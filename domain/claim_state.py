@@ -35,6 +35,7 @@ from domain.models import (
     DecisionInput,
     DecisionRecord,
     ExaminerRef,
+    ExaminerSearch,
     ExamReport,
     Outcome,
     Recommendation,
@@ -90,6 +91,8 @@ class ClaimState(ClaimIdentity):
     booking_attempts: int = 0
     # Ops were told that no examiner is eligible; reset by the next booking.
     awaiting_examiner: bool = False
+    # Why the last booking attempt found no examiner; cleared by the next booking.
+    examiner_search: ExaminerSearch | None = None
     declined_by: list[str] = Field(default_factory=list)
     # Examiners taken off the claim for a late report: never booked again, their report refused.
     replaced_examiners: list[str] = Field(default_factory=list)
@@ -198,6 +201,7 @@ class ClaimState(ClaimIdentity):
             decision=self.decision,
             overdue=self.overdue,
             next_deadline=upcoming.due_at if upcoming else None,
+            examiner_search=self.examiner_search,
             created_at=self.created_at,
             updated_at=self.updated_at,
             version=self.seq,
@@ -347,6 +351,7 @@ class ClaimState(ClaimIdentity):
         """Show a new booking; returns the appointment it replaces (to release), if any."""
         replaced = self.appointment
         self.awaiting_examiner = False
+        self.examiner_search = None
         self.enter(Stage.SCHEDULING, now)  # the previous booking's confirmation window is over
         self.examiner, self.appointment = examiner, appointment
         return replaced

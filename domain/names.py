@@ -280,3 +280,20 @@ class AppointmentStatus(StrEnum):
     CANCELLED = "cancelled"
     ATTENDED = "attended"
     NO_SHOW = "no_show"
+
+
+class PassOverRule(StrEnum):
+    """Why a booking could not use an examiner of the panel: the first rule, in this order, that
+    excluded them (PRODUCT §3, Scheduling). Never names the claimant, their treating provider or
+    an earlier claim."""
+
+    SPECIALTY = "specialty"  # does not hold the requested specialty
+    INACTIVE = "inactive"  # taken off the panel
+    LICENCE = "licence"  # not licensed in the profile's (or the claimant's) state
+    # Declined this claim, let its booking lapse, or was replaced for a late report.
+    OFF_THIS_CLAIM = "off_this_claim"
+    # Treats the claimant, or examined them (or is booked to) on another claim.
+    CONFLICT = "conflict"
+    CAPACITY = "capacity"  # as many open bookings as their capacity
+    # Eligible, but no free slot before the profile's exam window closes.
+    NO_SLOT = "no_slot"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from store.db import Connection
 from store.migrate import migrate
-from store.seed import seed
+from store.seed import DEFAULT_DEPTH, seed
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,13 @@ class Bootstrapped:
     examiners_seeded: int
 
 
-async def bootstrap_db(conn: Connection, *, seed_panel: bool = True) -> Bootstrapped:
-    """Apply pending migrations and (unless told not to) upsert the seeded panel. Idempotent."""
+async def bootstrap_db(
+    conn: Connection, *, seed_panel: bool = True, panel_depth: int = DEFAULT_DEPTH
+) -> Bootstrapped:
+    """Apply pending migrations and (unless told not to) upsert the seeded panel, `panel_depth`
+    examiners per specialty and state. Idempotent."""
     applied = await migrate(conn)
-    examiners = await seed(conn) if seed_panel else 0
+    examiners = await seed(conn, panel_depth) if seed_panel else 0
     return Bootstrapped(migrations_applied=applied, examiners_seeded=examiners)
 
 

@@ -9,11 +9,26 @@ from typing import Any
 import asyncpg
 
 from domain.deadlines import business_slots
-from domain.models import AppointmentRef, Examiner, ExaminerRef, ScheduleRequest
+from domain.models import (
+    AppointmentRef,
+    Examiner,
+    ExaminerRef,
+    ExaminerSearch,
+    PassedOver,
+    ScheduleRequest,
+)
+from domain.names import PassOverRule
 from store.db import Connection, Executor
 
 # How far ahead the slot search looks before giving up on an examiner.
 _MAX_SLOTS_PER_EXAMINER = 400
+
+# The conflict rule's second half (NY 12 NYCRR 300.2(a): never an examiner who examined the
+# claimant): the examiner examined this claimant, or is booked to, on another claim. A booking
+# that was cancelled, lapsed or ended in a no-show examined nobody. ($5 claimant key, $6 claim.)
+_EXAMINED_ELSEWHERE = """SELECT 1 FROM appointments a
+                             WHERE a.examiner_id = e.id AND a.claimant_key = $5
+                               AND a.claim_id <> $6 AND a.status IN ('booked', 'attended')"""
 
 
 _INSERT_EXAMINER = """INSERT INTO examiners
@@ -60,7 +75,7 @@ async def eligible_examiners(
     """Examiners with the specialty and licence, active, with capacity and without a conflict,
     least loaded first."""
     return await conn.fetch(
-        """SELECT e.id, e.name, e.specialty, e.location
+        f"""SELECT e.id, e.name, e.specialty, e.location
            FROM examiners e
            WHERE e.active
              AND e.specialty = $1
@@ -68,9 +83,7 @@ async def eligible_examiners(
              AND NOT (e.id = ANY ($3::text[]))
              AND ($7::text IS NULL OR e.id = $7)
              AND NOT (e.npi = ANY ($4::text[]))
-             AND NOT EXISTS (SELECT 1 FROM appointments a
-                             WHERE a.examiner_id = e.id AND a.claimant_key = $5
-                               AND a.claim_id <> $6)
+             AND NOT EXISTS ({_EXAMINED_ELSEWHERE})
              AND (SELECT count(*) FROM appointments a
                   WHERE a.examiner_id = e.id AND a.status = 'booked') < e.capacity
            ORDER BY (SELECT count(*) FROM appointments a
@@ -82,6 +95,49 @@ async def eligible_examiners(
         claimant_key,
         req.claim_id,
         req.only_examiner_id,
+    )
+
+
+async def search(
+    conn: Connection, req: ScheduleRequest, claimant_key: str, *, at: datetime
+) -> ExaminerSearch:
+    """Why `book` found no examiner: every examiner of the requested specialty (or the one ops
+    chose) with the first rule, in `PassOverRule`'s order, that excluded them, and how many
+    lack the specialty. Eligible examiners left over had no free slot in the exam window."""
+    rows = await conn.fetch(
+        f"""SELECT e.id,
+                  CASE
+                    WHEN e.specialty <> $1 THEN 'specialty'
+                    WHEN NOT e.active THEN 'inactive'
+                    WHEN NOT ($2 = ANY (e.licensed_states)) THEN 'licence'
+                    WHEN e.id = ANY ($3::text[]) THEN 'off_this_claim'
+                    WHEN e.npi = ANY ($4::text[]) OR EXISTS ({_EXAMINED_ELSEWHERE})
+                      THEN 'conflict'
+                    WHEN (SELECT count(*) FROM appointments a
+                          WHERE a.examiner_id = e.id AND a.status = 'booked') >= e.capacity
+                      THEN 'capacity'
+                    ELSE 'no_slot'
+                  END AS rule
+           FROM examiners e
+           WHERE ($7::text IS NULL AND e.specialty = $1) OR e.id = $7
+           ORDER BY e.id""",
+        req.specialty.value,
+        req.licence_state,
+        req.exclude_examiner_ids,
+        req.treating_provider_npis,
+        claimant_key,
+        req.claim_id,
+        req.only_examiner_id,
+    )
+    without = 0
+    if req.only_examiner_id is None:
+        without = await conn.fetchval(
+            "SELECT count(*) FROM examiners WHERE specialty <> $1", req.specialty.value
+        )
+    return ExaminerSearch(
+        searched_at=at,
+        passed_over=[PassedOver(examiner_id=r["id"], rule=PassOverRule(r["rule"])) for r in rows],
+        without_specialty=without,
     )
 
 

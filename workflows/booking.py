@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Caller,
         ClaimIntake,
         ExaminerRef,
+        ExaminerSearch,
         ScheduleRequest,
         Stage,
     )
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         AppointmentStatus,
         DeadlineName,
         EventType,
+        PassOverRule,
         Recipient,
         Template,
     )
@@ -70,6 +72,12 @@ class Booking:
         # Claims that batch their notifications tell the parties with the booking's record.
         self._batched = generation.batched_notices
         self.lock = asyncio.Lock()
+        # Why the last attempt booked nobody (examiner by examiner), for ops' refusal message.
+        self._last_search: ExaminerSearch | None = None
+
+    def assign_refusal(self) -> str:
+        """Why ops' pick could not be booked (their own examiner id is not echoed)."""
+        return _assign_refusal(self._last_search)
 
     async def schedule(self) -> None:
         """Book an examiner; without an eligible one, tell ops once and retry with backoff."""
@@ -86,11 +94,17 @@ class Booking:
             if not state.awaiting_examiner:
                 state.awaiting_examiner = True
                 attempt = state.booking_attempts
+                # Ops see why: each examiner of the specialty and the rule that excluded them.
+                why = _why(state.examiner_search)
                 told = Notice(
-                    Recipient.OPS, Template.NO_EXAMINER_AVAILABLE, f"no-examiner-{attempt}"
+                    Recipient.OPS, Template.NO_EXAMINER_AVAILABLE, f"no-examiner-{attempt}", why
                 )
                 await self._recorder.record(
-                    EventType.NO_EXAMINER_AVAILABLE, notify=[told], attempt=attempt
+                    EventType.NO_EXAMINER_AVAILABLE,
+                    notify=[told],
+                    attempt=attempt,
+                    passed_over=why.get("passed_over", []),
+                    without_specialty=why.get("without_specialty"),
                 )
             await self._clock.wait_while(lambda: state.needs_booking, retry)
             retry = min(retry * 2, base * 8)
@@ -146,6 +160,9 @@ class Booking:
             self._request(attempt, await self._earliest_start(), examiner_id)
         )
         if not (result.booked and result.examiner and result.appointment):
+            self._last_search = result.search
+            if examiner_id is None:  # ops' own pick does not say why the claim waits
+                state.examiner_search = result.search
             return False
         examiner, appointment = result.examiner, result.appointment
         due = await self._clock.due_from(
@@ -210,3 +227,35 @@ class Booking:
             only_examiner_id=examiner_id,
             **identity,
         )
+
+
+def _why(search: ExaminerSearch | None) -> dict[str, object]:
+    """The search as event and inbox details: examiner ids and rule names only."""
+    if search is None:
+        return {}
+    return {
+        "passed_over": [
+            {"examiner_id": p.examiner_id, "rule": p.rule.value} for p in search.passed_over
+        ],
+        "without_specialty": search.without_specialty,
+    }
+
+
+# What ops are told when the examiner they chose cannot take the claim (the id is theirs: not
+# echoed).
+_RULES_IN_WORDS = {
+    PassOverRule.SPECIALTY: "does not hold the requested specialty",
+    PassOverRule.INACTIVE: "is not active on the panel",
+    PassOverRule.LICENCE: "is not licensed in the claim's state",
+    PassOverRule.OFF_THIS_CLAIM: "declined, let lapse or was replaced on this claim",
+    PassOverRule.CONFLICT: "has a conflict with the claimant (treats or examined them)",
+    PassOverRule.CAPACITY: "has no capacity left",
+    PassOverRule.NO_SLOT: "has no free slot within the exam window",
+}
+
+
+def _assign_refusal(search: ExaminerSearch | None) -> str:
+    rules = [p.rule for p in search.passed_over] if search else []
+    if not rules:
+        return "that examiner cannot take this claim: not on the panel"
+    return f"that examiner cannot take this claim: the examiner {_RULES_IN_WORDS[rules[0]]}"

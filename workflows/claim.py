@@ -147,11 +147,7 @@ class ClaimWorkflow:
             acted_by=assignment.acted_by,
         )
         if not booked:
-            raise refuse(
-                f"examiner {assignment.examiner_id} cannot take this claim (not on the panel, "
-                "not active, wrong specialty or licence, a conflict with the claimant, or no "
-                "capacity)"
-            )
+            raise refuse(self._booking.assign_refusal())
         return self.state.status()
 
     @assign.validator

@@ -26,6 +26,7 @@ from domain.models.status import (
     ClaimEvent,
     ClaimStatus,
     ExaminerRef,
+    ExaminerSearch,
     Recommendation,
     ReportStatus,
 )
@@ -137,6 +138,8 @@ class ScheduleResult(Contract):
     booked: bool
     examiner: ExaminerRef | None = None
     appointment: AppointmentRef | None = None
+    # Not booked: why, examiner by examiner (bookings made before it was reported carry none).
+    search: ExaminerSearch | None = None
 
 
 class ReportAssessmentRequest(Contract):

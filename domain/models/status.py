@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from domain.models.base import Caller, Model
 from domain.models.inputs import ClaimType, ExamReport, Referral, Specialty
-from domain.names import DeadlineName, EventType, Outcome, Stage
+from domain.names import DeadlineName, EventType, Outcome, PassOverRule, Stage
 
 
 class Recommendation(StrEnum):
@@ -55,6 +55,23 @@ class DecisionRecord(Model):
     decided_at: datetime
 
 
+class PassedOver(Model):
+    """An examiner of the panel a booking could not use, and the rule that excluded them."""
+
+    examiner_id: str
+    rule: PassOverRule
+
+
+class ExaminerSearch(Model):
+    """Why a claim waits for an examiner: the last booking attempt's look at the panel. Lists
+    every examiner who holds the requested specialty with the first rule that excluded them,
+    and counts the rest (who lack it). Examiner ids and rule names only: no claimant data."""
+
+    searched_at: datetime
+    passed_over: list[PassedOver] = Field(default_factory=list)
+    without_specialty: int = 0
+
+
 class ClaimIdentity(Model):
     """Who a claim is, fixed at intake (no PHI): shared by its status and its state."""
 
@@ -80,6 +97,8 @@ class ClaimStatus(ClaimIdentity):
     overdue: bool = False
     # When the current stage's pending deadline falls due, if it has one.
     next_deadline: datetime | None = None
+    # While no examiner can be booked: why (cleared by the next booking).
+    examiner_search: ExaminerSearch | None = None
     created_at: datetime
     updated_at: datetime
     version: int = 0
