@@ -8,9 +8,11 @@ import pytest
 
 from domain.names import Role
 from store import api_keys
-from tests.conftest import dev_address
-from tests.factories import referral_payload
-from tests.walk import (
+from tests.helpers.config import make_settings
+from tests.helpers.probes import claim_count
+from tests.helpers.referrals import referral_payload
+from tests.helpers.stack import dev_address
+from tests.helpers.walk import (
     HAPPY_PATH_EVENTS,
     post_action,
     wait_until,
@@ -83,7 +85,7 @@ async def test_invalid_referral_is_422_and_starts_nothing(api_client, pool, dev_
     assert error["code"] == "invalid_input"
     assert any(d["field"].startswith(field) for d in error["details"])
     assert not [value for value in PHI if value in answer.text]
-    assert await pool.fetchval("SELECT count(*) FROM claims") == 0
+    assert await claim_count(pool) == 0
 
 
 async def test_malformed_json_and_bad_action_payloads_are_structured_errors(api_client):
@@ -130,7 +132,6 @@ async def test_database_outage_is_503_unavailable_not_a_stack_trace(dev_env, pos
     import httpx
 
     from api.app import create_app
-    from tests.conftest import make_settings
 
     name = "outage_check"
     admin = await asyncpg.connect(postgres.url())

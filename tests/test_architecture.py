@@ -4,6 +4,7 @@ and small, and the names the parts share cannot drift apart."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,18 @@ from domain.names import SAFETY_CASE_ACTIONS, Action, ActivityName, Query
 from settings import PROJECT_ROOT
 from workflows import ClaimWorkflow, SafetyEscalationWorkflow
 
-PRODUCTION = [
+# Every module but the tests': the service's and its tools'.
+SOURCES = [
     p
     for p in PROJECT_ROOT.glob("**/*.py")
+    if not {".venv", ".data", "tests", "build"} & set(p.relative_to(PROJECT_ROOT).parts)
+]
+PRODUCTION = [
+    p
+    for p in SOURCES
     # The dev stack, the benchmark and the chaos run (which bring the dev stack up) are tools,
     # not the service.
-    if not {".venv", ".data", "tests", "devstack", "bench", "chaos", "build"}
-    & set(p.relative_to(PROJECT_ROOT).parts)
+    if not {"devstack", "bench", "chaos"} & set(p.relative_to(PROJECT_ROOT).parts)
 ]
 # What each layer may never import (top-level module names).
 FORBIDDEN = {
@@ -57,11 +63,111 @@ def test_each_layer_imports_only_what_it_may(layer: str):
         assert not imported_modules(path) & FORBIDDEN[layer], path.name
 
 
-def test_workflow_modules_stay_small():
-    sizes = {
-        p.name: len(p.read_text().splitlines()) for p in (PROJECT_ROOT / "workflows").glob("*.py")
+# A string that is SQL: a statement's first keyword (as the code base writes them, upper case),
+# then more of it.
+_SQL = re.compile(r"(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP|TRUNCATE)\s+\S")
+# What asyncpg runs statements with (on a connection or a pool), and LISTEN.
+_DATABASE_CALLS = {"fetch", "fetchrow", "fetchval", "execute", "executemany", "add_listener",
+                   "remove_listener"}  # fmt: skip
+
+
+def sql_in(source: str) -> list[str]:
+    """Where `source` holds SQL text or runs a statement: `line: what`."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
     }
-    assert max(sizes.values()) <= 400, sizes
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and _SQL.match(node.value.lstrip())
+        ):
+            found.append(f"{node.lineno}: {node.value.strip().splitlines()[0]}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name = node.func.attr
+            if name in _DATABASE_CALLS or name.startswith("copy_"):
+                found.append(f"{node.lineno}: .{name}()")
+    return sorted(found, key=lambda where: int(where.split(":")[0]))
+
+
+def test_every_sql_statement_lives_in_the_store():
+    """Outside `store/` no module, of the service or of its tools, writes or runs SQL: a query
+    is a named function of a store module, so a schema change has one place to look."""
+    offenders = {
+        str(p.relative_to(PROJECT_ROOT)): found
+        for p in SOURCES
+        if p.relative_to(PROJECT_ROOT).parts[0] != "store" and (found := sql_in(p.read_text()))
+    }
+    assert offenders == {}
+
+
+def test_the_sql_rule_finds_queries_and_the_calls_that_run_them():
+    assert sql_in('QUERY = """\n  UPDATE deliveries SET status = $1"""') == [
+        "1: UPDATE deliveries SET status = $1"
+    ]
+    assert sql_in("async def f(pool):\n    await pool.execute(STATEMENT)") == ["2: .execute()"]
+    assert sql_in('f"CREATE DATABASE \\"{name}\\""') == ['1: CREATE DATABASE "']
+    assert sql_in('def f():\n    """SELECT is what a docstring may say."""') == []
+    assert sql_in('methods = ["POST", "DELETE"]\nhandle.execute_update(x)') == []
+
+
+@pytest.mark.parametrize(("package", "limit"), [("workflows", 400), ("domain", 500)])
+def test_modules_stay_small(package: str, limit: int):
+    sizes = {
+        str(p.relative_to(PROJECT_ROOT)): len(p.read_text().splitlines())
+        for p in (PROJECT_ROOT / package).glob("**/*.py")
+    }
+    assert max(sizes.values()) <= limit, {name: n for name, n in sizes.items() if n > limit}
+
+
+def _calls_patched(path: Path) -> list[int]:
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and (
+            (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"patched", "deprecate_patch"}
+            )
+            or (isinstance(node.func, ast.Name) and node.func.id in {"patched", "deprecate_patch"})
+        )
+    ]
+
+
+def test_one_module_reads_the_patches():
+    """Which behaviour a claim runs is decided in `workflows.generation` alone."""
+    readers = {
+        str(p.relative_to(PROJECT_ROOT)): lines for p in PRODUCTION if (lines := _calls_patched(p))
+    }
+    assert set(readers) == {"workflows/generation.py"}, readers
+
+
+def test_no_collaborator_is_given_a_behaviour_flag_after_it_is_built():
+    """Collaborators take the run's `Generation` in their constructor: nothing in `workflows/`
+    sets an attribute of another object held by `self` (the claim's state excepted)."""
+    set_late = []
+    for path in (PROJECT_ROOT / "workflows").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in targets:
+                holder = target.value if isinstance(target, ast.Attribute) else None
+                if (
+                    isinstance(holder, ast.Attribute)
+                    and isinstance(holder.value, ast.Name)
+                    and holder.value.id == "self"
+                    and holder.attr not in {"state", "_state"}
+                ):
+                    set_late.append(f"{path.name}:{node.lineno}")
+    assert set_late == []
 
 
 def _definition(cls: type) -> workflow._Definition:

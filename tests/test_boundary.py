@@ -11,15 +11,14 @@ import pytest
 from domain.models import Notification
 from domain.names import Recipient, Template
 from store import outbox
-from tests.conftest import TEST_SEALER
-from tests.factories import complete_report, referral_payload
-from tests.walk import Parties, post_action, wait_until
+from tests.helpers.app import ApiHarness
+from tests.helpers.config import TEST_SEALER, make_settings
+from tests.helpers.probes import claim_count, outbox_rows
+from tests.helpers.referrals import complete_report, referral_payload
+from tests.helpers.stack import dev_address
+from tests.helpers.walk import Parties, post_action, wait_until
 
 MARKER = "Zyxwv-echo-check"
-
-
-async def claims_count(pool) -> int:
-    return await pool.fetchval("SELECT count(*) FROM claims")
 
 
 def assert_error(answer: httpx.Response, status: int, code: str | None = None) -> None:
@@ -32,18 +31,18 @@ def assert_error(answer: httpx.Response, status: int, code: str | None = None) -
 
 
 async def test_a_referral_that_is_not_json_is_refused_before_anything_starts(api_client, pool):
-    before = await claims_count(pool)
+    before = await claim_count(pool)
     body = json.dumps(referral_payload("DEMO") | {"claim_number": MARKER})
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
         answer = await api_client.post(
             "/v1/claims", content=body, headers={"content-type": content_type}
         )
         assert_error(answer, 415, "unsupported_media_type")
-    assert await claims_count(pool) == before
+    assert await claim_count(pool) == before
 
 
 async def test_bodies_over_the_limit_are_refused_whether_announced_or_streamed(api_client, pool):
-    before = await claims_count(pool)
+    before = await claim_count(pool)
     big = b'{"x": "' + b"a" * 1_100_000 + b'"}'
     announced = await api_client.post(
         "/v1/claims", content=big, headers={"content-type": "application/json"}
@@ -58,7 +57,7 @@ async def test_bodies_over_the_limit_are_refused_whether_announced_or_streamed(a
         "/v1/claims", content=chunks(), headers={"content-type": "application/json"}
     )
     assert_error(streamed, 413, "payload_too_large")
-    assert await claims_count(pool) == before
+    assert await claim_count(pool) == before
 
 
 async def test_deeply_nested_and_non_standard_json_is_invalid_not_a_crash(api_client):
@@ -78,9 +77,9 @@ async def test_nul_and_control_characters_are_refused_in_path_query_and_body(
     assert_error(await http.get("/v1/claims", params={"jurisdiction": "NY\x00"}), 422)
     referral = referral_payload("DEMO")
     referral["claimant"]["full_name"] = f"{MARKER}\x00"
-    before = await claims_count(pool)
+    before = await claim_count(pool)
     assert_error(await http.post("/v1/claims", json=referral), 422, "invalid_input")
-    assert await claims_count(pool) == before
+    assert await claim_count(pool) == before
 
     claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
     await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
@@ -187,19 +186,15 @@ async def test_a_page_with_unstorable_details_still_goes_out_and_ops_are_told(po
     )
     async with pool.acquire() as conn:
         assert await outbox.enqueue(conn, note, TEST_SEALER) is True
-    rows = await pool.fetch(
-        "SELECT recipient, template, details FROM notification_outbox WHERE claim_id = 'c1'"
-        " ORDER BY key"
-    )
-    assert [(r["recipient"], r["template"]) for r in rows] == [
+    rows = await outbox_rows(pool, "c1")
+    assert [(r.recipient, r.template) for r in rows] == [
         ("clinician", "safety_page"),
         ("ops", "notification_data_cleaned"),
     ]
-    assert rows[0]["details"] == {}  # sealed at rest, not in the clear
-    sealed = await pool.fetchval(
-        "SELECT sealed_details FROM notification_outbox WHERE key = $1", note.key
-    )
-    assert TEST_SEALER.open_json(bytes(sealed)) == {"notes": "plan", "level": "imminent"}
+    assert rows[0].details == {}  # sealed at rest, not in the clear
+    [sealed] = [r.sealed_details for r in rows if r.key == note.key]
+    assert sealed is not None
+    assert TEST_SEALER.open_json(sealed) == {"notes": "plan", "level": "imminent"}
     async with pool.acquire() as conn:
         assert await outbox.enqueue(conn, note, TEST_SEALER) is False  # still once
 
@@ -233,8 +228,6 @@ async def test_the_openapi_document_declares_auth_bodies_and_every_answer(api_cl
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs"])
 async def test_health_and_docs_stay_open(api: object, path: str):
-    from tests.conftest import ApiHarness
-
     assert isinstance(api, ApiHarness)
     assert (await api.client(None).get(path)).status_code == 200
 
@@ -247,7 +240,6 @@ async def test_an_action_nobody_processes_answers_503_within_the_action_timeout(
 
     from api.app import create_app
     from domain.names import Role
-    from tests.conftest import ApiHarness, dev_address, make_settings
 
     settings = make_settings(database_url, "nobody-polls-this", dev_address(dev_env))
     settings = settings.model_copy(update={"action_timeout_seconds": 1.5})

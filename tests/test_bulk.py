@@ -23,13 +23,11 @@ from temporalio.service import RPCError
 
 from domain.ids import workflow_id_for
 from domain.parsing import parse_referral, referral_fingerprint
-from tests.conftest import (
-    claim_activities,
-    dev_address,
-    make_settings,
-)
-from tests.factories import referral_payload
-from tests.helpers import starter_cli
+from tests.helpers.config import claim_activities, make_settings
+from tests.helpers.probes import claim_count
+from tests.helpers.processes import starter_cli
+from tests.helpers.referrals import referral_payload
+from tests.helpers.stack import dev_address
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +117,7 @@ async def test_a_thousand_line_file_starts_its_valid_lines_once_and_names_the_in
         assert (again["started"], again["existing"], again["invalid"]) == (0, 996, 4)
         assert [r["line"] for r in again["invalid_lines"]] == [3, 7, 12, 20]
         assert {c["claim_id"] for c in again["claims"]} == claim_ids
-        assert await pool.fetchval("SELECT count(*) FROM claims") == 996
+        assert await claim_count(pool) == 996
         assert CLAIMANT not in stdout + stderr
 
         code, stdout, stderr = await cli("list", "--stage", "REFERRAL", "--limit", "5")
@@ -141,7 +139,7 @@ async def test_a_thousand_line_file_starts_its_valid_lines_once_and_names_the_in
         await terminate(dev_env.client, await claim_ids_in(pool))
 
 
-# The CSV columns as the README documents them (lists separated by ";").
+# The CSV columns as docs/api.md documents them (lists separated by ";").
 CSV_HEADER = [
     "insurer_id",
     "claim_number",
@@ -203,7 +201,7 @@ async def test_a_csv_file_starts_claims_that_list_shows_in_scheduling(
     assert counts(stdout)["valid"] == "3" and counts(stdout)["invalid"] == "1"
     assert "line 5: claimant.address.postal_code: String should match" in stdout
     assert bad["claimant"]["full_name"] not in stdout + stderr
-    assert await pool.fetchval("SELECT count(*) FROM claims") == 0  # a dry run starts nothing
+    assert await claim_count(pool) == 0  # a dry run starts nothing
 
     settings = make_settings(database_url, task_queue, dev_address(dev_env))
     async with build_worker(dev_env.client, settings, claim_activities(pool)):

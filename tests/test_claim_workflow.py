@@ -32,21 +32,22 @@ from domain.names import Action, Query
 from domain.parsing import claim_intake
 from store import panel as panel_store
 from store.claims import get_status, list_events
-from tests.conftest import TEST_SECRET
-from tests.factories import complete_report, referral_payload
-from tests.helpers import (
+from tests.helpers.claims import (
     STARTED,
     act,
     act_and_finish,
     appointment_of,
     examiner_of,
-    keep_history,
     projection_until,
     start_claim,
     start_demo_claim,
     wait_for,
 )
-from tests.walk import HAPPY_PATH_EVENTS
+from tests.helpers.config import TEST_SECRET
+from tests.helpers.histories import keep_history
+from tests.helpers.probes import appointment_status, appointments, notices, told, told_to
+from tests.helpers.referrals import complete_report, referral_payload
+from tests.helpers.walk import HAPPY_PATH_EVENTS
 from workflows import ClaimWorkflow
 
 pytestmark = pytest.mark.usefixtures("ts_worker")
@@ -96,11 +97,9 @@ async def test_demo_claim_walks_every_stage_to_approved(ts_env, client, task_que
     projected = await get_status(pool, final.claim_id)
     assert projected == final
     # One claimant notice of the appointment, one decision notice: no duplicates.
-    templates = await pool.fetch(
-        "SELECT recipient, template FROM notification_outbox WHERE claim_id = $1", final.claim_id
-    )
-    assert ("claimant", "appointment_notice") in [tuple(r) for r in templates]
-    assert ("claimant", "decision_notice") in [tuple(r) for r in templates]
+    sent = await notices(pool, final.claim_id)
+    assert ("claimant", "appointment_notice") in sent
+    assert ("claimant", "decision_notice") in sent
 
 
 async def test_ny_wc_claim_respects_notice_lead_and_report_window(days_env, task_queue, pool):
@@ -189,12 +188,7 @@ async def test_incomplete_report_gets_automatic_addendum_request(ts_env, client,
     events = await list_events(pool, status.claim_id)
     assert events[-1].type == "report_qa_failed"
     assert any("causation" in f for f in events[-1].details["findings"])
-    outbox = await pool.fetchval(
-        "SELECT count(*) FROM notification_outbox"
-        " WHERE claim_id = $1 AND template = 'addendum_request'",
-        status.claim_id,
-    )
-    assert outbox == 1
+    assert len(await told(pool, status.claim_id, "addendum_request")) == 1
     status = await act(handle, Action.REPORT, ExamReport.model_validate(complete_report()))
     assert status.stage is Stage.REVIEW
     final = await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="settled"))
@@ -211,10 +205,7 @@ async def test_withdraw_releases_the_appointment(client, task_queue, pool: async
         handle, Action.WITHDRAW, Withdraw(reason="claimant returned to work")
     )
     assert (status.stage, status.outcome) == (Stage.CLOSED, "withdrawn")
-    appointment = await pool.fetchval(
-        "SELECT status FROM appointments WHERE id = $1", appointment_of(booked).id
-    )
-    assert appointment == "cancelled"
+    assert await appointment_status(pool, appointment_of(booked).id) == "cancelled"
 
 
 async def test_no_eligible_examiner_tells_ops_and_retries_until_one_joins(
@@ -231,12 +222,7 @@ async def test_no_eligible_examiner_tells_ops_and_retries_until_one_joins(
     async with asyncio.timeout(15):
         while "no_examiner_available" not in await event_types():
             await asyncio.sleep(0.05)
-    notified = await pool.fetchval(
-        "SELECT count(*) FROM notification_outbox WHERE claim_id = $1 AND recipient = 'ops'"
-        " AND template = 'no_examiner_available'",
-        claim_id,
-    )
-    assert notified == 1
+    assert (await told(pool, claim_id, "no_examiner_available")).count("ops") == 1
     assert (await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)).appointment is None
 
     await pool.execute(
@@ -259,34 +245,27 @@ async def test_repeated_no_shows_close_the_claim_for_non_cooperation(
     handle = await start_claim(
         client, Referral.model_validate(referral_payload("DEMO")), task_queue
     )
-    appointments = []
+    attempted = []
     for attempt in (1, 2, 3):
         booked = await wait_for(
             handle,
             lambda s, n=attempt: s.appointment is not None and s.appointment.id.endswith(f":{n}"),
         )
-        appointments.append(appointment_of(booked).id)
+        attempted.append(appointment_of(booked).id)
         status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
         await until_appointment(ts_env, status)
         if attempt < 3:
             status = await act(handle, Action.EXAM, ExamOutcome(attended=False))
             assert status.stage is Stage.SCHEDULING
             # The next appointment may already be booked by the time the answer comes back.
-            assert status.appointment is None or status.appointment.id != appointments[-1]
+            assert status.appointment is None or status.appointment.id != attempted[-1]
     # The profile allows two no-shows; the third closes the claim.
     final = await act_and_finish(handle, Action.EXAM, ExamOutcome(attended=False))
     await keep_history(handle, "three_no_shows")
     assert (final.stage, final.outcome) == (Stage.CLOSED, "non_cooperation")
-    rows = await pool.fetch(
-        "SELECT id, status FROM appointments WHERE claim_id = $1 ORDER BY attempt", final.claim_id
-    )
-    assert [(r["id"], r["status"]) for r in rows] == [(a, "no_show") for a in appointments]
-    notice = await pool.fetchval(
-        "SELECT count(*) FROM notification_outbox WHERE claim_id = $1"
-        " AND recipient = 'claimant' AND template = 'non_cooperation_notice'",
-        final.claim_id,
-    )
-    assert notice == 1
+    stored = await appointments(pool, final.claim_id)
+    assert [(a.id, a.status) for a in stored] == [(a, "no_show") for a in attempted]
+    assert (await told(pool, final.claim_id, "non_cooperation_notice")).count("claimant") == 1
 
 
 async def test_met_deadline_of_an_earlier_round_never_fires(ts_env, client, task_queue, pool):
@@ -344,25 +323,9 @@ async def test_withdrawal_while_the_claim_registers_closes_it_cleanly(client, ta
     events = [e.type for e in await list_events(pool, final.claim_id)]
     assert events[0] == "referral_received"
     assert events[-2:] == ["claim_withdrawn", "claim_closed"]
-    booked = await pool.fetchval(
-        "SELECT count(*) FROM appointments WHERE claim_id = $1 AND status = 'booked'",
-        final.claim_id,
-    )
-    assert booked == 0
-    notices = await pool.fetch(
-        "SELECT template FROM notification_outbox WHERE claim_id = $1 AND recipient = 'claimant'",
-        final.claim_id,
-    )
-    assert "withdrawal_notice" in [n["template"] for n in notices]
-
-
-async def outbox(pool, claim_id: str, template: str) -> list[str]:
-    rows = await pool.fetch(
-        "SELECT recipient FROM notification_outbox WHERE claim_id = $1 AND template = $2",
-        claim_id,
-        template,
-    )
-    return sorted(r["recipient"] for r in rows)
+    booked = [a for a in await appointments(pool, final.claim_id) if a.status == "booked"]
+    assert len(booked) == 0
+    assert "withdrawal_notice" in await told_to(pool, final.claim_id, "claimant")
 
 
 async def test_examiner_declines_and_the_next_examiner_is_booked(client, task_queue, pool):
@@ -376,10 +339,7 @@ async def test_examiner_declines_and_the_next_examiner_is_booked(client, task_qu
         lambda s: s.appointment is not None and s.appointment.id != appointment_of(first).id,
     )
     assert examiner_of(second).id != examiner_of(first).id
-    cancelled = await pool.fetchval(
-        "SELECT status FROM appointments WHERE id = $1", appointment_of(first).id
-    )
-    assert cancelled == "cancelled"
+    assert await appointment_status(pool, appointment_of(first).id) == "cancelled"
     types = [e.type for e in await list_events(pool, second.claim_id)]
     assert types[-3:] == ["appointment_booked", "appointment_declined", "appointment_booked"]
     await keep_history(handle, "declined_then_rebooked")
@@ -423,9 +383,7 @@ async def test_reschedule_from_exam_books_a_new_appointment(client, task_queue, 
     assert status.stage is Stage.SCHEDULING
     new = await wait_for(handle, lambda s: s.appointment is not None and s.appointment.id != old.id)
     assert new.stage is Stage.SCHEDULING
-    assert await pool.fetchval("SELECT status FROM appointments WHERE id = $1", old.id) == (
-        "cancelled"
-    )
+    assert await appointment_status(pool, old.id) == "cancelled"
     rescheduled = [
         e for e in await list_events(pool, new.claim_id) if e.type == "appointment_rescheduled"
     ]
@@ -454,7 +412,7 @@ async def test_erisa_decision_can_be_extended_twice_with_notice(days_env, task_q
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await act(handle, Action.EXTEND_DECISION, ExtendDecision(reason="one more"))
     assert "no decision extension left" in str(refused.value.cause)
-    assert await outbox(pool, status.claim_id, "decision_extension_notice") == [
+    assert sorted(await told(pool, status.claim_id, "decision_extension_notice")) == [
         "claimant",
         "claimant",
     ]
@@ -468,9 +426,9 @@ async def test_owner_is_reminded_before_a_deadline(ts_env, client, task_queue, p
     assert deadline.remind_at is not None and deadline.remind_at < deadline.due_at
     await ts_env.sleep(timedelta(seconds=16))  # 75 % of the 20-second window has passed
     async with asyncio.timeout(10):
-        while not await outbox(pool, booked.claim_id, "deadline_reminder"):
+        while not await told(pool, booked.claim_id, "deadline_reminder"):
             await asyncio.sleep(0.05)
-    assert await outbox(pool, booked.claim_id, "deadline_reminder") == ["examiner"]
+    assert sorted(await told(pool, booked.claim_id, "deadline_reminder")) == ["examiner"]
     status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
     assert not [d for d in status.deadlines if d.breached]
 
@@ -515,8 +473,9 @@ async def test_bookings_carry_the_claimant_key_not_who_the_claimant_is(
     assert legacy_request.claimant_key is None and legacy_request.claimant_name is not None
     # Never the examiner who already examines this claimant on the other claim.
     assert examiner_of(other).id != examiner_of(booked).id
-    keys = await pool.fetch(
-        "SELECT DISTINCT claimant_key FROM appointments WHERE claim_id = ANY($1::text[])",
-        [booked.claim_id, other.claim_id],
-    )
+    keys = {
+        a.claimant_key
+        for claim_id in (booked.claim_id, other.claim_id)
+        for a in await appointments(pool, claim_id)
+    }
     assert len(keys) == 1

@@ -11,14 +11,11 @@ import pytest
 from domain.delivery import Channel
 from domain.keys import key_id_of
 from store import outbox
-from tests.conftest import (
-    TEST_SEALER,
-    claim_activities,
-    dev_address,
-    make_settings,
-)
-from tests.factories import referral_payload
-from tests.helpers import starter_cli
+from tests.helpers.config import TEST_SEALER, claim_activities, make_settings
+from tests.helpers.probes import claim_count, deliveries
+from tests.helpers.processes import starter_cli
+from tests.helpers.referrals import referral_payload
+from tests.helpers.stack import dev_address
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +65,7 @@ async def test_cli_rejects_an_invalid_referral_without_starting_anything(cli, tm
     assert error["code"] == "invalid_input"
     assert [d["field"] for d in error["details"]] == ["jurisdiction"]
     assert "Jane Roe" not in stderr
-    assert await pool.fetchval("SELECT count(*) FROM claims") == 0
+    assert await claim_count(pool) == 0
 
     code, _, stderr = await cli("start", "--claim-number", "X-1")
     assert code == 2 and json.loads(stderr)["error"]["code"] == "invalid_input"
@@ -143,12 +140,10 @@ async def test_cli_shows_the_delivery_backlog_and_sends_dead_ones_again(cli, poo
     code, stdout, stderr = await cli("deliveries", "retry", "--channel", "email")
     assert code == 0, stderr
     assert "2 dead email deliveries queued again" in stdout
-    rows = await pool.fetch(
-        "SELECT channel, status, give_up_at > now() + interval '23 hours' AS fresh"
-        " FROM deliveries WHERE claim_id = 'c-cli' ORDER BY dedup"
-    )
+    fresh_after = await pool.fetchval("SELECT now() + interval '23 hours'")
+    rows = await deliveries(pool, claim_id="c-cli")
     # The email ones are pending again with a fresh retry period; the page stays dead.
-    assert [tuple(r) for r in rows] == [
+    assert [(d.channel, d.status, d.give_up_at > fresh_after) for d in rows] == [
         ("email", "pending", True),
         ("email", "pending", True),
         ("page", "dead", False),

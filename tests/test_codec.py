@@ -12,9 +12,10 @@ from temporalio.client import Client
 from codec import ENCODING, CodecError, EncryptionCodec, KeyRing, generate_key
 from domain.models import ClaimStatus, Referral
 from domain.names import Query
-from tests.conftest import TEST_CODEC_KEYS
-from tests.factories import referral_payload
-from tests.helpers import start_claim, wait_for
+from tests.helpers.app import ApiHarness
+from tests.helpers.claims import start_claim, wait_for
+from tests.helpers.config import TEST_CODEC_KEYS
+from tests.helpers.referrals import referral_payload
 
 PHI = [b"Jane Roe", b"1980-04-02", b"212-555-0100", b"jane@example.org", b"1 Main St"]
 
@@ -133,7 +134,6 @@ async def test_codec_server_decodes_for_the_ui(api_client):
 async def test_the_codec_answers_only_sre_and_ops_and_a_signed_in_browser(api):
     from domain.names import Role
     from store import api_keys
-    from tests.conftest import ApiHarness
 
     assert isinstance(api, ApiHarness)
     codec = EncryptionCodec(KeyRing.parse(TEST_CODEC_KEYS))

@@ -13,8 +13,9 @@ from delivery.channels import SEND_TIMEOUT, Channels
 from delivery.relay import Relay
 from domain.delivery import Channel
 from store import outbox, webhooks
-from tests.conftest import TEST_SEALER, make_settings
-from tests.receivers import WebhookReceiver, serving
+from tests.helpers.config import TEST_SEALER, make_settings
+from tests.helpers.probes import deliveries, notices
+from tests.helpers.receivers import WebhookReceiver, serving
 
 CLAIM = "retry-period-claim"
 
@@ -45,12 +46,10 @@ async def test_the_last_attempt_is_made_at_the_end_of_the_retry_period(pool, dat
 
         assert await relay.tick() == 1
         await relay.drain()
-        row = await pool.fetchrow(
-            "SELECT status, next_attempt_at, give_up_at FROM deliveries WHERE claim_id = $1", CLAIM
-        )
+        [row] = await deliveries(pool, claim_id=CLAIM)
         assert len(receiver.requests) == 1
-        assert row["status"] == "failed"  # not dead: 60 s of its period are left
-        assert row["next_attempt_at"] == row["give_up_at"]
+        assert row.status == "failed"  # not dead: 60 s of its period are left
+        assert row.next_attempt_at == row.give_up_at
 
         # The period is over: the last attempt fails, the delivery is dead and ops are told.
         await pool.execute(
@@ -61,9 +60,5 @@ async def test_the_last_attempt_is_made_at_the_end_of_the_retry_period(pool, dat
         assert await relay.tick() == 1
         await relay.drain()
         assert len(receiver.requests) == 2
-        status = await pool.fetchval("SELECT status FROM deliveries WHERE claim_id = $1", CLAIM)
-        assert status == "dead"
-        told = await pool.fetchval(
-            "SELECT template FROM notification_outbox WHERE claim_id = $1", CLAIM
-        )
-        assert told == "delivery_dead"
+        assert [d.status for d in await deliveries(pool, claim_id=CLAIM)] == ["dead"]
+        assert [template for _, template in await notices(pool, CLAIM)] == ["delivery_dead"]

@@ -22,15 +22,17 @@ from domain.models import (
 )
 from domain.names import Action, Query
 from store.claims import get_status, list_events
-from tests.conftest import claim_activities, dev_address, make_settings
-from tests.helpers import (
+from tests.helpers.claims import (
     act,
     appointment_of,
-    keep_history,
     start_demo_claim,
     terminate_leftovers,
     wait_for,
 )
+from tests.helpers.config import claim_activities, make_settings
+from tests.helpers.histories import keep_history
+from tests.helpers.probes import told
+from tests.helpers.stack import dev_address
 from worker import build_worker
 
 
@@ -123,14 +125,9 @@ async def test_one_open_case_at_a_time_and_a_lost_case_never_holds_the_claim(
     released = await wait_for(handle, lambda s: not s.safety_hold)
     assert released.stage is Stage.SCHEDULING
 
-    async def told():
-        rows = await pool.fetch(
-            "SELECT recipient FROM notification_outbox WHERE claim_id = $1"
-            " AND template = 'safety_case_ended_unresolved'",
-            released.claim_id,
-        )
-        return sorted(r["recipient"] for r in rows)
-
     async with asyncio.timeout(10):
-        while await told() != ["medical_director", "ops"]:
+        while sorted(await told(pool, released.claim_id, "safety_case_ended_unresolved")) != [
+            "medical_director",
+            "ops",
+        ]:
             await asyncio.sleep(0.1)

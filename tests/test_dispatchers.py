@@ -14,10 +14,12 @@ import pytest
 
 from domain.names import Role
 from settings import PROJECT_ROOT
-from tests.conftest import ApiHarness, dev_address
-from tests.factories import referral_payload
-from tests.processes import service_env
-from tests.receivers import WebhookReceiver, serving
+from tests.helpers.app import ApiHarness
+from tests.helpers.probes import deliveries, delivery_statuses
+from tests.helpers.processes import service_env
+from tests.helpers.receivers import WebhookReceiver, serving
+from tests.helpers.referrals import referral_payload
+from tests.helpers.stack import dev_address
 
 pytestmark = pytest.mark.slow
 LEASE_SECONDS = "3"
@@ -50,17 +52,9 @@ async def start_claims(api: ApiHarness, count: int) -> None:
         assert answer.status_code == 201, answer.text
 
 
-async def deliveries(pool, webhook_id: str) -> dict[str, int]:
-    rows = await pool.fetch(
-        "SELECT status, count(*) FROM deliveries WHERE webhook_id = $1 GROUP BY status",
-        webhook_id,
-    )
-    return {r["status"]: r["count"] for r in rows}
-
-
 async def all_delivered(pool, webhook_id: str, expected: int, timeout: float = 90) -> None:
     async with asyncio.timeout(timeout):
-        while (await deliveries(pool, webhook_id)) != {"delivered": expected}:
+        while (await delivery_statuses(pool, webhook_id=webhook_id)) != {"delivered": expected}:
             await asyncio.sleep(0.2)
 
 
@@ -100,11 +94,8 @@ async def test_two_dispatchers_share_the_work_and_a_killed_one_loses_nothing(
                 while len(receiver.seen) < 24:  # sends in flight
                     await asyncio.sleep(0.02)
             delivered_before = {
-                message_id(hook_id, r["dedup"])
-                for r in await pool.fetch(
-                    "SELECT dedup FROM deliveries WHERE webhook_id = $1 AND status = 'delivered'",
-                    hook_id,
-                )
+                message_id(hook_id, d.dedup)
+                for d in await deliveries(pool, webhook_id=hook_id, status="delivered")
             }
             doomed.send_signal(signal.SIGKILL)
             await doomed.wait()

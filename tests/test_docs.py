@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from settings import PROJECT_ROOT
+from tests.helpers.markdown import heading_anchors, prose_lines
 
 README = PROJECT_ROOT / "README.md"
 DOCS = PROJECT_ROOT / "docs"
@@ -23,39 +24,8 @@ README_MAX_LINES = 200
 NOT_PROJECT = {"build", "dist", "node_modules", "__pycache__"}
 # A module map row: `| `dotted.name` | what it holds |`.
 MAP_ROW = re.compile(r"^\| `([A-Za-z_][\w.]*)` \|", re.MULTILINE)
-FENCE = re.compile(r"^(```|~~~)")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE_SPAN = re.compile(r"`[^`]*`")
-
-
-def prose_lines(text: str) -> list[str]:
-    """The lines of a Markdown text outside fenced code blocks."""
-    lines, fenced = [], False
-    for line in text.splitlines():
-        if FENCE.match(line):
-            fenced = not fenced
-        elif not fenced:
-            lines.append(line)
-    return lines
-
-
-def github_anchor(heading: str) -> str:
-    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
-def heading_anchors(text: str) -> set[str]:
-    """Every anchor of a Markdown text's headings (repeats numbered as GitHub numbers them)."""
-    anchors: set[str] = set()
-    seen: dict[str, int] = {}
-    for line in prose_lines(text):
-        heading = re.match(r"^#{1,6} (.+)$", line)
-        if heading:
-            anchor = github_anchor(heading.group(1))
-            count = seen.get(anchor, 0)
-            seen[anchor] = count + 1
-            anchors.add(anchor if count == 0 else f"{anchor}-{count}")
-    return anchors
 
 
 def module_map(text: str) -> list[str]:

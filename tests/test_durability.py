@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 
@@ -25,42 +19,11 @@ from domain.models import (
 )
 from domain.names import Action
 from store.claims import list_events
-from tests.conftest import TEST_CODEC_KEYS, TEST_SECRET, dev_address
-from tests.factories import complete_report, referral_payload
-from tests.helpers import act, appointment_of, start_claim, wait_for
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def spawn_worker(
-    address: str, database_url: str, task_queue: str, metrics_address: str = ""
-) -> subprocess.Popen:
-    env = os.environ | {
-        "IME_WORKER_METRICS_ADDRESS": metrics_address,
-        "IME_TEMPORAL_ADDRESS": address,
-        "IME_DATABASE_URL": database_url,
-        "IME_TASK_QUEUE": task_queue,
-        "IME_ID_SECRET": TEST_SECRET,
-        "IME_CODEC_KEYS": TEST_CODEC_KEYS,
-    }
-    return subprocess.Popen(
-        [sys.executable, "worker.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def kill(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+from tests.helpers.claims import act, appointment_of, start_claim, wait_for
+from tests.helpers.probes import appointments, notices
+from tests.helpers.processes import free_port, kill, spawn_worker
+from tests.helpers.referrals import complete_report, referral_payload
+from tests.helpers.stack import dev_address
 
 
 async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
@@ -128,13 +91,6 @@ async def test_claim_survives_worker_sigkill_with_one_event_per_transition(
         }
     )
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    notices = await pool.fetch(
-        "SELECT recipient, template, count(*) AS n FROM notification_outbox"
-        " WHERE claim_id = $1 GROUP BY 1, 2",
-        final.claim_id,
-    )
-    assert notices and all(n["n"] == 1 for n in notices)
-    appointments = await pool.fetchval(
-        "SELECT count(*) FROM appointments WHERE claim_id = $1", final.claim_id
-    )
-    assert appointments == 1
+    sent = Counter(await notices(pool, final.claim_id))
+    assert sent and all(n == 1 for n in sent.values())
+    assert len(await appointments(pool, final.claim_id)) == 1

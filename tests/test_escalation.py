@@ -31,16 +31,17 @@ from domain.models import (
 )
 from domain.names import Action, Role
 from store.claims import list_events
-from tests.factories import complete_report, referral_payload
-from tests.helpers import (
+from tests.helpers.claims import (
     act,
     act_and_finish,
     appointment_of,
     examiner_of,
-    keep_history,
     start_claim,
     wait_for,
 )
+from tests.helpers.histories import keep_history
+from tests.helpers.probes import inbox_items, inbox_roles, told
+from tests.helpers.referrals import complete_report, referral_payload
 from workflows import ClaimWorkflow
 from workflows.lifespan import HISTORY_LIMIT
 
@@ -77,25 +78,6 @@ async def events(pool: asyncpg.Pool, claim_id: str, kind: str) -> list[dict]:
 
 async def breaches(pool: asyncpg.Pool, claim_id: str) -> list[tuple[str, int]]:
     return [(d["deadline"], d["raised"]) for d in await events(pool, claim_id, "deadline_breached")]
-
-
-async def told(pool: asyncpg.Pool, claim_id: str, template: str) -> list[str]:
-    rows = await pool.fetch(
-        "SELECT recipient FROM notification_outbox WHERE claim_id = $1 AND template = $2"
-        " ORDER BY created_at, recipient",
-        claim_id,
-        template,
-    )
-    return [r["recipient"] for r in rows]
-
-
-async def inbox_roles(pool: asyncpg.Pool, claim_id: str, kind: str) -> list[str]:
-    rows = await pool.fetch(
-        "SELECT role FROM inbox_items WHERE claim_id = $1 AND kind = $2 ORDER BY created_at",
-        claim_id,
-        kind,
-    )
-    return [r["role"] for r in rows]
 
 
 async def chain_reaches(pool: asyncpg.Pool, claim_id: str, rung: tuple[str, int]) -> list:
@@ -254,12 +236,8 @@ async def test_overdue_decision_goes_to_the_insurers_supervisor_then_ops(
     status = await wait_for(handle, lambda s: due(s, "decision").breached)
     assert await told(pool, claim_id, "deadline_breached") == ["insurer", "supervisor"]
     # The supervisor's item is in the insurer's inbox, scoped to the claim's insurer.
-    rows = await pool.fetch(
-        "SELECT role, insurer_id FROM inbox_items"
-        " WHERE claim_id = $1 AND kind = 'deadline_breached'",
-        claim_id,
-    )
-    assert sorted((r["role"], r["insurer_id"]) for r in rows) == [
+    items = await inbox_items(pool, claim_id, "deadline_breached")
+    assert sorted((i.role, i.insurer_id) for i in items) == [
         ("insurer", status.insurer_id),
         ("insurer", status.insurer_id),
     ]

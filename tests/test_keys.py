@@ -15,8 +15,9 @@ from domain.keys import key_id_of
 from domain.names import Role
 from settings import DEV_API_KEY_SECRET, PROJECT_ROOT
 from store import api_keys
-from tests.conftest import ApiHarness, dev_address
-from tests.processes import api_process, service_env
+from tests.helpers.app import ApiHarness
+from tests.helpers.processes import api_process, service_env
+from tests.helpers.stack import dev_address
 
 
 async def test_authentication_costs_one_lookup_per_key_while_cached(api: ApiHarness, monkeypatch):

@@ -32,19 +32,19 @@ from domain.ids import claim_id_for, workflow_id_for
 from domain.names import Role
 from observability.logs import configure_logging, get_logger
 from observability.temporal import ActivityLogContext
-from tests.conftest import dev_address
-from tests.factories import complete_report
-from tests.logging_workflow import LoggingWorkflow, log_from_activity
-from tests.phi import EMAIL, NOTES, distinctive_referral, leaked
-from tests.processes import (
+from tests.helpers.logging_workflow import LoggingWorkflow, log_from_activity
+from tests.helpers.phi import EMAIL, NOTES, distinctive_referral, leaked
+from tests.helpers.processes import (
     api_process,
     dispatcher_process,
     keyed_client,
     service_env,
     worker_process,
 )
-from tests.receivers import MailSink, PagingReceiver, WebhookReceiver, serving
-from tests.walk import post_action, wait_until
+from tests.helpers.receivers import MailSink, PagingReceiver, WebhookReceiver, serving
+from tests.helpers.referrals import complete_report
+from tests.helpers.stack import dev_address
+from tests.helpers.walk import post_action, wait_until
 
 # ---- the configuration ------------------------------------------------------------------------
 

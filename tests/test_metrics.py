@@ -41,15 +41,8 @@ from domain.names import Action, EventType, Role
 from store import case_events, outbox, webhooks
 from store.claims import apply_projection
 from store.metrics import business_counts
-from tests.conftest import (
-    TEST_SEALER,
-    TEST_SECRET,
-    ApiHarness,
-    api_on_own_postgres,
-    dev_address,
-    embedded_postgres,
-)
-from tests.helpers import (
+from tests.helpers.app import ApiHarness, api_on_own_postgres
+from tests.helpers.claims import (
     act,
     appointment_of,
     projection_until,
@@ -57,8 +50,9 @@ from tests.helpers import (
     terminate_leftovers,
     wait_for,
 )
-from tests.processes import free_port, service_env, worker_process
-from tests.test_outage import frozen
+from tests.helpers.config import TEST_SEALER, TEST_SECRET
+from tests.helpers.processes import free_port, service_env, worker_process
+from tests.helpers.stack import dev_address, embedded_postgres, frozen
 
 INSURER = "acme-ins"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -5,17 +5,15 @@ whole again once Postgres is back."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 
-import psutil
 import pytest
 
 from devstack.postgres import EmbeddedPostgres
 from domain.names import Role
-from tests.conftest import ApiHarness, api_on_own_postgres, embedded_postgres
+from tests.helpers.app import ApiHarness, api_on_own_postgres
+from tests.helpers.stack import dev_address, embedded_postgres, frozen
 
 
 @pytest.fixture
@@ -24,26 +22,8 @@ def own_postgres() -> Iterator[EmbeddedPostgres]:
         yield server
 
 
-@contextlib.contextmanager
-def frozen(server: EmbeddedPostgres) -> Iterator[None]:
-    pid = server.pid()
-    assert pid is not None
-    postmaster = psutil.Process(pid)
-    processes = [postmaster, *postmaster.children(recursive=True)]
-    for process in processes:
-        process.send_signal(signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for process in processes:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.send_signal(signal.SIGCONT)
-
-
 @pytest.fixture
 async def app_on_own_postgres(own_postgres, dev_env) -> AsyncIterator[ApiHarness]:
-    from tests.conftest import dev_address
-
     async with api_on_own_postgres(
         own_postgres, dev_address(dev_env), "tq-freeze", api_key_cache_seconds=0.5
     ) as harness:

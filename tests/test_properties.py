@@ -92,11 +92,12 @@ from domain.profiles import PROFILES as JURISDICTIONS
 from domain.profiles import JurisdictionProfile
 from domain.refusal import ACTION_NOT_ALLOWED
 from store.claims import get_status, list_events
-from tests.conftest import TEST_CONVERTER, TEST_SECRET, ApiHarness
-from tests.factories import complete_report, referral_payload
-from tests.helpers import start_claim, wait_for
-from tests.strategies import PHI_LIKE, bodies, field_names, keys_of, string_values, to_json
-from tests.walk import wait_until
+from tests.helpers.app import ApiHarness
+from tests.helpers.claims import start_claim, wait_for
+from tests.helpers.config import TEST_CONVERTER, TEST_SECRET
+from tests.helpers.referrals import complete_report, referral_payload
+from tests.helpers.strategies import PHI_LIKE, bodies, field_names, keys_of, string_values, to_json
+from tests.helpers.walk import wait_until
 
 T = TypeVar("T")
 

@@ -20,8 +20,8 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from domain.models import ClaimStatus, Stage
-from tests.conftest import TEST_CONVERTER
-from tests.helpers import HISTORIES, MANIFEST, VERSION, save_history
+from tests.helpers.config import TEST_CONVERTER
+from tests.helpers.histories import HISTORIES, MANIFEST, VERSION, save_history
 from workflows import WORKFLOWS
 from workflows.effects import Effects
 

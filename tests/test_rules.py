@@ -12,7 +12,7 @@ from domain.ids import claim_id_for, claimant_key, workflow_id_for
 from domain.models import INTAKE, ExamReport, Recommendation, Referral
 from domain.profiles import PROFILES, Duration
 from domain.quality import qa_findings, recommendation_for
-from tests.factories import complete_report, referral_payload
+from tests.helpers.referrals import complete_report, referral_payload
 
 
 def test_business_days_skip_weekends_and_holidays():

@@ -23,27 +23,19 @@ from domain.models import (
 )
 from domain.names import Action, Query
 from store.claims import list_events
-from tests.factories import complete_report
-from tests.helpers import (
-    act,
-    act_and_finish,
-    appointment_of,
-    keep_history,
-    start_demo_claim,
-    wait_for,
-)
+from tests.helpers.claims import act, act_and_finish, appointment_of, start_demo_claim, wait_for
+from tests.helpers.histories import keep_history
+from tests.helpers.probes import notices, told
+from tests.helpers.referrals import complete_report
 
 pytestmark = pytest.mark.usefixtures("ts_worker")
 
 
+SAFETY_TEMPLATES = {"safety_page", "safety_alert", "safety_escalation", "duty_to_protect_task"}
+
+
 async def pages(pool, claim_id: str) -> list[tuple[str, str]]:
-    rows = await pool.fetch(
-        "SELECT recipient, template FROM notification_outbox WHERE claim_id = $1"
-        " AND template IN ('safety_page', 'safety_alert', 'safety_escalation',"
-        " 'duty_to_protect_task') ORDER BY created_at",
-        claim_id,
-    )
-    return [(r["recipient"], r["template"]) for r in rows]
+    return [n for n in await notices(pool, claim_id) if n[1] in SAFETY_TEMPLATES]
 
 
 async def until(predicate, timeout: float = 10.0):
@@ -140,10 +132,5 @@ async def test_moderate_concern_refers_to_treatment_without_a_hold(client, task_
         handle, Action.SAFETY_CONCERN, SafetyConcern(level="moderate", toward="self")
     )
     assert status.safety_hold is False
-    referral = await pool.fetchval(
-        "SELECT recipient FROM notification_outbox WHERE claim_id = $1"
-        " AND template = 'referral_to_treatment'",
-        status.claim_id,
-    )
-    assert referral == "clinician"
+    assert await told(pool, status.claim_id, "referral_to_treatment") == ["clinician"]
     assert (await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)).safety_hold is False

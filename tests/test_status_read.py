@@ -28,9 +28,10 @@ from domain.names import DeadlineName, Role
 from store import claims as claims_store
 from store.access_log import for_claim
 from store.json_shape import same_shape_sql
-from tests.conftest import TEST_SECRET, ApiHarness
-from tests.factories import referral_payload
-from tests.walk import wait_until
+from tests.helpers.app import ApiHarness
+from tests.helpers.config import TEST_SECRET
+from tests.helpers.referrals import referral_payload
+from tests.helpers.walk import wait_until
 
 ROUTE = "/v1/claims/{claim_id}"
 

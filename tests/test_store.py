@@ -25,7 +25,8 @@ from store import claims as claims_store
 from store import outbox, panel
 from store.bootstrap import bootstrap_db
 from store.migrate import migration_files
-from tests.conftest import TEST_SEALER, claim_activities
+from tests.helpers.config import TEST_SEALER, claim_activities
+from tests.helpers.probes import appointment_status, inbox_items, notices
 
 
 def status_at(version: int, stage: Stage = Stage.SCHEDULING) -> ClaimStatus:
@@ -263,8 +264,6 @@ async def test_the_transition_activity_retried_writes_everything_once(pool):
     assert [e.seq for e in events] == [1, 2, 3]
     status = await claims_store.get_status(pool, "c1")
     assert status is not None and (status.version, status.stage) == (3, Stage.REVIEW)
-    outboxed = await pool.fetchval("SELECT count(*) FROM notification_outbox WHERE claim_id = 'c1'")
-    inbox = await pool.fetchval("SELECT count(*) FROM inbox_items WHERE claim_id = 'c1'")
+    outboxed, inbox = len(await notices(pool, "c1")), len(await inbox_items(pool, "c1"))
     assert (outboxed, inbox) == (2, 2)
-    booked = await pool.fetchval("SELECT status FROM appointments WHERE id = $1", appointment)
-    assert booked == "attended"
+    assert await appointment_status(pool, appointment) == "attended"

@@ -15,7 +15,8 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from chaos.stack import Stack, processes_using
-from tests.walk import HAPPY_PATH_EVENTS, Parties, walk_demo_claim_to_approval
+from settings import PROJECT_ROOT
+from tests.helpers.walk import HAPPY_PATH_EVENTS, Parties, walk_demo_claim_to_approval
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +97,50 @@ async def ui_decodes_through_the_gateway(stack: Stack) -> None:
         assert keyless.status_code == 401
 
 
-async def test_supervisor_starts_stops_cleanly_and_resumes(stack: Stack) -> None:
+def readme_walk() -> str:
+    """The README's "Walk a claim with curl" block, as a reader pastes it."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("\n## Walk a claim with curl\n", 1)[1]
+    return section.split("```sh\n", 1)[1].split("\n```", 1)[0]
+
+
+async def paste_the_readme_walk(stack: Stack, workdir: Path) -> dict:
+    """Run the walk in a shell from a project directory (`.data` being this stack's), then read
+    where the claim it started ended. Only the API's port differs from what the README says."""
+    script = readme_walk().replace("API=http://127.0.0.1:8000", f"API={stack.api_url}")
+    assert script != readme_walk(), "the README's walk no longer sets API as expected"
+    shell = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        f'{script}\necho "WALKED $CLAIM"',
+        cwd=workdir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await asyncio.wait_for(shell.communicate(), timeout=120))[0].decode()
+    assert shell.returncode == 0, output
+    claim_id = output.rsplit("WALKED ", 1)[1].strip()
+    assert claim_id, output
+    async with stack.client("OPS_KEY") as ops:
+        final = (await ops.get(f"/v1/claims/{claim_id}")).json()
+    assert (final["stage"], final["outcome"]) == ("CLOSED", "approved"), output
+    return final
+
+
+async def the_readme_walk_works_every_time_it_is_pasted(stack: Stack, tmp_path: Path) -> None:
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    for name in (".venv", "starter.py"):
+        (workdir / name).symlink_to(PROJECT_ROOT / name)
+    (workdir / ".data").symlink_to(stack.data_dir)
+    claims = set()
+    for _ in range(2):
+        final = await paste_the_readme_walk(stack, workdir)
+        claims.add(final["claim_id"])
+    assert len(claims) == 2
+
+
+async def test_supervisor_starts_stops_cleanly_and_resumes(stack: Stack, tmp_path: Path) -> None:
     stack.start()
     await stack.wait_ready()
     async with httpx.AsyncClient(timeout=5.0) as http:
@@ -119,6 +163,7 @@ async def test_supervisor_starts_stops_cleanly_and_resumes(stack: Stack) -> None
         assert demo_claims
         moved = (await ops.get(f"/v1/claims/{demo_claims[0]['claim_id']}")).json()
         assert moved["version"] >= 1
+    await the_readme_walk_works_every_time_it_is_pasted(stack, tmp_path)
     await ui_decodes_through_the_gateway(stack)
     assert (stack.data_dir / "temporal.sqlite").exists()
     await worker_killed_is_restarted(stack)

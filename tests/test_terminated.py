@@ -16,10 +16,11 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from tests.conftest import TEST_SEALER
-from tests.factories import referral_payload
-from tests.walk import Parties, post_action, wait_until
-from worker import Reconciler
+from reconciler import Reconciler
+from tests.helpers.config import TEST_SEALER
+from tests.helpers.probes import deliveries
+from tests.helpers.referrals import referral_payload
+from tests.helpers.walk import Parties, post_action, wait_until
 
 # The tables a terminate reason could leak into (sealed columns are opened and read too).
 _TABLES = {
@@ -141,11 +142,8 @@ async def test_a_terminated_claim_shows_closed_terminated_once(parties: Parties,
         assert inbox[0]["details"]["appointment_booked"] is True
         assert inbox[0]["details"]["execution_status"] == "terminated"
         # The insurer's webhook says the claim closed.
-        kinds = await pool.fetch(
-            "SELECT event_type FROM deliveries WHERE claim_id = $1 AND channel = 'webhook'",
-            terminated["claim_id"],
-        )
-        assert "claim.closed" in [k["event_type"] for k in kinds]
+        webhooks = await deliveries(pool, claim_id=terminated["claim_id"], channel="webhook")
+        assert "claim.closed" in [d.event_type for d in webhooks]
 
         rows = await rows_of(pool, terminated["claim_id"])
         text = str(rows)

@@ -18,7 +18,8 @@ from temporalio.worker import Worker
 from connections import ConfigurationError, connect_temporal
 from deploy.certs import CertFiles, issue
 from settings import Settings
-from tests.conftest import TEST_CODEC_KEYS, dev_address
+from tests.helpers.config import TEST_CODEC_KEYS
+from tests.helpers.stack import dev_address
 
 CONNECT_TIMEOUT = 30
 

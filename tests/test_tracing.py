@@ -35,11 +35,11 @@ from observability.http import RequestSpans
 from observability.temporal import client_interceptors
 from observability.tracing import ScrubbedExporter, configure_tracing
 from settings import Settings
-from tests.conftest import dev_address
-from tests.phi import distinctive_referral, leaked
-from tests.processes import api_process, keyed_client, service_env, worker_process
-from tests.receivers import serving
-from tests.walk import wait_until
+from tests.helpers.phi import distinctive_referral, leaked
+from tests.helpers.processes import api_process, keyed_client, service_env, worker_process
+from tests.helpers.receivers import serving
+from tests.helpers.stack import dev_address
+from tests.helpers.walk import wait_until
 
 
 def test_with_tracing_off_nothing_is_installed():

@@ -28,23 +28,19 @@ from domain.models import (
 )
 from domain.names import Action, ActivityName, DeadlineName, EventType
 from store.claims import list_events
-from tests.conftest import (
-    claim_activities,
-    dev_address,
-    make_settings,
-    time_skipping_server,
-)
-from tests.factories import complete_report, referral_payload
-from tests.helpers import (
+from tests.helpers.claims import (
     act,
     examiner_of,
-    keep_history,
     start_claim,
     start_demo_claim,
     terminate_leftovers,
     wait_for,
 )
-from tests.latency import ActivityLatency
+from tests.helpers.config import claim_activities, make_settings
+from tests.helpers.histories import keep_history
+from tests.helpers.latency import ActivityLatency
+from tests.helpers.referrals import complete_report, referral_payload
+from tests.helpers.stack import dev_address, time_skipping_server
 from worker import build_worker
 
 SECOND_EXAMINER = "ex-ny-orthopedic-surgery-2"

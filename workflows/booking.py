@@ -95,6 +95,9 @@ class Booking:
                 state.awaiting_examiner = True
                 attempt = state.booking_attempts
                 # Ops see why: each examiner of the specialty and the rule that excluded them.
+                # The status shows the search recorded here (later retries record nothing, so
+                # what callers read never differs from the workflow).
+                state.examiner_search = self._last_search
                 why = _why(state.examiner_search)
                 told = Notice(
                     Recipient.OPS, Template.NO_EXAMINER_AVAILABLE, f"no-examiner-{attempt}", why
@@ -161,8 +164,6 @@ class Booking:
         )
         if not (result.booked and result.examiner and result.appointment):
             self._last_search = result.search
-            if examiner_id is None:  # ops' own pick does not say why the claim waits
-                state.examiner_search = result.search
             return False
         examiner, appointment = result.examiner, result.appointment
         due = await self._clock.due_from(

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chaos.receivers import serving
-from tests.processes import free_port
+from tests.helpers.processes import free_port
 
 __all__ = ["MailSink", "PagingReceiver", "WebhookReceiver", "serving", "text_of"]
 

@@ -1,16 +1,19 @@
 """The service's own processes for tests that need them as a deployment runs them: the API under
 uvicorn, the worker and the dispatcher, each a real process on loopback. `output`: a file that
-gets what the process writes (stdout and stderr), else the test's own output."""
+gets what the process writes (stdout and stderr), else the test's own output. Also the operator's
+`starter.py` and a worker a test can SIGKILL."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -20,7 +23,7 @@ import httpx
 from domain.names import Role
 from settings import DEV_API_KEY_SECRET, PROJECT_ROOT
 from store import api_keys
-from tests.conftest import TEST_CODEC_KEYS, TEST_SECRET
+from tests.helpers.config import TEST_CODEC_KEYS, TEST_SECRET
 
 
 def free_port() -> int:
@@ -110,3 +113,47 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+def starter_cli(
+    temporal_address: str, database_url: str, task_queue: str, *, timeout: float
+) -> Callable[..., Awaitable[tuple[int, str, str]]]:
+    """`python starter.py ARGS` as an operator runs it, against the test servers: returns
+    (exit code, stdout, stderr)."""
+    env = service_env(temporal_address, database_url, task_queue)
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "starter.py",
+            *args,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
+        assert process.returncode is not None
+        return process.returncode, stdout.decode(), stderr.decode()
+
+    return run
+
+
+def spawn_worker(
+    address: str, database_url: str, task_queue: str, metrics_address: str = ""
+) -> subprocess.Popen:
+    """A worker process (output discarded) that a test may kill outright with `kill`."""
+    env = service_env(address, database_url, task_queue, IME_WORKER_METRICS_ADDRESS=metrics_address)
+    return subprocess.Popen(
+        [sys.executable, "worker.py"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL: the process gets no chance to finish anything."""
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tests.factories import referral_payload
+from tests.helpers.referrals import referral_payload
 
 NAME = "Zebediah Quillfeather"
 DOB = date(1961, 7, 23)

@@ -10,7 +10,7 @@ import httpx
 
 # The happy path's events are the chaos checks' too: one list, kept with them.
 from chaos.expected import HAPPY_PATH_EVENTS as HAPPY_PATH_EVENTS
-from tests.factories import complete_report, referral_payload
+from tests.helpers.referrals import complete_report, referral_payload
 
 
 @dataclass(frozen=True)
