@@ -8,7 +8,6 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from domain.claim_state import ClaimState, IllegalTransition
-from domain.lifecycle import ACTION_STAGES, NEXT_STAGES
 from domain.models import (
     AppointmentRef,
     Caller,
@@ -25,7 +24,7 @@ from domain.models import (
 from domain.names import Action, DeadlineName, Recipient, Role, Template
 from domain.profiles import PROFILES
 from domain.refusal import ACTION_NOT_ALLOWED
-from tests.factories import referral_payload
+from tests.helpers.referrals import referral_payload
 
 T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 EXAMINER = ExaminerRef(id="ex-1", name="Dr. One", specialty=Specialty.ORTHOPEDIC_SURGERY)
@@ -114,11 +113,35 @@ def test_happy_path_moves_through_every_stage_in_order():
     assert state.status().status == "closed"
 
 
-@pytest.mark.parametrize("origin", [s for s in Stage if s is not Stage.CLOSED])
+# The stage moves of PRODUCT §3, written out from the spec (not read from `domain.lifecycle`):
+# each open stage and the stages that may follow it. Every open stage may close (withdrawal,
+# §3 "Withdraw is possible at any open stage").
+MOVES: dict[Stage, set[Stage]] = {
+    # The referral is validated and registered: scheduling starts.
+    Stage.REFERRAL: {Stage.SCHEDULING, Stage.CLOSED},
+    # Booked again (a declined, expired or replaced booking); confirmed -> the exam.
+    Stage.SCHEDULING: {Stage.SCHEDULING, Stage.EXAM, Stage.CLOSED},
+    # No-show or reschedule -> booked again; attended -> the report; no-shows past the limit close.
+    Stage.EXAM: {Stage.SCHEDULING, Stage.REPORT, Stage.CLOSED},
+    # Filed -> review; sent back by the automatic QA -> the report again; late past the grace ->
+    # the examiner replaced and a new exam booked (CA 8 CCR 38 style).
+    Stage.REPORT: {Stage.REPORT, Stage.REVIEW, Stage.SCHEDULING, Stage.CLOSED},
+    # Accepted -> the decision; an addendum requested -> the report.
+    Stage.REVIEW: {Stage.REPORT, Stage.DECISION, Stage.CLOSED},
+    # The adjuster's decision closes the claim.
+    Stage.DECISION: {Stage.CLOSED},
+}
+
+
+def test_every_open_stage_has_its_moves_written_out():
+    assert set(MOVES) | {Stage.CLOSED} == set(Stage)
+
+
+@pytest.mark.parametrize("origin", list(MOVES))
 @pytest.mark.parametrize("target", list(Stage))
 def test_only_the_moves_of_product_section_3_are_possible(origin: Stage, target: Stage):
     state = at_stage(origin)
-    if target in NEXT_STAGES[origin]:
+    if target in MOVES[origin]:
         state.enter(target, T0)
         assert state.stage is target
     else:
@@ -178,8 +201,39 @@ def test_addenda_go_back_to_report_until_the_profile_limit():
 # --- refusals ---------------------------------------------------------------------------------
 
 
+OPEN = {
+    Stage.REFERRAL,
+    Stage.SCHEDULING,
+    Stage.EXAM,
+    Stage.REPORT,
+    Stage.REVIEW,
+    Stage.DECISION,
+}
+# Where each claim action may be taken (PRODUCT §3 and §6), written out from the spec (not read
+# from `domain.lifecycle`). The safety case's own actions (ack, resolve) are not claim actions.
+WHERE: dict[Action, set[Stage]] = {
+    Action.ASSIGN: {Stage.SCHEDULING},  # ops choose the examiner when automation can't
+    Action.CONFIRM_APPOINTMENT: {Stage.SCHEDULING},
+    Action.DECLINE_APPOINTMENT: {Stage.SCHEDULING},
+    Action.RESCHEDULE: {Stage.SCHEDULING, Stage.EXAM},  # before the exam, booked or confirmed
+    Action.EXAM: {Stage.EXAM},
+    Action.REPORT: {Stage.REPORT},
+    Action.REVIEW: {Stage.REVIEW},
+    Action.DECISION: {Stage.DECISION},
+    Action.EXTEND_DECISION: {Stage.DECISION},
+    Action.WITHDRAW: OPEN,  # "at any open stage"
+    Action.SAFETY_CONCERN: OPEN,  # "at any open stage"
+    # Once a report is filed (REPORT again after an addendum request), while the claim is open.
+    Action.REQUEST_REPORT_COPY: {Stage.REPORT, Stage.REVIEW, Stage.DECISION},
+}
+
+
+def test_every_claim_action_has_its_stages_written_out():
+    assert set(WHERE) | {Action.SAFETY_ACK, Action.SAFETY_RESOLVE} == set(Action)
+
+
 @pytest.mark.parametrize("stage", list(Stage))
-@pytest.mark.parametrize("action", list(ACTION_STAGES))
+@pytest.mark.parametrize("action", list(WHERE))
 def test_each_action_is_refused_outside_its_stages(stage: Stage, action: Action):
     state = at_stage(stage)
     # Past the appointment's start, so only the stage decides.
@@ -188,7 +242,7 @@ def test_each_action_is_refused_outside_its_stages(stage: Stage, action: Action)
         assert message == "the claim is still being registered"
     elif action is Action.EXTEND_DECISION and stage is Stage.DECISION:
         assert message == "no decision extension left under DEMO (0 allowed)"
-    elif stage in ACTION_STAGES[action]:
+    elif stage in WHERE[action]:
         assert message is None
     elif stage is Stage.CLOSED:
         assert message in ("the claim is already closed", "the claim is closed") or (

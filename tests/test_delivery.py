@@ -13,7 +13,7 @@ import inspect
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,19 +23,14 @@ from standardwebhooks.webhooks import Webhook
 from api.app import create_app
 from delivery.channels import SEND_TIMEOUT, Channels
 from delivery.relay import Relay
-from domain.models import Notification
-from domain.names import Recipient, Role, Template
-from store import outbox
-from tests.conftest import (
-    TEST_SEALER,
-    ApiHarness,
-    claim_activities,
-    dev_address,
-    make_settings,
-)
-from tests.factories import referral_payload
-from tests.receivers import MailSink, PagingReceiver, WebhookReceiver, serving, text_of
-from tests.walk import Parties, post_action, wait_until, walk_demo_claim_to_approval
+from domain.names import Role
+from tests.helpers import probes
+from tests.helpers.app import ApiHarness
+from tests.helpers.config import TEST_SEALER, claim_activities, make_settings
+from tests.helpers.receivers import MailSink, PagingReceiver, WebhookReceiver, serving, text_of
+from tests.helpers.referrals import referral_payload
+from tests.helpers.stack import dev_address
+from tests.helpers.walk import Parties, post_action, wait_until, walk_demo_claim_to_approval
 from worker import build_worker
 
 
@@ -98,13 +93,6 @@ async def until(predicate, timeout: float = 30.0):
             if result:
                 return result
             await asyncio.sleep(0.1)
-
-
-async def statuses(pool, claim_id: str) -> dict[str, int]:
-    rows = await pool.fetch(
-        "SELECT status, count(*) FROM deliveries WHERE claim_id = $1 GROUP BY status", claim_id
-    )
-    return {r["status"]: r["count"] for r in rows}
 
 
 async def test_webhooks_arrive_signed_once_each_after_failures_and_only_to_their_insurer(
@@ -312,34 +300,64 @@ async def _first(items, predicate):
 async def test_a_held_notice_goes_out_when_the_hold_lifts_and_a_dead_delivery_tells_ops(
     delivery: Delivery, pool
 ):
-    http = delivery.parties.insurer
+    parties = delivery.parties
+    http, ops = parties.insurer, parties.ops
     referral = referral_payload("DEMO")
+    claimant = referral["claimant"]["email"]
     claim_id = (await http.post("/v1/claims", json=referral)).json()["claim_id"]
     await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
-    await pool.execute("UPDATE claims SET safety_hold = true WHERE claim_id = $1", claim_id)
-    held = Notification(
-        key=f"{claim_id}:claimant:non_cooperation_notice:close",
-        claim_id=claim_id,
-        recipient=Recipient.CLAIMANT,
-        template=Template.NON_COOPERATION_NOTICE,
-        held=True,
+    # An imminent risk raised before the exam: the claimant is on safety hold (PRODUCT §4).
+    concern = {"level": "imminent", "toward": "self", "notes": "stated a plan"}
+    raised = await post_action(http, claim_id, "safety-concern", concern)
+    assert raised.status_code == 200 and raised.json()["safety_hold"] is True, raised.text
+
+    # The claimant misses three exams; DEMO allows two no-shows, the third closes the claim for
+    # non-cooperation: an outcome adverse to the claimant, decided while the hold is on.
+    missed: list[str] = []
+    for _ in range(3):
+        booked = await wait_until(
+            http,
+            claim_id,
+            lambda c: c["appointment"] is not None and c["appointment"]["starts_at"] not in missed,
+        )
+        missed.append(booked["appointment"]["starts_at"])
+        confirmed = await post_action(ops, claim_id, "confirm-appointment")
+        assert confirmed.status_code == 200, confirmed.text
+        starts_at = datetime.fromisoformat(missed[-1])
+        await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.2)
+        no_show = await post_action(ops, claim_id, "exam", {"attended": False})
+        assert no_show.status_code == 200, no_show.text
+    closed = no_show.json()
+    assert (closed["stage"], closed["outcome"], closed["safety_hold"]) == (
+        "CLOSED",
+        "non_cooperation",
+        True,
     )
-    async with pool.acquire() as conn:
-        await outbox.enqueue(conn, held, TEST_SEALER)
-    await asyncio.sleep(1.0)
-    assert (await statuses(pool, claim_id)).get("held") == 1
-    subject = "closed"
-    assert not [
-        m for m in delivery.mail.to(referral["claimant"]["email"]) if subject in m["Subject"]
-    ]
-    await pool.execute("UPDATE claims SET safety_hold = false WHERE claim_id = $1", claim_id)
 
-    async def sent():
-        return [
-            m for m in delivery.mail.to(referral["claimant"]["email"]) if subject in m["Subject"]
-        ]
+    def closed_mail_to_claimant() -> list:
+        return [m for m in delivery.mail.to(claimant) if m["Subject"].endswith(" is closed")]
 
-    assert await until(sent)
+    # The closing's other notices go out (the examiner is told the claim closed; ops are asked to
+    # follow up the notice held back); the claimant's notice of the closing does not.
+    ops_item = await until(
+        lambda: _first(_inbox(ops, claim_id), lambda i: i["kind"] == "adverse_notice_deferred")
+    )
+    assert ops_item["details"]["notice"] == "non_cooperation_notice"
+    await until(lambda: delivered_email(pool, claim_id, "claim_closed"))
+    held = await probes.deliveries(pool, claim_id=claim_id, status="held")
+    assert [(d.channel, d.event_type) for d in held] == [("email", "non_cooperation_notice")]
+    assert closed_mail_to_claimant() == []
+
+    # The clinician resolves the case: the hold lifts and the held notice goes out.
+    ack = await post_action(parties.clinician, claim_id, "safety-ack", {"clinician_id": "dr-1"})
+    assert ack.status_code == 200, ack.text
+    resolve = {"actions_taken": ["warm_handoff", "referral_to_treatment"]}
+    resolved = await post_action(parties.clinician, claim_id, "safety-resolve", resolve)
+    assert resolved.status_code == 200, resolved.text
+    await wait_until(http, claim_id, lambda c: c["safety_hold"] is False)
+    (letter,) = await until(closed_mail_to_claimant)
+    assert "closed because the examinations were missed" in text_of(letter)
+    assert await probes.deliveries(pool, claim_id=claim_id, status="held") == []
 
     # A delivery that cannot succeed within its retry period is dead, and ops are told.
     await pool.execute(
@@ -356,6 +374,11 @@ async def test_a_held_notice_goes_out_when_the_hold_lifts_and_a_dead_delivery_te
         )
     )
     assert ops_items["details"]["channel"] == "email"
+
+
+async def delivered_email(pool, claim_id: str, template: str) -> bool:
+    sent = await probes.deliveries(pool, claim_id=claim_id, channel="email", status="delivered")
+    return template in [d.event_type for d in sent]
 
 
 async def _inbox(client: httpx.AsyncClient, claim_id: str) -> list[dict]:

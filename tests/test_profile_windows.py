@@ -1,6 +1,7 @@
 """Jurisdiction windows as a claim lives them (time-skipping server, real Postgres): the rules of
-`domain/jurisdictions.toml` that are windows rather than leads (PRODUCT §3). The dates themselves
-are counted by hand in tests/test_profiles.py; here each window acts on the claim."""
+`domain/jurisdictions.toml` that are windows rather than leads (PRODUCT §3), and the leads and
+the report deadline on a claim whose clock is set to a date where they were counted by hand
+(each rule's arithmetic from any date is counted by hand in tests/test_profiles.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from domain.models import (
     ClaimStatus,
@@ -22,15 +24,9 @@ from domain.models import (
 )
 from domain.names import Action
 from store import panel
-from tests.factories import referral_payload
-from tests.helpers import (
-    act,
-    act_and_finish,
-    appointment_of,
-    keep_history,
-    start_claim,
-    wait_for,
-)
+from tests.helpers.claims import act, act_and_finish, appointment_of, start_claim, wait_for
+from tests.helpers.histories import keep_history
+from tests.helpers.referrals import referral_payload
 
 pytestmark = pytest.mark.usefixtures("ts_worker")
 
@@ -45,6 +41,13 @@ async def booked(client, task_queue, jurisdiction: str):
         client, Referral.model_validate(referral_payload(jurisdiction)), task_queue
     )
     return handle, await wait_for(handle, lambda s: s.appointment is not None)
+
+
+async def set_clock(env: WorkflowEnvironment, at: datetime) -> None:
+    """Move a time-skipping server of the test's own to `at`, a date the test counted by hand."""
+    now = await env.get_current_time()
+    assert now < at, f"the hand-counted dates of this test are in the past: now is {now}"
+    await env.sleep(at - now)
 
 
 async def outbox(pool: asyncpg.Pool, claim_id: str, template: str) -> list[str]:
@@ -109,18 +112,56 @@ async def test_ca_qme_appointment_must_be_noticed_within_5_business_days(client,
     await keep_history(handle, "ca_qme_appointment_noticed")
 
 
-async def test_tx_records_reach_the_examiner_three_business_days_before_the_exam(
-    client, task_queue, pool
+async def test_ny_wc_notice_lead_and_report_due_are_business_days(
+    days_env: WorkflowEnvironment, task_queue
 ):
-    handle, status = await booked(client, task_queue, "TX-DD")
-    # Ops get the task of sending the records; the exam is at least 3 business days out.
+    # The referral arrives Wed 7 Nov 2035, 10:00 EST (15:00 UTC); the exam is booked at once.
+    await set_clock(days_env, datetime(2035, 11, 7, 15, 0, tzinfo=UTC))
+    referral = Referral.model_validate(referral_payload("NY-WC"))
+    handle = await start_claim(days_env.client, referral, task_queue)
+    status = await wait_for(handle, lambda s: s.appointment is not None)
+    # 12 NYCRR 300.2(d)(1), the claimant's notice >= 7 business days before the exam. From
+    # Wed 7 Nov: Thu 8 (1), Fri 9 (2), the weekend and Veterans Day observed Mon 12 (Sun 11,
+    # federal) skipped, Tue 13 (3), Wed 14 (4), Thu 15 (5), Fri 16 (6), Mon 19 (7) -> the lead
+    # ends 17:00 EST Mon 19 Nov; the first office slot after it: Tue 20 Nov 09:00 EST.
+    assert appointment_of(status).starts_at == datetime(2035, 11, 20, 14, 0, tzinfo=UTC)
+
+    await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
+    await days_env.sleep(
+        appointment_of(status).starts_at - await days_env.get_current_time() + timedelta(minutes=1)
+    )
+    status = await act(handle, Action.EXAM, ExamOutcome(attended=True))
+    report = deadline(status, "report")
+    # 12 NYCRR 300.2(d)(11), the report 10 business days after the exam, Tue 20 Nov: Wed 21 (1),
+    # Thanksgiving Thu 22 (federal) skipped, Fri 23 (2; a working day in New York), Mon 26 (3),
+    # Tue 27 (4), Wed 28 (5), Thu 29 (6), Fri 30 (7), Mon 3 Dec (8), Tue 4 (9), Wed 5 (10)
+    # -> 17:00 EST Wed 5 Dec (22:00 UTC).
+    assert report is not None and report.due_at == datetime(2035, 12, 5, 22, 0, tzinfo=UTC)
+    await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="test done"))
+
+
+async def test_tx_records_reach_the_examiner_three_business_days_before_the_exam(
+    days_env: WorkflowEnvironment, task_queue, pool
+):
+    # The referral arrives Tue 20 Nov 2035, 10:00 CST (16:00 UTC), the week of Thanksgiving.
+    await set_clock(days_env, datetime(2035, 11, 20, 16, 0, tzinfo=UTC))
+    referral = Referral.model_validate(referral_payload("TX-DD"))
+    handle = await start_claim(days_env.client, referral, task_queue)
+    status = await wait_for(handle, lambda s: s.appointment is not None)
+    # Ops get the task of sending the records with the booking, Tue 20 Nov.
     assert await outbox(pool, status.claim_id, "records_to_examiner") == ["ops"]
     kinds = await pool.fetch(
         "SELECT role FROM inbox_items WHERE claim_id = $1 AND kind = 'records_to_examiner'",
         status.claim_id,
     )
     assert [k["role"] for k in kinds] == ["ops"]
-    assert appointment_of(status).starts_at - status.created_at >= timedelta(days=3)
+    # 28 TAC 127.10(a)(3), the records at the designated doctor >= 3 working days before the
+    # exam: the exam is left three working days after the booking. From Tue 20 Nov: Wed 21 (1),
+    # Thanksgiving Thu 22 and the day after, Fri 23 (both Texas holidays), and the weekend
+    # skipped, Mon 26 (2), Tue 27 (3) -> the lead ends 17:00 CST Tue 27 Nov; the first office
+    # slot after it: Wed 28 Nov 09:00 CST (15:00 UTC). (Counted as 3 calendar days, the exam
+    # would be Mon 26 Nov, with one working day, Wed 21, between the records and the exam.)
+    assert appointment_of(status).starts_at == datetime(2035, 11, 28, 15, 0, tzinfo=UTC)
     await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="test done"))
 
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import ClaimActivities
-from domain.contracts import DeadlineRequest, DeadlineResult
+from domain.models import DeadlineRequest, DeadlineResult
 from domain.profiles import (
     PROFILES,
     Duration,
@@ -28,7 +28,7 @@ from domain.profiles import (
     is_regulation,
     load_profiles,
 )
-from tests.conftest import TEST_CONVERTER, claim_activities
+from tests.helpers.config import TEST_CONVERTER, claim_activities
 
 REAL_PROFILES = [name for name in PROFILES if name != "DEMO"]
 M = TypeVar("M")

@@ -30,10 +30,12 @@ from store import claims as claims_store
 from store import reports
 from store.access_log import for_claim
 from store.claims import list_events
-from tests.conftest import TEST_SEALER, ApiHarness
-from tests.factories import complete_report, referral_payload
-from tests.helpers import act, keep_history, start_claim, wait_for
-from tests.walk import Parties, post_action, walk_to_report_stage
+from tests.helpers.app import ApiHarness
+from tests.helpers.claims import act, start_claim, wait_for
+from tests.helpers.config import TEST_SEALER
+from tests.helpers.histories import keep_history
+from tests.helpers.referrals import complete_report, referral_payload
+from tests.helpers.walk import Parties, post_action, walk_to_report_stage
 
 FIRST = "no lifting over 20 lb until re-examined"
 SECOND = "no lifting over 10 lb; desk work only"

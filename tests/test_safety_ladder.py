@@ -16,21 +16,21 @@ from temporalio.testing import WorkflowEnvironment
 
 from claim_service import ClaimService
 from domain.models import Caller, Referral, SafetyCaseStatus, TimelineEvent, Withdraw
-from domain.names import Action, EventType, Query, Role
-from domain.timeline import SAFETY_CASE_STEPS, SAFETY_LADDER, hidden_from, sees_case_steps
+from domain.names import Action, Query, Role
+from domain.timeline import hidden_from, sees_case_steps
 from store import case_events, inbox
-from tests.conftest import TEST_SEALER, make_settings
-from tests.factories import referral_payload
-from tests.helpers import (
+from tests.helpers.claims import (
     act_and_finish,
     examiner_of,
-    keep_history,
     start_claim,
     start_demo_claim,
     wait_for,
 )
-from tests.walk import Parties, post_action, wait_until
-from workflows.safety import MAX_HISTORY_EVENTS
+from tests.helpers.config import TEST_SEALER, make_settings
+from tests.helpers.histories import keep_history
+from tests.helpers.referrals import referral_payload
+from tests.helpers.walk import Parties, post_action, wait_until
+from workflows.lifespan import HISTORY_LIMIT
 
 # Clinical notes a clinician writes: they must never reach a timeline.
 SCREEN_NOTES = "stated a plan to hurt a named coworker"
@@ -40,6 +40,33 @@ OPS = Caller(role=Role.OPS, key_id="ops-key", key_name="ops")
 INSURER = Caller(role=Role.INSURER, key_id="ins-key", key_name="acme", insurer_id="acme-ins")
 CLINICIAN = Caller(role=Role.CLINICIAN, key_id="clin-key", key_name="on call")
 HOLD = {"safety_hold_placed", "safety_hold_lifted"}
+# The safety branch's steps (PRODUCT §4), written out: the rungs a safety case records in its
+# own timeline...
+CASE_STEPS = {
+    "safety_page_sent",
+    "safety_ack_missed",
+    "medical_director_paged",
+    "duty_to_protect_opened",
+    "duty_to_protect_closed",
+    "safety_case_acknowledged",
+    "safety_follow_up_sent",
+    "safety_case_resolved",
+}
+# ... and a moderate risk's referral to treatment (a claim event). The ladder is for those who
+# act on it; everyone else who reads the claim sees of the branch only the hold placed and lifted.
+LADDER = CASE_STEPS | {"referral_to_treatment"}
+# The event types each role may not see in a claim's timeline (§4: the insurer sees
+# `safety_hold: true` only, never the clinical detail; the examiner and the reviewers, who read
+# the claim for the exam and the report, see no more of it; an SRE reads no claim).
+NOT_SEEN: dict[Role, set[str]] = {
+    Role.OPS: set(),
+    Role.CLINICIAN: set(),
+    Role.INSURER: LADDER,
+    Role.EXAMINER: LADDER,
+    Role.REVIEWER: LADDER,
+    Role.SENIOR_REVIEWER: LADDER,
+    Role.SRE: LADDER,
+}
 
 
 def service(pool: asyncpg.Pool, client: Client, database_url: str, task_queue: str) -> ClaimService:
@@ -82,15 +109,11 @@ def expected_ladder(missed: int) -> list[str]:
 
 
 def test_only_ops_and_clinicians_see_the_ladder_and_every_reader_sees_the_hold():
-    for role in Role:
-        hidden = hidden_from(role)
-        assert not hidden & {EventType.SAFETY_HOLD_PLACED, EventType.SAFETY_HOLD_LIFTED}
-        sees_ladder = role in {Role.OPS, Role.CLINICIAN}
-        assert hidden == (frozenset() if sees_ladder else SAFETY_LADDER), role
-        assert sees_case_steps(role) is sees_ladder
-    # Every step a safety case records is a step of the ladder.
-    assert SAFETY_CASE_STEPS < SAFETY_LADDER
-    assert EventType.REFERRAL_TO_TREATMENT in SAFETY_LADDER - SAFETY_CASE_STEPS
+    assert set(NOT_SEEN) == set(Role)  # a new role gets its row here
+    for role, not_seen in NOT_SEEN.items():
+        assert {t.value for t in hidden_from(role)} == not_seen, role
+        # Case steps are read for those who see them, and only for them.
+        assert sees_case_steps(role) is (role in {Role.OPS, Role.CLINICIAN}), role
 
 
 @pytest.mark.usefixtures("ts_worker")
@@ -148,7 +171,7 @@ async def test_an_unacknowledged_case_shows_its_ladder_to_ops_and_clinicians_onl
         (resolved,) = [e for e in steps if e.type.value == "safety_case_resolved"]
         assert resolved.details == {"actions_taken": resolution["actions_taken"]}
         assert resolved.acted_by is not None and resolved.acted_by.role is Role.CLINICIAN
-        branch = [t for t in types(events) if t in HOLD or t in SAFETY_CASE_STEPS]
+        branch = [t for t in types(events) if t in HOLD or t in CASE_STEPS]
         assert branch.index("safety_hold_placed") < branch.index("safety_case_acknowledged")
         assert branch[-2:] == ["safety_case_resolved", "safety_hold_lifted"]
         assert clinical_words_in(events) == []
@@ -165,7 +188,7 @@ async def test_an_unacknowledged_case_shows_its_ladder_to_ops_and_clinicians_onl
     for reader in (INSURER, examiner):
         events = await claims.timeline(current, reader)
         assert case_steps(events) == []
-        assert [t for t in types(events) if t in HOLD | SAFETY_LADDER] == [
+        assert [t for t in types(events) if t in HOLD | LADDER] == [
             "safety_hold_placed",
             "safety_hold_lifted",
         ], reader.role
@@ -245,7 +268,7 @@ async def test_a_case_unacknowledged_for_a_month_continues_as_new_and_still_lift
     assert state.missed_acknowledgements >= 30 * 24 * 4 - 4
     runs = await case_runs(client, case_id)
     assert len(runs) >= 2, runs
-    assert max(runs) <= MAX_HISTORY_EVENTS, runs
+    assert max(runs) <= HISTORY_LIMIT, runs
 
     # Still the same case for the clinician: acknowledged and resolved on its latest run.
     await claims.act(booked.claim_id, Action.SAFETY_ACK, {"clinician_id": "dr-1"}, CLINICIAN)
@@ -318,7 +341,7 @@ async def test_through_the_api_ops_close_the_duty_to_protect_task_and_see_it_in_
     async with asyncio.timeout(30):
         while (ops := await lifted()) is None:
             await asyncio.sleep(0.1)
-    branch = [e for e in ops if e["type"] in HOLD | SAFETY_LADDER]
+    branch = [e for e in ops if e["type"] in HOLD | LADDER]
     steps = [e["type"] for e in branch if e["case_id"]]
     # Each rung in the order it happened (the clinician acted within the first window).
     assert steps[:2] == ["safety_page_sent", "duty_to_protect_opened"]
@@ -333,7 +356,7 @@ async def test_through_the_api_ops_close_the_duty_to_protect_task_and_see_it_in_
     assert branch[-1]["type"] == "safety_hold_lifted"
     assert [e["type"] for e in await timeline(parties.clinician) if e["case_id"]] == steps
     insurer = await timeline(parties.insurer)
-    assert [e["type"] for e in insurer if e["type"] in HOLD | SAFETY_LADDER] == [
+    assert [e["type"] for e in insurer if e["type"] in HOLD | LADDER] == [
         "safety_hold_placed",
         "safety_hold_lifted",
     ]
