@@ -5,6 +5,7 @@ the caller's scope is "no such claim", an action their role may not take is forb
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from codec import Sealer
 from domain import search_attributes as sa
 from domain.access import Capability, can_read, may, may_act, may_read_report
+from domain.envelope import REFUSAL
 from domain.errors import (
     ActionNotAllowed,
     ClaimError,
@@ -46,6 +48,7 @@ from domain.models import (
     ClaimStatus,
     Referral,
     Stage,
+    Superseded,
     TimelineEvent,
 )
 from domain.names import SAFETY_CASE_ACTIONS, Action, Query, Role
@@ -62,10 +65,13 @@ from domain.timeline import hidden_from, sees_case_steps
 from settings import Settings
 from store import case_events, idempotency, inbox
 from store import claims as claims_store
+from store import lineage as lineage_store
 from store import reports as reports_store
 from workflows import ClaimWorkflow
 
 T = TypeVar("T")
+
+log = logging.getLogger("ime.claims")
 
 
 def start_options(referral: Referral, workflow_id: str, settings: Settings) -> dict[str, Any]:
@@ -202,6 +208,13 @@ class ClaimService:
         everyone else without that branch's steps (`domain.timeline`)."""
         claim_events = await claims_store.list_events(self._pool, claim.claim_id)
         events = [TimelineEvent.model_validate(e, from_attributes=True) for e in claim_events]
+        if any(e.lineage for e in claim_events):
+            # Reset by an operator: what the run before did past the reset point is marked.
+            lineages = await lineage_store.of_claim(self._pool, claim.claim_id)
+            events = [
+                _superseded(event, lineages.superseded_by(claim_event.lineage, claim_event.seq))
+                for event, claim_event in zip(events, claim_events, strict=True)
+            ]
         if sees_case_steps(caller.role):
             steps = await case_events.for_claim(self._pool, claim.claim_id)
             # A case's step has no place in the claim's log (`seq`): `case_id` says whose it is.
@@ -388,6 +401,15 @@ class ClaimService:
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == ACTION_NOT_ALLOWED:
+                if cause.message.startswith(REFUSAL):
+                    # This process signed the action (`connections.ActionSigner`): the claim
+                    # refusing its envelope is the service's fault (signing keys that differ
+                    # between the API and the workers, clocks apart, an action queued past the
+                    # envelope's window), not the caller's, and not an answer to keep.
+                    log.error("a claim refused this process's signed action: %s", cause.message)
+                    raise Unavailable(
+                        "the claim could not verify this action; retry shortly"
+                    ) from None
                 raise ActionNotAllowed(cause.message) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError as err:
@@ -404,3 +426,10 @@ def _as_seen_by(caller: Caller, event: TimelineEvent) -> TimelineEvent:
     if caller.role is Role.OPS or acted_by is None or acted_by.key_id == caller.key_id:
         return event
     return event.model_copy(update={"acted_by": Caller(role=acted_by.role)})
+
+
+def _superseded(event: TimelineEvent, reset: lineage_store.Reset | None) -> TimelineEvent:
+    if reset is None:
+        return event
+    mark = Superseded(reset_seen_at=reset.recorded_at, resumed_after_seq=reset.from_seq - 1)
+    return event.model_copy(update={"superseded": mark})

@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel
+from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import (
@@ -31,8 +32,15 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
+from domain.envelope import Reason, refusal_message
+from domain.models import ActionInput
+from domain.refusal import refuse
+
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+# Put by the worker's codec on each payload it decrypted (never by anyone else: it is taken off
+# a payload that arrived in plaintext), for its payload converter to see (`worker_converter`).
+OPENED = "ime-opened-with-key"
 _NONCE_BYTES = 12
 
 
@@ -130,6 +138,70 @@ class ModelPayloadConverter(PydanticPayloadConverter):
                 for c in self.converters.values()
             )
         )
+
+
+class OpeningCodec(PayloadCodec):
+    """The worker's codec: the given codec, and a mark on every payload it decrypted, so that
+    the worker's converter can tell what arrived sealed from what arrived in plaintext."""
+
+    def __init__(self, inner: PayloadCodec) -> None:
+        self._inner = inner
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self._inner.encode(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        decoded = await self._inner.decode(payloads)
+        marked = []
+        for before, after in zip(payloads, decoded, strict=True):
+            payload = Payload()
+            payload.CopyFrom(after)
+            if before.metadata.get("encoding") == ENCODING:
+                payload.metadata[OPENED] = before.metadata.get(KEY_ID, b"")
+            elif OPENED in payload.metadata:
+                del payload.metadata[OPENED]  # a plaintext payload claiming to have been sealed
+            marked.append(payload)
+        return marked
+
+
+class WorkerPayloadConverter(ModelPayloadConverter):
+    """The worker's payload converter: refuses an action (an Update's argument) that arrived in
+    plaintext. Only for new work: a workflow's replay decodes what its history holds, and a
+    refusal there would fail the claim's workflow task on every attempt. Raised while the
+    Update's argument is decoded, the refusal rejects the Update before its validator runs:
+    nothing reaches the history."""
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: list[type] | None = None
+    ) -> list[Any]:
+        if type_hints and _new_workflow_work():
+            for payload, hint in zip(payloads, type_hints, strict=False):
+                if _is_action(hint) and OPENED not in payload.metadata:
+                    raise refuse(refusal_message(Reason.PLAINTEXT))
+        return super().from_payloads(payloads, type_hints)
+
+
+def _new_workflow_work() -> bool:
+    return workflow.in_workflow() and not workflow.unsafe.is_replaying()
+
+
+def _is_action(hint: object) -> bool:
+    return isinstance(hint, type) and issubclass(hint, ActionInput)
+
+
+def worker_converter(converter: DataConverter) -> DataConverter:
+    """A client's converter as the worker uses it: its codec marks what it decrypted, and
+    actions that arrived in plaintext are refused (`WorkerPayloadConverter`). Without a codec
+    nothing arrives sealed, so every action would be refused: a worker needs the key ring."""
+    if converter.payload_codec is None:
+        raise ValueError("the worker needs the payload codec (the key ring)")
+    if not issubclass(converter.payload_converter_class, ModelPayloadConverter):
+        raise ValueError("the worker's converter is the service's (codec.data_converter)")
+    return dataclasses.replace(
+        converter,
+        payload_codec=OpeningCodec(converter.payload_codec),
+        payload_converter_class=WorkerPayloadConverter,
+    )
 
 
 def data_converter(ring: KeyRing) -> DataConverter:

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
-from temporalio.client import Client
+from temporalio.api.common.v1 import Payload
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    WorkflowUpdateHandle,
+)
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from codec import KeyRing, Sealer, data_converter, dev_key_ring
+from domain.envelope import HEADER, SigningKeys, UpdateCall, seal, sent_form
 from observability.temporal import client_interceptors
 from settings import Settings
 from store.db import create_pool
@@ -30,6 +43,54 @@ def sealer(settings: Settings) -> Sealer:
     return Sealer(key_ring(settings))
 
 
+def signing_keys(settings: Settings) -> SigningKeys:
+    return SigningKeys(settings.signing_keys())
+
+
+async def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class ActionSigner(Interceptor):
+    """Signs every Update its client sends (`domain.envelope`): the workers refuse an Update
+    without the envelope. On the clients of the API and the CLI (`connect_temporal`), the only
+    senders of actions. `clock`: when an envelope is signed (tests on the time-skipping server
+    give its time)."""
+
+    def __init__(
+        self, keys: SigningKeys, clock: Callable[[], Awaitable[datetime]] = _wall_clock
+    ) -> None:
+        self.keys = keys
+        self.clock = clock
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _SigningOutbound(next, self)
+
+
+class _SigningOutbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, signer: ActionSigner) -> None:
+        super().__init__(next)
+        self._signer = signer
+
+    async def start_workflow_update(
+        self, input: StartWorkflowUpdateInput
+    ) -> WorkflowUpdateHandle[Any]:
+        # The id is chosen here when the caller gave none, so that it can be signed.
+        input.update_id = input.update_id or str(uuid.uuid4())
+        call = UpdateCall(
+            workflow_id=input.id,
+            update=input.update,
+            update_id=input.update_id,
+            args=[sent_form(arg) for arg in input.args],
+        )
+        envelope = seal(
+            self._signer.keys, call, nonce=secrets.token_hex(16), now=await self._signer.clock()
+        )
+        header = Payload(metadata={"encoding": b"json/plain"}, data=envelope.to_json())
+        input.headers = {**input.headers, HEADER: header}
+        return await super().start_workflow_update(input)
+
+
 async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
     tls = temporal_tls(settings)
     try:
@@ -39,7 +100,8 @@ async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -
             data_converter=data_converter(key_ring(settings)),
             tls=tls,
             api_key=settings.temporal_api_key or None,
-            interceptors=client_interceptors(settings),
+            # The signer innermost: it signs what the others (tracing) leave of the call.
+            interceptors=[*client_interceptors(settings), ActionSigner(signing_keys(settings))],
             runtime=runtime,
         )
     except RuntimeError as err:

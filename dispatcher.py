@@ -26,9 +26,13 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient(timeout=SEND_TIMEOUT, follow_redirects=False) as http:
-        relay = Relay(pool, sealer(settings), Channels(settings, http), settings)
+        channels = Channels(settings, http)
+        relay = Relay(pool, sealer(settings), channels, settings)
         log.info("dispatcher %s delivering", relay.owner)
-        await relay.run(stop)
+        try:
+            await relay.run(stop)
+        finally:
+            await channels.aclose()
     await pool.close()
 
 

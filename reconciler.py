@@ -1,5 +1,6 @@
 """Closing the claims whose workflow ended outside the service (`Reconciler`, which `worker.py`
-runs beside the worker)."""
+runs beside the worker): the projection closed, the slot released, the step items closed, and
+the safety hold lifted once the claim's safety cases have ended."""
 
 from __future__ import annotations
 
@@ -45,7 +46,10 @@ _UNREACHABLE: tuple[type[Exception], ...] = (RPCError, *POSTGRES_DOWN)
 
 class Reconciler:
     """Closes, in the projection insurers poll, the claims whose workflow was terminated in the
-    Temporal UI (or failed, timed out, was cancelled) — `store.reconcile.close_ended`.
+    Temporal UI (or failed, timed out, was cancelled) — `store.reconcile.close_ended` — releasing
+    the examiner's booked slot and closing the claim's open step items in the same transaction;
+    then lifts the safety hold of such a claim once its safety cases (which outlive it) have all
+    ended — `store.reconcile.lift_hold`.
 
     Why a background task of the worker: the worker is the process that always runs wherever
     claims run, already holds a Temporal client and a Postgres pool, and is what `make run`'s
@@ -56,6 +60,8 @@ class Reconciler:
     ended runs closed since the previous sweep (minus an overlap; the first sweep of a process
     looks at all of them) and only for those still open in Postgres asks Temporal again which
     run is the latest: a reset or continued claim lives on in a newer run and is left alone.
+    The holds and leftovers are read from Postgres (terminated claims still on hold, or still
+    holding a slot or an open item: a handful) and checked against Temporal each sweep.
     """
 
     def __init__(
@@ -68,7 +74,15 @@ class Reconciler:
         self._since: datetime | None = None
 
     async def sweep(self) -> int:
-        """One pass; how many claims it closed."""
+        """One pass; how many claims it closed. After closing, it releases what terminated claims
+        still hold (`_tidy`) and lifts the holds whose safety cases have all ended
+        (`_lift_holds`)."""
+        closed = await self._close_ended()
+        await self._tidy()
+        await self._lift_holds()
+        return closed
+
+    async def _close_ended(self) -> int:
         started = datetime.now(UTC)
         query = _ENDED_QUERY
         if self._since is not None:
@@ -94,6 +108,98 @@ class Reconciler:
                 keep.append(ended[workflow_id])
         self._since = min(keep) - SWEEP_OVERLAP
         return closed
+
+    async def _tidy(self) -> None:
+        """Release the slot and close the step items of terminated claims that still hold them
+        (closed before the reconciler did so, or written to by an activity that outlived the
+        run). A claim whose workflow runs again (an operator reset it) is its workflow's."""
+        for workflow_id in await reconcile_store.leftovers(self._pool):
+            try:
+                if await self._running(workflow_id):
+                    continue
+                async with self._pool.acquire() as conn:
+                    released = await reconcile_store.tidy(conn, self._sealer, workflow_id)
+                if released is not None:
+                    log.info(
+                        "terminated claim %s released: %d appointments, %d inbox items",
+                        workflow_id,
+                        released.appointments,
+                        released.items,
+                    )
+            except _UNREACHABLE as err:
+                log.warning("reconciler could not tidy %s: %s", workflow_id, type(err).__name__)
+
+    async def _lift_holds(self) -> None:
+        """Lift the safety hold of each terminated claim whose safety cases have all ended. The
+        claim's workflow would have (it watches its cases), but it runs no more code."""
+        for held in await reconcile_store.held_ended(self._pool):
+            try:
+                if await self._running(held.workflow_id):
+                    continue
+                ended = await self._cases_ended(held)
+                if ended is None:
+                    continue  # a case is still open: the hold stays
+                async with self._pool.acquire() as conn:
+                    status = await reconcile_store.lift_hold(
+                        conn, self._sealer, held.workflow_id, ended, datetime.now(UTC)
+                    )
+                if status is not None:
+                    log.info(
+                        "claim %s safety hold lifted: its case %s %s",
+                        status.claim_id,
+                        ended.case_id,
+                        ended.execution_status,
+                    )
+            except _UNREACHABLE as err:
+                log.warning(
+                    "reconciler could not check the hold of %s: %s",
+                    held.workflow_id,
+                    type(err).__name__,
+                )
+
+    async def _cases_ended(
+        self, held: reconcile_store.HeldClaim
+    ) -> reconcile_store.EndedCase | None:
+        """The last of the claim's safety cases to end; None while one is still running. Cases
+        are numbered from 1 (`<workflow id>-safety-N`): every one the claim recorded is looked
+        at, then the next numbers until Temporal knows none."""
+        last: reconcile_store.EndedCase | None = None
+        number = 0
+        while True:
+            number += 1
+            case_id = f"{held.workflow_id}-safety-{number}"
+            try:
+                described = await self._client.get_workflow_handle(case_id).describe(
+                    rpc_timeout=_RPC_TIMEOUT
+                )
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                if number > held.known_cases:
+                    break
+                # Recorded, but past Temporal's retention: it ended long ago.
+                ended = reconcile_store.EndedCase(case_id, "gone", None)
+            else:
+                if described.status in (None, WorkflowExecutionStatus.RUNNING):
+                    return None
+                ended = reconcile_store.EndedCase(
+                    case_id, described.status.name.lower(), described.close_time
+                )
+            if last is None or _later(ended, last):
+                last = ended
+        return last
+
+    async def _running(self, workflow_id: str) -> bool:
+        """The workflow's latest run is running (an operator reset or restarted it)."""
+        try:
+            described = await self._client.get_workflow_handle(workflow_id).describe(
+                rpc_timeout=_RPC_TIMEOUT
+            )
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return described.status is WorkflowExecutionStatus.RUNNING
 
     async def _close(self, run: reconcile_store.EndedRun, now: datetime) -> int:
         async with self._pool.acquire() as conn:
@@ -140,3 +246,10 @@ class Reconciler:
                 log.warning("reconciler sweep failed: %s", type(err).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def _later(one: reconcile_store.EndedCase, other: reconcile_store.EndedCase) -> bool:
+    """`one` ended after `other` (a case Temporal no longer knows ended before any it knows)."""
+    if one.closed_at is None:
+        return False
+    return other.closed_at is None or one.closed_at >= other.closed_at

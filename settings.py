@@ -18,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 
 DEV_ID_SECRET = "dev-only-change-me"
 DEV_API_KEY_SECRET = "dev-only-api-key-secret"
+DEV_ACTION_SIGNING_KEY = "dev-only-action-signing-key"
 
 
 class Settings(BaseSettings):
@@ -70,11 +71,20 @@ class Settings(BaseSettings):
     id_secret: str = Field(default=DEV_ID_SECRET, repr=False)
     # Secret keying the hashes of API keys in the database (a leaked table reveals no key).
     api_key_secret: str = Field(default=DEV_API_KEY_SECRET, repr=False)
+    # Keys of the HMAC that the API (and the CLI) sign every action with and the worker checks
+    # before the action reaches a claim (`domain.envelope`): comma-separated, the first signs,
+    # all verify (rotation). Only the API, the CLI and the workers hold them.
+    action_signing_keys: str = Field(default=DEV_ACTION_SIGNING_KEY, repr=False)
     # How long an API process trusts what it read of a key: a revoked or expired key stops
     # working within this many seconds on every process (at most 5).
     api_key_cache_seconds: float = Field(default=2.0, ge=0, le=5)
     # How long an SRE's codec session (the cookie the Temporal UI sends) lasts.
     codec_session_hours: float = Field(default=8.0, gt=0, le=24)
+    # Failed authentications per client address: past this many within the window, a request
+    # that does not authenticate is answered 429 with Retry-After (0: no limit). Successful
+    # requests are never limited.
+    auth_failure_limit: int = Field(default=300, ge=0)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -84,6 +94,11 @@ class Settings(BaseSettings):
 
     # Largest request body the API reads; bigger ones are refused with 413.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Slow clients are cut off: a request's head (line and headers) must arrive within this long
+    # of the connection opening or the previous answer (else the connection is closed), and its
+    # whole body within this long of the head (else 408). See docs/operations.md.
+    request_head_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # Payload encryption key ring, `kid:<base64 32-byte key>,...`; new payloads use the active key
     # (default: the last). Empty means the dev ring in `<data_dir>/codec-keys.json`.
@@ -96,6 +111,10 @@ class Settings(BaseSettings):
     def cors_origins(self) -> list[str]:
         local = [f"http://localhost:{self.ui_port}", f"http://127.0.0.1:{self.ui_port}"]
         return self.codec_cors_origins or local
+
+    def signing_keys(self) -> list[str]:
+        """The action signing keys, the one that signs first."""
+        return [key.strip() for key in self.action_signing_keys.split(",") if key.strip()]
 
     @property
     def development(self) -> bool:
@@ -174,6 +193,8 @@ class Settings(BaseSettings):
             )
             if value == dev or len(value) < 32
         ]
+        if any(k == DEV_ACTION_SIGNING_KEY or len(k) < 32 for k in self.signing_keys()):
+            wrong.append("IME_ACTION_SIGNING_KEYS (each key)")
         if not self.codec_keys:
             wrong.append("IME_CODEC_KEYS (the dev key ring is for development only)")
         problems = []
@@ -190,6 +211,12 @@ class Settings(BaseSettings):
             )
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _some_action_signing_key(self) -> Settings:
+        if not self.signing_keys():
+            raise ValueError("IME_ACTION_SIGNING_KEYS is empty: actions could not be signed")
         return self
 
     @model_validator(mode="after")

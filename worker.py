@@ -14,12 +14,14 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, Worker
 
 from activities import ClaimActivities
-from connections import connect_temporal, open_pool, sealer
+from codec import worker_converter
+from connections import connect_temporal, open_pool, sealer, signing_keys
 from observability.process import setup
 from observability.temporal import ActivityLogContext, core_logging
 from reconciler import Reconciler
 from settings import Settings, get_settings
 from workflows import WORKFLOWS
+from workflows.action_guard import ActionGuard
 
 log = logging.getLogger("ime.worker")
 
@@ -31,12 +33,13 @@ def build_worker(
     interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     return Worker(
-        client,
+        worker_client(client),
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=activities.all(),
-        # Lines logged while an activity runs carry its workflow run and claim.
-        interceptors=[ActivityLogContext(), *interceptors],
+        # An Update reaches a claim only with the envelope the API signed for it; lines logged
+        # while an activity runs carry its workflow run and claim.
+        interceptors=[ActionGuard(signing_keys(settings)), ActivityLogContext(), *interceptors],
         # On SIGTERM running activities get this long to finish before they are cancelled
         # (and retried elsewhere: every side effect is idempotent).
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -44,6 +47,14 @@ def build_worker(
         # default): failover within seconds, as the DEMO profile's waits are seconds long.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )
+
+
+def worker_client(client: Client) -> Client:
+    """The client as its workers use it: actions that arrive in plaintext (not sealed by the
+    payload codec) are refused (`codec.worker_converter`)."""
+    config = client.config()
+    config["data_converter"] = worker_converter(config["data_converter"])
+    return Client(**config)
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:

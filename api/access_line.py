@@ -1,6 +1,7 @@
 """Every request's identity and its one log line, outermost of the app's own middleware.
 
-The request id is the caller's `X-Request-ID` when it is a sane token, else a new one; it is
+The request id is the caller's `X-Request-ID` when it is a UUID or up to 64 hex digits, else a
+new one (32 hex digits): anything else a caller sends is neither logged nor echoed. It is
 echoed in the answer, kept in `scope["state"]["request_id"]` (the access log table records it)
 and bound to every log line written while the request runs. When the answer is done, one line:
 method, route template, status, duration, and the claim when the route names one. Never the
@@ -23,7 +24,11 @@ from observability.logs import get_logger
 
 log = get_logger("ime.api.access")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A UUID (any case, with its hyphens) or 1 to 64 hex digits: an id, and nothing else.
+_REQUEST_ID = re.compile(
+    r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"|[0-9A-Fa-f]{1,64})$"
+)
 
 
 class AccessLine:
@@ -80,5 +85,5 @@ def _inbound_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             candidate = value.decode("latin-1")
-            return candidate if _REQUEST_ID.match(candidate) else None
+            return candidate if _REQUEST_ID.fullmatch(candidate) else None
     return None

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors, metrics, openapi
 from api.access_line import AccessLine
+from api.anti_framing import AntiFraming
 from api.auth import Authenticator
 from api.boundary import Boundary
 from api.routes import claims, codec, examiners, health, inbox, webhooks
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         read_deadline_seconds=settings.database_acquire_timeout_seconds
         + settings.database_statement_timeout_seconds,
         action_deadline_seconds=settings.action_timeout_seconds + 5,
+        body_deadline_seconds=settings.request_body_timeout_seconds,
     )
     # Outermost: the Temporal UI calls the codec endpoints from the browser (with credentials).
     app.add_middleware(
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Around everything: the request id, the request's log line and its HTTP metrics (also for
     # refused ones).
     app.add_middleware(AccessLine, answered=answered)
+    # Every HTML answer (the /docs page, the codec sign-in page) refuses to be framed.
+    app.add_middleware(AntiFraming)
     if tracing_enabled(settings):
         # Outermost, so that the access line is written inside the request's span.
         app.add_middleware(RequestSpans)

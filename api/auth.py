@@ -4,7 +4,14 @@ session cookie obtained with their key.
 A key is found by its public id with one indexed lookup, checked against its keyed hash, and
 refused when revoked or expired. What a process read of a key it trusts for at most
 `api_key_cache_seconds` (≤ 5 s), so a revocation reaches every API process within that time
-while a busy caller costs no lookup per request.
+while a busy caller costs no lookup per request. An id that names no key is remembered as
+unknown for as long, in a cache of bounded size (`UNKNOWN_KEYS_CACHED`): made-up ids cannot grow
+the process's memory, and one repeated costs no lookup.
+
+Failed authentications are limited per client address (`FailureLimiter`): past
+`auth_failure_limit` failures within `auth_failure_window_seconds`, a request that does not
+authenticate is answered 429 with `Retry-After`, without a lookup for an id this process has not
+found before. A request that authenticates is never limited.
 """
 
 from __future__ import annotations
@@ -14,12 +21,16 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import math
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from cachetools import TTLCache
 
+from api.errors import TooManyFailures
 from domain.errors import Unauthenticated
 from domain.keys import is_key_id, key_id_of, matches
 from domain.models import Caller
@@ -30,45 +41,128 @@ from store.api_keys import ApiKey
 CODEC_SESSION_COOKIE = "ime_codec_session"
 # last_used_at is written at most this often per key and process: it is for humans, not audits.
 _LAST_USED_EVERY = timedelta(minutes=1)
+# How many ids naming no key a process remembers (each for api_key_cache_seconds), and how many
+# client addresses the failure limiter follows.
+UNKNOWN_KEYS_CACHED = 10_000
+ADDRESSES_FOLLOWED = 100_000
+
+
+class FailureLimiter:
+    """Failed authentications per client address: a token bucket each, of `limit` failures
+    refilled over `window_seconds`; 0 turns the limit off. Addresses are followed in a bounded
+    cache and forgotten once their bucket would be full again."""
+
+    def __init__(
+        self, limit: int, window_seconds: float, *, addresses: int = ADDRESSES_FOLLOWED
+    ) -> None:
+        self._limit = limit
+        self._rate = limit / window_seconds
+        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(
+            maxsize=addresses, ttl=window_seconds
+        )
+
+    def retry_after(self, address: str | None) -> int | None:
+        """Whole seconds until `address` may fail again; None while it may."""
+        if address is None or self._limit <= 0:
+            return None
+        tokens = self._tokens(address, time.monotonic())
+        if tokens >= 1:
+            return None
+        return max(1, math.ceil((1 - tokens) / self._rate))
+
+    def failed(self, address: str | None) -> None:
+        if address is None or self._limit <= 0:
+            return
+        now = time.monotonic()
+        self._buckets[address] = (self._tokens(address, now) - 1, now)
+
+    def _tokens(self, address: str, now: float) -> float:
+        found = self._buckets.get(address)
+        if found is None:
+            return float(self._limit)
+        tokens, at = found
+        return min(float(self._limit), tokens + (now - at) * self._rate)
+
+
+_THROTTLED = "too many failed authentications from this address; retry later"
 
 
 @dataclass
 class _Cached:
-    key: ApiKey | None  # None: no such key
+    key: ApiKey
     read_at: float
 
 
 class Authenticator:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        *,
+        unknown_keys_cached: int = UNKNOWN_KEYS_CACHED,
+    ) -> None:
         self._pool = pool
         self._secret = settings.api_key_secret
         self._ttl = settings.api_key_cache_seconds
         self._timeout = settings.database_statement_timeout_seconds
         self._session_ttl = timedelta(hours=settings.codec_session_hours)
-        self._cache: dict[str, _Cached] = {}
+        # Keys found in Postgres (as many as there are keys: callers cannot add to it).
+        self._keys: dict[str, _Cached] = {}
+        # Ids that named no key: bounded, each forgotten after the cache period.
+        self._unknown: TTLCache[str, bool] = TTLCache(
+            maxsize=unknown_keys_cached, ttl=max(self._ttl, 0.001)
+        )
+        self._limiter = FailureLimiter(
+            settings.auth_failure_limit, settings.auth_failure_window_seconds
+        )
         self._used_at: dict[str, datetime] = {}
         self._touches: set[asyncio.Task[None]] = set()
 
-    async def from_bearer(self, authorization: str | None) -> Caller:
-        """The caller of an `Authorization` header, or Unauthenticated (401)."""
+    async def from_bearer(self, authorization: str | None, client: str | None = None) -> Caller:
+        """The caller of an `Authorization` header, or Unauthenticated (401); TooManyFailures
+        (429) instead when `client` (the caller's address) failed too often."""
         scheme, _, token = (authorization or "").partition(" ")
         key_id = key_id_of(token.strip()) if scheme.lower() == "bearer" else None
-        if key_id is None:
-            raise Unauthenticated("a valid API key is required (Authorization: Bearer <key>)")
-        key = await self._find(key_id)
-        if key is None or not matches(self._secret, token.strip(), key.secret_hash):
-            raise Unauthenticated("the API key is not valid")
-        return self._caller(key)
+        async with self._limited(client, key_id):
+            if key_id is None:
+                raise Unauthenticated("a valid API key is required (Authorization: Bearer <key>)")
+            key = await self._find(key_id)
+            if key is None or not matches(self._secret, token.strip(), key.secret_hash):
+                raise Unauthenticated("the API key is not valid")
+            return self._caller(key)
 
-    async def from_session(self, cookie: str | None) -> Caller:
-        """The caller of a codec session cookie (see `session_cookie`), or Unauthenticated."""
+    async def from_session(self, cookie: str | None, client: str | None = None) -> Caller:
+        """The caller of a codec session cookie (see `session_cookie`), or Unauthenticated;
+        limited like `from_bearer`."""
         key_id, expires = _open_session(self._secret, cookie or "")
-        if key_id is None or expires is None or expires <= time.time():
-            raise Unauthenticated("sign in to the codec with an sre or ops key")
-        key = await self._find(key_id)
-        if key is None:
-            raise Unauthenticated("the API key is not valid")
-        return self._caller(key)
+        async with self._limited(client, key_id):
+            if key_id is None or expires is None or expires <= time.time():
+                raise Unauthenticated("sign in to the codec with an sre or ops key")
+            key = await self._find(key_id)
+            if key is None:
+                raise Unauthenticated("the API key is not valid")
+            return self._caller(key)
+
+    @contextlib.asynccontextmanager
+    async def _limited(self, client: str | None, key_id: str | None) -> AsyncIterator[None]:
+        """Count a failed authentication against `client`. Past its limit, a failure is answered
+        429, and an id this process never found is refused before any lookup; a key it found
+        goes on to be checked, and passes if it is good (success is never limited)."""
+        wait = self._limiter.retry_after(client)
+        if wait is not None and (key_id is None or key_id not in self._keys):
+            raise TooManyFailures(_THROTTLED, retry_after=wait)
+        try:
+            yield
+        except Unauthenticated:
+            self._limiter.failed(client)
+            if wait is None:  # within the limit: said as it is
+                raise
+            wait = self._limiter.retry_after(client) or wait
+            raise TooManyFailures(_THROTTLED, retry_after=wait) from None
+
+    def cached(self) -> tuple[int, int]:
+        """How many keys, and how many unknown ids, this process remembers."""
+        return len(self._keys), len(self._unknown)
 
     def session_cookie(self, caller: Caller) -> tuple[str, int]:
         """A signed session for `caller`'s key: (cookie value, max age in seconds). It lasts no
@@ -80,7 +174,8 @@ class Authenticator:
 
     def forget(self) -> None:
         """Drop what this process cached (tests; a manual "revoke now")."""
-        self._cache.clear()
+        self._keys.clear()
+        self._unknown.clear()
 
     async def close(self) -> None:
         for task in list(self._touches):
@@ -100,12 +195,19 @@ class Authenticator:
         )
 
     async def _find(self, key_id: str) -> ApiKey | None:
-        cached = self._cache.get(key_id)
+        cached = self._keys.get(key_id)
         if cached is not None and time.monotonic() - cached.read_at < self._ttl:
             return cached.key
+        if key_id in self._unknown:
+            return None
         async with asyncio.timeout(self._timeout):
             key = await api_keys.find(self._pool, key_id)
-        self._cache[key_id] = _Cached(key, time.monotonic())
+        if key is None:
+            self._keys.pop(key_id, None)  # deleted since
+            if self._ttl > 0:
+                self._unknown[key_id] = True
+        else:
+            self._keys[key_id] = _Cached(key, time.monotonic())
         return key
 
     def _note_use(self, key_id: str, now: datetime) -> None:

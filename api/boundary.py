@@ -1,9 +1,10 @@
 """The API's boundary, before any route runs: who is calling, what they send, how long it may take,
 and the access log of what they read and did.
 
-In order: the caller is authenticated (401), the body must be JSON (415) and no larger than the
-limit (413), the request gets a deadline (503 when it passes), and every request on a claim is
-written to the access log before its answer leaves. Routes then check scope and role (404/403)
+In order: the caller is authenticated (401; 429 for an address that failed too often), the body
+must be JSON (415), no larger than the limit (413) and arrive within its deadline (408), the
+request gets a deadline (503 when it passes), and every request on a claim is written to the
+access log before its answer leaves. Routes then check scope and role (404/403)
 before they look at the body (422).
 """
 
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import CODEC_SESSION_COOKIE, Authenticator
-from api.errors import error_response
+from api.errors import RequestTimeout, error_response
 from domain.errors import ClaimError, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from domain.ids import plausible_claim_id
 from domain.models import Caller
@@ -39,9 +40,11 @@ class Boundary:
         max_body_bytes: int,
         read_deadline_seconds: float,
         action_deadline_seconds: float,
+        body_deadline_seconds: float = 30.0,
     ) -> None:
         self.app = app
         self._max_body = max_body_bytes
+        self._body_deadline = body_deadline_seconds
         self._read_deadline = read_deadline_seconds
         self._action_deadline = action_deadline_seconds
 
@@ -77,13 +80,17 @@ class Boundary:
         if not (path.startswith(("/v1/", "/codec/")) or path in ("/v1", "/metrics")):
             return None  # not a route of ours: the router answers 404
         authorization = request.headers.get("authorization")
+        client = request.client.host if request.client else None
         if path.startswith("/codec/") and authorization is None:
-            return await authenticator.from_session(request.cookies.get(CODEC_SESSION_COOKIE))
-        return await authenticator.from_bearer(authorization)
+            cookie = request.cookies.get(CODEC_SESSION_COOKIE)
+            return await authenticator.from_session(cookie, client)
+        return await authenticator.from_bearer(authorization, client)
 
     async def _checked_body(self, request: Request, receive: Receive) -> Receive:
-        """Refuse a body that is not JSON (415) or too large (413), announced or streamed. The
-        body is read here, bounded, and handed to the route as if it were being received."""
+        """Refuse a body that is not JSON (415), too large (413, announced or streamed) or slower
+        to arrive than the body deadline (408: a slow client is cut off; the request deadline
+        starts only once the body is in). The body is read here, bounded in size and time, and
+        handed to the route as if it were being received."""
         length = request.headers.get("content-length")
         has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
         if request.method not in _BODY_METHODS or not has_body:
@@ -96,17 +103,21 @@ class Boundary:
             raise too_large
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return receive  # the client went away: let the route notice
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body:
-                raise too_large
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self._body_deadline):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return receive  # the client went away: let the route notice
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self._max_body:
+                        raise too_large
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise RequestTimeout("the body did not arrive in time") from None
         body = b"".join(chunks)
         delivered = False
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError
 
-from domain.errors import ClaimError, InvalidInput, Unavailable
+from domain.errors import ClaimError, InvalidInput, Unavailable, describe_errors
 from store.db import POSTGRES_DOWN
 
 # Failures of a dependency rather than of the request: the caller should retry.
@@ -41,6 +41,24 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class RequestTimeout(ClaimError):
+    """The request's body did not arrive in time (a slow client is cut off)."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
+class TooManyFailures(ClaimError):
+    """Too many failed authentications from the caller's address: retry after `retry_after`."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def error_json(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
@@ -51,7 +69,12 @@ def error_json(status: int, code: str, message: str, details: Any = None) -> JSO
 
 
 def error_response(err: ClaimError) -> JSONResponse:
-    return error_json(err.status_code, err.code, err.message, err.details)
+    answer = error_json(err.status_code, err.code, err.message, err.details)
+    if isinstance(err, TooManyFailures):
+        answer.headers["Retry-After"] = str(err.retry_after)
+    if isinstance(err, RequestTimeout):
+        answer.headers["Connection"] = "close"  # what is left of the body is not awaited
+    return answer
 
 
 def install(app: FastAPI) -> None:
@@ -61,14 +84,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, err: RequestValidationError) -> JSONResponse:
-        details = [
-            {
-                "field": ".".join(str(p) for p in e.get("loc", ())),
-                "message": e.get("msg", ""),
-                "type": e.get("type", ""),
-            }
-            for e in err.errors()
-        ]
+        details = describe_errors(err.errors())
         return error_json(422, InvalidInput.code, "the request is invalid", details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -21,12 +21,17 @@ _WHY = {
     401: "no API key, or one that is malformed, unknown, revoked or expired",
     403: "the caller's role may not do this",
     404: "no such claim (or not one the caller may read)",
+    408: "the body did not arrive in time",
     409: "not allowed in the claim's current state",
     413: "the body is larger than the limit",
     415: "the body is not application/json",
     422: "the input is invalid",
+    429: "too many failed authentications from this address; retry after `Retry-After` seconds",
     503: "a dependency did not answer in time; retry",
 }
+# What the boundary may answer besides: 429 wherever a key is checked (401), 408 wherever a body
+# is read (413).
+_WITH = {401: 429, 413: 408}
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -38,7 +43,8 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The error answers of a route, each in the one error shape."""
-    return {code: {"model": ErrorResponse, "description": _WHY[code]} for code in codes}
+    every = sorted({*codes, *(_WITH[c] for c in codes if c in _WITH)})
+    return {code: {"model": ErrorResponse, "description": _WHY[code]} for code in every}
 
 
 def who(roles: Iterable[str], note: str = "") -> str:

@@ -27,7 +27,7 @@ from workflows import ClaimWorkflow
 
 # How often the driver reads the status while it waits for the booking.
 BOOKING_POLL_SECONDS = 0.2
-# After the appointment's start, before the exam is recorded (tests/walk.py waits the same).
+# After the appointment's start, before the exam is recorded (tests/helpers/walk.py waits the same).
 EXAM_MARGIN_SECONDS = 0.5
 
 INSURER = Caller(role=Role.INSURER, key_name="bench insurer", insurer_id=BENCH_INSURER)

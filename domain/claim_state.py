@@ -37,6 +37,7 @@ from domain.models import (
     ExaminerRef,
     ExaminerSearch,
     ExamReport,
+    Lineage,
     Outcome,
     Recommendation,
     Referral,
@@ -111,6 +112,9 @@ class ClaimState(ClaimIdentity):
     safety_cases_opened: int = 0
     # Events recorded so far: the audit sequence and the projection's version.
     seq: int = 0
+    # Set when an operator resets the claim's workflow: the writes from then on are the reset
+    # run's lineage (`Lineage`), so that what the run before did is superseded, not collided with.
+    lineage: Lineage | None = None
 
     @classmethod
     def open(
@@ -463,6 +467,17 @@ class ClaimState(ClaimIdentity):
 
     # --- recording ------------------------------------------------------------------------------
 
+    def branch(self, run_tag: str) -> Lineage:
+        """The workflow was reset to this point (its run `run_tag`): the writes from here on
+        are a new lineage's, branched from the current one at the next sequence number."""
+        parent = self.lineage.id if self.lineage else ""
+        self.lineage = Lineage(id=run_tag, parent=parent, from_seq=self.seq + 1)
+        return self.lineage
+
+    @property
+    def lineage_tag(self) -> str | None:
+        return self.lineage.id if self.lineage else None
+
     def next_event(self, now: datetime) -> int:
         """A transition is being recorded: its sequence number (and the new version)."""
         self.seq += 1
@@ -475,3 +490,10 @@ class ClaimContinuation(BaseModel):
 
     intake: ClaimIntake
     state: ClaimState
+
+
+def unpack(start: ClaimIntake | ClaimContinuation) -> tuple[ClaimIntake, ClaimState | None]:
+    """A claim run's input: its intake, and the state it continues (None for its first run)."""
+    if isinstance(start, ClaimContinuation):
+        return start.intake, start.state
+    return start, None

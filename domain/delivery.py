@@ -84,6 +84,39 @@ INBOX: dict[tuple[Recipient, Template], Role] = {
     },
 }
 
+# A claim whose workflow ended outside the service (terminated in Temporal) asks nothing more of
+# anyone: its open inbox items of these kinds close with it (`store.reconcile`), as its slot is
+# released. The other kinds outlive it: the safety branch's (the person is still at risk, and a
+# safety case outlives its claim), a notice that did not reach someone, the ops follow-up of the
+# ending itself, and whatever the workflow had already closed the claim with.
+CLOSED_WITH_ENDED_CLAIM = frozenset(
+    {
+        Template.APPOINTMENT_REQUEST,
+        Template.NO_EXAMINER_AVAILABLE,
+        Template.DEADLINE_REMINDER,
+        Template.DEADLINE_BREACHED,
+        Template.ADDENDUM_REQUEST,
+        Template.QA_ADDENDA_EXHAUSTED,
+        Template.REPORT_TO_REVIEW,
+        Template.REVIEW_ADDENDA_EXHAUSTED,
+        Template.RECORDS_TO_EXAMINER,
+    }
+)
+OUTLIVE_ENDED_CLAIM = frozenset(
+    {
+        Template.DUTY_TO_PROTECT_TASK,
+        Template.SAFETY_PAGE,
+        Template.SAFETY_ESCALATION,
+        Template.SAFETY_UNRESOLVED,
+        Template.REFERRAL_TO_TREATMENT,
+        Template.SAFETY_CASE_ENDED_UNRESOLVED,
+        Template.DELIVERY_DEAD,
+        Template.NOTIFICATION_DATA_CLEANED,
+        Template.ADVERSE_NOTICE_DEFERRED,
+        Template.CLAIM_TERMINATED,
+    }
+)
+
 # Details only the clinical chain may read (minimum necessary): stripped for everyone else.
 CLINICAL_DETAILS = frozenset({"notes", "level", "toward"})
 CLINICAL_ROLES = frozenset({Role.CLINICIAN})

@@ -5,6 +5,7 @@ Messages are written by us and never include submitted values, so they cannot le
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -86,11 +87,31 @@ class Unavailable(ClaimError):
 
 def validation_details(err: ValidationError) -> list[dict[str, Any]]:
     """Field, reason and error type only: the rejected input is deliberately left out."""
-    return [
-        {
-            "field": ".".join(str(p) for p in e["loc"]) or "(body)",
-            "message": e["msg"],
-            "type": e["type"],
-        }
-        for e in err.errors(include_url=False, include_input=False, include_context=False)
-    ]
+    return describe_errors(
+        err.errors(include_url=False, include_input=False, include_context=False)
+    )
+
+
+UNKNOWN_FIELD = "(unknown field)"
+# Errors whose message quotes what was sent (a union's tag): said in words of our own instead.
+_QUOTING = {"union_tag_invalid": "the tag does not name a known kind"}
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Validation errors as details: field, reason, error type. Nothing the caller sent comes
+    back: not the value, and not the name of a field we do not know (a key can hold anything, a
+    name and a date of birth among them), which is said as `(unknown field)`."""
+    details = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ())]
+        kind = str(e.get("type", ""))
+        if kind == "extra_forbidden" and loc:
+            loc[-1] = UNKNOWN_FIELD
+        details.append(
+            {
+                "field": ".".join(loc) or "(body)",
+                "message": _QUOTING.get(kind, str(e.get("msg", ""))),
+                "type": kind,
+            }
+        )
+    return details

@@ -149,6 +149,11 @@ class EventType(StrEnum):
     # The claim's workflow ended without closing it (terminated, failed, timed out, cancelled in
     # Temporal); recorded by the worker's reconciler, not by the workflow.
     CLAIM_TERMINATED = "claim_terminated"
+    # An operator reset the claim's workflow (Temporal reset) to an earlier point: the claim
+    # goes on from there, and what the run before did from that point on is superseded.
+    WORKFLOW_RESET = "workflow_reset"
+    # Temporal cancellation (Request Cancellation in the UI or CLI): an ops withdrawal.
+    CANCELLATION_REQUESTED = "cancellation_requested"
     # The safety branch's steps (PRODUCT §4), for those who act on them (`domain.timeline`):
     # a moderate risk referred to treatment (a claim event), and the rungs of a safety case
     # (`safety_case_events`, the case's own timeline). Never clinical notes.
@@ -173,6 +178,8 @@ class Actor(StrEnum):
     INSURER = "insurer"
     CLINICIAN = "clinician"
     REQUESTER = "requester"
+    # Someone with access to Temporal itself (reset, cancellation): who, Temporal does not say.
+    OPERATOR = "operator"
 
 
 class Recipient(StrEnum):
@@ -271,6 +278,12 @@ class Patch(StrEnum):
     # written to Postgres (a later, different step would reuse its sequence number). The pure
     # computations stay local. Implies lean-history.
     DURABLE_WRITES = "durable-writes"
+    # A reset run records where it went back to (`EventType.WORKFLOW_RESET`), re-syncing what
+    # callers read with the workflow at once.
+    RESET_RESYNC = "reset-resync"
+    # Temporal cancellation closes the claim as an ops withdrawal (compensation, parties told)
+    # instead of ending the run mid-step.
+    CANCEL_WITHDRAWS = "cancel-withdraws"
 
 
 class AppointmentStatus(StrEnum):

@@ -17,6 +17,9 @@ import asyncpg
 
 from store.db import Executor
 
+CREDENTIAL_KEY = "key"
+CREDENTIAL_CODEC_SESSION = "codec_session"
+
 _FIELDS = (
     "key_id",
     "role",
@@ -28,6 +31,10 @@ _FIELDS = (
     "action",
     "status",
     "request_id",
+    "credential",
+    "payloads",
+    "namespace",
+    "workflow_id",
 )
 # An entry as the row COPY takes (`dataclasses.astuple` deep-copies every value: too slow for
 # every read).
@@ -46,6 +53,14 @@ class AccessEntry:
     action: str | None
     status: int
     request_id: str | None
+    # How the caller proved who they are: `key` (an API key) or `codec_session` (the codec's
+    # session cookie, which the Temporal UI sends).
+    credential: str | None = CREDENTIAL_KEY
+    # A codec request: how many payloads it carried (never what they hold), the namespace the
+    # Temporal UI or CLI names (`X-Namespace`), and the workflow when the caller names one.
+    payloads: int | None = None
+    namespace: str | None = None
+    workflow_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,4 +121,18 @@ async def for_claim(conn: Executor, claim_id: str) -> list[LoggedAccess]:
         f"SELECT at, {', '.join(_FIELDS)} FROM access_log WHERE claim_id = $1 ORDER BY id",
         claim_id,
     )
-    return [LoggedAccess(at=r["at"], entry=AccessEntry(**{f: r[f] for f in _FIELDS})) for r in rows]
+    return [_logged(r) for r in rows]
+
+
+async def codec_uses(conn: Executor, key_id: str) -> list[LoggedAccess]:
+    """What a key encoded and decoded through the codec server, oldest first."""
+    rows = await conn.fetch(
+        f"SELECT at, {', '.join(_FIELDS)} FROM access_log"
+        " WHERE key_id = $1 AND route LIKE '/codec/%' ORDER BY id",
+        key_id,
+    )
+    return [_logged(r) for r in rows]
+
+
+def _logged(row: asyncpg.Record) -> LoggedAccess:
+    return LoggedAccess(at=row["at"], entry=AccessEntry(**{f: row[f] for f in _FIELDS}))

@@ -11,7 +11,7 @@ from codec import Sealer
 from domain.access import READ_SCOPE, ClaimScope, ReadScope
 from domain.models import Caller, ClaimEvent, ClaimStatus, ProjectionWrite
 from domain.names import EventType
-from store import outbox, panel, reports, webhooks
+from store import lineage, outbox, panel, reports, webhooks
 from store.db import Connection, Executor
 from store.json_shape import same_shape_sql
 from store.storable import storable
@@ -85,13 +85,26 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
     transition's notifications and webhook events: all in one transaction, once per (claim, seq).
 
     Returns False when this (claim, seq) was already recorded (a retried activity).
+
+    A reset claim's writes carry their lineage (`store.lineage`): the first write of a new one
+    is the reset seen, and the projection follows it from then on, whatever its version; a
+    write of a lineage the claim has left is kept in the log (superseded) and changes nothing
+    else.
     """
     event = write.event
+    tag = write.lineage.id if write.lineage else ""
     async with conn.transaction():
+        reset_seen, superseded = False, False
+        if write.lineage is not None:
+            reset_seen = await lineage.register(conn, event.claim_id, write.lineage)
+            superseded = not reset_seen and (
+                await lineage.current_lineage(conn, event.claim_id) != tag
+            )
         inserted = await conn.fetchval(
-            """INSERT INTO claim_events (claim_id, seq, type, stage, actor, at, details, acted_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (claim_id, seq) DO NOTHING
+            """INSERT INTO claim_events
+                   (claim_id, seq, type, stage, actor, at, details, acted_by, lineage)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (claim_id, lineage, seq) DO NOTHING
                RETURNING seq""",
             event.claim_id,
             event.seq,
@@ -101,24 +114,36 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
             event.at,
             storable(event.details)[0],
             event.acted_by.model_dump(mode="json") if event.acted_by else None,
+            tag,
         )
+        if superseded:
+            return inserted is not None
         # Projection writes may arrive out of order (handlers and the main loop both record);
-        # the version guard keeps the newest.
+        # the version guard keeps the newest of the lineage. A reset's first write replaces
+        # whatever the run before left.
         await conn.execute(
-            f"""INSERT INTO claims ({_STATUS_COLUMNS})
-                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+            f"""INSERT INTO claims ({_STATUS_COLUMNS}, lineage)
+                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
                 ON CONFLICT (claim_id) DO UPDATE SET
                     stage = EXCLUDED.stage, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
                     safety_hold = EXCLUDED.safety_hold, examiner_id = EXCLUDED.examiner_id,
                     overdue = EXCLUDED.overdue, next_deadline = EXCLUDED.next_deadline,
                     body = EXCLUDED.body, version = EXCLUDED.version,
-                    created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-                WHERE claims.version < EXCLUDED.version
+                    created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+                    lineage = EXCLUDED.lineage
+                WHERE ((claims.lineage = EXCLUDED.lineage AND claims.version < EXCLUDED.version)
+                       OR $19::bool)
                   -- A claim closed as terminated (store.reconcile) ran no more workflow code;
                   -- a late write of its last activity must not reopen it.
                   AND claims.outcome IS DISTINCT FROM 'terminated'""",
             *_row_values(write.status),
+            tag,
+            reset_seen,
         )
+        if reset_seen or (inserted is not None and event.type is EventType.CLAIM_CLOSED):
+            # The bookings follow the reset run, or the closed claim: what it does not wait on
+            # is released, the appointment it still waits on is booked again.
+            await panel.align_bookings(conn, write.status)
         # Who may read the claim from now on (monotonic, whatever order writes arrive in).
         flag = _SCOPE_FLAGS.get(event.type)
         if inserted is not None and flag:
@@ -128,7 +153,13 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
         if write.report is not None:
             # The report the transition files or decides on (idempotent on claim + version).
             await reports.record(
-                conn, event.claim_id, write.report, seq=event.seq, at=event.at, sealer=sealer
+                conn,
+                event.claim_id,
+                write.report,
+                seq=event.seq,
+                at=event.at,
+                sealer=sealer,
+                lineage=tag,
             )
         for change in write.appointment_changes:
             await panel.set_appointment_status(conn, change.appointment_id, change.status)
@@ -202,9 +233,13 @@ def _scope_of(row: Record) -> ClaimScope:
 
 
 async def list_events(conn: Executor, claim_id: str) -> list[ClaimEvent]:
+    """The claim's log in the order it was written (a reset's events after those it
+    superseded); `store.lineage` says which are current."""
     rows = await conn.fetch(
-        "SELECT claim_id, seq, type, stage, actor, at, details, acted_by FROM claim_events"
-        " WHERE claim_id = $1 ORDER BY seq",
+        """SELECT claim_id, seq, type, stage, actor, at, details, acted_by, lineage
+           FROM claim_events e WHERE claim_id = $1
+           ORDER BY (SELECT l.recorded_at FROM claim_lineages l
+                     WHERE l.claim_id = e.claim_id AND l.lineage = e.lineage) NULLS FIRST, seq""",
         claim_id,
     )
     return [ClaimEvent.model_validate(dict(r)) for r in rows]

@@ -11,13 +11,14 @@ import asyncpg
 from domain.deadlines import business_slots
 from domain.models import (
     AppointmentRef,
+    ClaimStatus,
     Examiner,
     ExaminerRef,
     ExaminerSearch,
     PassedOver,
     ScheduleRequest,
 )
-from domain.names import PassOverRule
+from domain.names import AppointmentStatus, PassOverRule, Stage, Template
 from store.db import Connection, Executor
 
 # How far ahead the slot search looks before giving up on an examiner.
@@ -154,7 +155,9 @@ async def book(
     conn: Connection, req: ScheduleRequest, claimant_key: str
 ) -> tuple[ExaminerRef, AppointmentRef] | None:
     """Book the first free slot with the best eligible examiner; idempotent per (claim, attempt)."""
-    appointment_id = f"{req.claim_id}:{req.attempt}"
+    # A reset claim's attempts are its lineage's own (`store.lineage`).
+    suffix = f"@{req.lineage}" if req.lineage else ""
+    appointment_id = f"{req.claim_id}:{req.attempt}{suffix}"
     existing = await conn.fetchrow(
         """SELECT a.id, a.starts_at, a.ends_at, a.location, e.id AS examiner_id, e.name, e.specialty
            FROM appointments a JOIN examiners e ON e.id = a.examiner_id WHERE a.id = $1""",
@@ -220,11 +223,54 @@ def _refs(
 
 
 async def set_appointment_status(conn: Executor, appointment_id: str, status: str) -> None:
+    """Mark a booked appointment attended, no-show or cancelled. A cancelled one (declined,
+    expired, its examiner replaced, ops assigning another, the claim withdrawn or closed) also
+    closes its examiner's open `appointment_request` items for the claim: the request is no
+    longer theirs to answer. One statement, so the two land together whatever `conn` is (a pool
+    too), and in the caller's transaction when it has one."""
     await conn.execute(
-        "UPDATE appointments SET status = $2 WHERE id = $1 AND status = 'booked'",
+        """WITH changed AS (
+               UPDATE appointments SET status = $2 WHERE id = $1 AND status = 'booked'
+           )
+           UPDATE inbox_items SET done_at = now(), done_by = $4
+           WHERE $2 = $5 AND kind = $3 AND done_at IS NULL
+             AND (claim_id, examiner_id) =
+                 (SELECT claim_id, examiner_id FROM appointments WHERE id = $1)""",
         appointment_id,
         status,
+        Template.APPOINTMENT_REQUEST.value,
+        {"by": "system", "reason": "appointment_cancelled"},
+        AppointmentStatus.CANCELLED.value,
     )
+
+
+async def align_bookings(conn: Connection, status: ClaimStatus) -> None:
+    """The claim's bookings follow `status`: after an operator reset the claim's workflow
+    (`store.lineage`), and when it closes (a booking whose result its run never saw, e.g. one
+    cancelled mid-call, holds no capacity). Every booking of the claim but the appointment it
+    still waits on (in SCHEDULING or EXAM) is released, and that one is booked again, unless
+    its slot was given to someone else meanwhile (then the claim's own confirmation deadline
+    deals with it)."""
+    waiting = status.appointment if status.stage in (Stage.SCHEDULING, Stage.EXAM) else None
+    keep = waiting.id if waiting else None
+    others = await conn.fetch(
+        "SELECT id FROM appointments WHERE claim_id = $1 AND status = 'booked'"
+        " AND id IS DISTINCT FROM $2",
+        status.claim_id,
+        keep,
+    )
+    for row in others:
+        await set_appointment_status(conn, row["id"], AppointmentStatus.CANCELLED)
+    if keep is None:
+        return
+    try:
+        async with conn.transaction():  # a savepoint: the slot may be taken
+            await conn.execute(
+                "UPDATE appointments SET status = 'booked' WHERE id = $1 AND status <> 'booked'",
+                keep,
+            )
+    except asyncpg.ExclusionViolationError:
+        pass
 
 
 async def insert_examiner(conn: Executor, examiner: Examiner) -> bool:

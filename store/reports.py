@@ -13,6 +13,7 @@ from typing import Any
 
 from codec import Sealer
 from domain.models import ClaimReport, ExamReport, ReportKind, ReportVersion, ReportWrite
+from store import lineage
 from store.db import Connection, Executor
 
 
@@ -21,11 +22,19 @@ def kind_of(version: int) -> ReportKind:
 
 
 async def record(
-    conn: Connection, claim_id: str, change: ReportWrite, *, seq: int, at: datetime, sealer: Sealer
+    conn: Connection,
+    claim_id: str,
+    change: ReportWrite,
+    *,
+    seq: int,
+    at: datetime,
+    sealer: Sealer,
+    lineage: str = "",
 ) -> None:
-    """Store `change` as written by the event `seq` of the claim (recorded at `at`)."""
+    """Store `change` as written by the event `seq` of the claim (recorded at `at`) in its reset
+    lineage (`store.lineage`; "" for a claim never reset)."""
     if change.body is None:
-        await _set_status(conn, claim_id, change, seq)
+        await _set_status(conn, claim_id, change, seq, lineage)
         return
     body = change.body
     # The report as the examiner wrote it; who filed it is kept beside it, not sealed in it.
@@ -40,12 +49,14 @@ async def record(
     # status. A retry finds the body there and changes nothing.
     await conn.execute(
         """INSERT INTO claim_reports
-               (claim_id, version, kind, sealed, submitted_at, submitted_by, status, status_seq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (claim_id, version) DO UPDATE SET
+               (claim_id, version, kind, sealed, submitted_at, submitted_by, status, status_seq,
+                lineage, filed_seq)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8)
+           ON CONFLICT (claim_id, lineage, version) DO UPDATE SET
                sealed = EXCLUDED.sealed,
                submitted_at = EXCLUDED.submitted_at,
                submitted_by = EXCLUDED.submitted_by,
+               filed_seq = EXCLUDED.filed_seq,
                status = CASE WHEN claim_reports.status_seq < EXCLUDED.status_seq
                              THEN EXCLUDED.status ELSE claim_reports.status END,
                status_seq = GREATEST(claim_reports.status_seq, EXCLUDED.status_seq)
@@ -58,14 +69,17 @@ async def record(
         submitted_by,
         change.status,
         seq,
+        lineage,
     )
 
 
-async def _set_status(conn: Connection, claim_id: str, change: ReportWrite, seq: int) -> None:
+async def _set_status(
+    conn: Connection, claim_id: str, change: ReportWrite, seq: int, lineage: str
+) -> None:
     await conn.execute(
-        """INSERT INTO claim_reports (claim_id, version, kind, status, status_seq)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (claim_id, version) DO UPDATE SET
+        """INSERT INTO claim_reports (claim_id, version, kind, status, status_seq, lineage)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (claim_id, lineage, version) DO UPDATE SET
                status = EXCLUDED.status, status_seq = EXCLUDED.status_seq
            WHERE claim_reports.status_seq < EXCLUDED.status_seq""",
         claim_id,
@@ -73,6 +87,7 @@ async def _set_status(conn: Connection, claim_id: str, change: ReportWrite, seq:
         kind_of(change.version),
         change.status,
         seq,
+        lineage,
     )
 
 
@@ -80,10 +95,18 @@ async def current(db: Executor, claim_id: str, sealer: Sealer) -> ClaimReport | 
     """The accepted version if there is one, else the latest, with the history of versions;
     None while no report of the claim is stored."""
     rows = await db.fetch(
-        """SELECT version, kind, status, submitted_at, sealed FROM claim_reports
-           WHERE claim_id = $1 AND sealed IS NOT NULL ORDER BY version""",
+        """SELECT version, kind, status, submitted_at, sealed, lineage, filed_seq
+           FROM claim_reports WHERE claim_id = $1 AND sealed IS NOT NULL ORDER BY version""",
         claim_id,
     )
+    if any(r["lineage"] for r in rows):
+        # Reset by an operator: the versions its current lineages filed before they were cut.
+        bounds = (await lineage.of_claim(db, claim_id)).bounds()
+        rows = [
+            r
+            for r in rows
+            if r["filed_seq"] is None or r["filed_seq"] < bounds.get(r["lineage"], float("-inf"))
+        ]
     if not rows:
         return None
     versions = [

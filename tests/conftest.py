@@ -21,7 +21,7 @@ from store.bootstrap import bootstrap_db
 from store.db import create_pool
 from tests.helpers.app import ApiHarness
 from tests.helpers.claims import terminate_leftovers
-from tests.helpers.config import TEST_CONVERTER, claim_activities, make_settings
+from tests.helpers.config import TEST_CONVERTER, claim_activities, make_settings, test_signer
 from tests.helpers.stack import TEMPLATE_DB, dev_address, embedded_postgres, time_skipping_server
 from tests.helpers.walk import Parties
 from worker import build_worker
@@ -77,6 +77,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=TEST_CONVERTER,
         dev_server_existing_path=binaries.temporal_cli(),
         search_attributes=list(sa.SEARCH_ATTRIBUTES),
+        # Its client acts on claims as the service's clients do: signing each action.
+        interceptors=[test_signer()],
     )
     yield env
     await env.shutdown()

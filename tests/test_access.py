@@ -26,7 +26,7 @@ from store.access_log import for_claim
 from tests.helpers.app import ApiHarness
 from tests.helpers.config import claim_activities, make_settings
 from tests.helpers.referrals import complete_report, referral_payload
-from tests.helpers.stack import dev_address, time_skipping_server
+from tests.helpers.stack import dev_address, signing_at_server_time, time_skipping_server
 from tests.helpers.walk import Parties, post_action, wait_until, walk_to_report_stage
 from worker import build_worker
 
@@ -513,6 +513,7 @@ async def erisa_api(
         app = create_app(settings)
         worker = build_worker(env.client, settings, claim_activities(pool))
         async with worker, app.router.lifespan_context(app):
+            signing_at_server_time(app.state.temporal, env)
             harness = ApiHarness(app, pool, settings)
             try:
                 yield env, harness

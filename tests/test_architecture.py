@@ -166,7 +166,7 @@ def test_no_collaborator_is_given_a_behaviour_flag_after_it_is_built():
                     and holder.value.id == "self"
                     and holder.attr not in {"state", "_state"}
                 ):
-                    set_late.append(f"{path.name}:{node.lineno}")
+                    set_late.append(f"{path.name}:{target.lineno}")
     assert set_late == []
 
 

@@ -249,10 +249,10 @@ async def walk_with_a_safety_concern(service: Service, pool) -> str:
     assert hook.status_code == 201, hook.text
 
     created = await insurer.post(
-        "/v1/claims", json=distinctive_referral(), headers={"X-Request-ID": "logs-e2e-create"}
+        "/v1/claims", json=distinctive_referral(), headers={"X-Request-ID": "10650e2ec4ea7e01"}
     )
     assert created.status_code == 201, created.text
-    assert created.headers["x-request-id"] == "logs-e2e-create"
+    assert created.headers["x-request-id"] == "10650e2ec4ea7e01"
     claim_id = created.json()["claim_id"]
     await wait_until(insurer, claim_id, lambda c: c["appointment"] is not None)
 
@@ -322,7 +322,7 @@ async def test_every_line_of_every_process_is_json_with_context_and_no_phi(servi
     access = [line for line in api if line["logger"] == "ime.api.access"]
     assert all(line["request_id"] for line in access)
     assert all(line["service"] == "ime-api" for line in api)
-    created = next(line for line in access if line["request_id"] == "logs-e2e-create")
+    created = next(line for line in access if line["request_id"] == "10650e2ec4ea7e01")
     assert (created["method"], created["route"], created["status"]) == ("POST", "/v1/claims", 201)
     on_claim = [line for line in access if "{claim_id}" in line["route"]]
     assert {line["claim_id"] for line in on_claim} == {claim_id}

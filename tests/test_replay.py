@@ -78,6 +78,9 @@ BRANCHES = {
     "review addenda exhausted": ("review_addenda_exhausted_to_ops", "withdrawn"),
     "continue-as-new (first run)": ("many_rebookings_first_run", None),
     "continue-as-new (continued run)": ("many_rebookings_continued", "approved"),
+    "operator reset, then decided anew": ("reset_after_close", "denied"),
+    "operator reset, the action re-applied": ("reset_before_exam_default", "approved"),
+    "operator cancellation": ("cancelled_by_operator", "cancelled_by_ops"),
 }
 
 

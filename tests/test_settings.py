@@ -23,6 +23,7 @@ def production(**overrides: object) -> Settings:
         "env": "production",
         "id_secret": REAL,
         "api_key_secret": REAL,
+        "action_signing_keys": REAL,
         "codec_keys": CODEC_KEYS,
         "temporal_tls": True,
     }
@@ -50,7 +51,8 @@ def test_production_refuses_each_dev_secret_by_name():
     with pytest.raises(ValidationError) as refused:
         Settings(env="production")
     message = str(refused.value)
-    for name in ("IME_ID_SECRET", "IME_API_KEY_SECRET", "IME_CODEC_KEYS", "IME_TEMPORAL_TLS"):
+    for name in ("IME_ID_SECRET", "IME_API_KEY_SECRET", "IME_ACTION_SIGNING_KEYS",
+                 "IME_CODEC_KEYS", "IME_TEMPORAL_TLS"):  # fmt: skip
         assert name in message
 
 
@@ -126,6 +128,7 @@ def test_a_whole_production_config_from_the_environment_validates(certs, monkeyp
         "IME_ENV": "production",
         "IME_ID_SECRET": REAL,
         "IME_API_KEY_SECRET": REAL,
+        "IME_ACTION_SIGNING_KEYS": REAL,
         "IME_CODEC_KEYS": CODEC_KEYS,
         "IME_TEMPORAL_ADDRESS": "temporal:7233",
         "IME_TEMPORAL_NAMESPACE": "claims",

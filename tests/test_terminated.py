@@ -136,7 +136,7 @@ async def test_a_terminated_claim_shows_closed_terminated_once(parties: Parties,
         recent = (await insurer.get("/v1/claims", params={"updated_after": since})).json()
         assert terminated["claim_id"] in [c["claim_id"] for c in recent["items"]]
 
-        # Ops are asked to follow up (the examiner's slot is still booked).
+        # Ops are asked to follow up (the examiner's slot was booked: now released).
         inbox = [i for i in (await ops.get("/v1/inbox")).json() if i["kind"] == "claim_terminated"]
         assert [i["claim_id"] for i in inbox] == [terminated["claim_id"]]
         assert inbox[0]["details"]["appointment_booked"] is True

@@ -151,7 +151,7 @@ async def test_a_claim_is_one_trace_from_the_request_to_the_workers_activities(
                 created = await insurer.post(
                     "/v1/claims",
                     json=distinctive_referral(),
-                    headers={"X-Request-ID": "traced-create"},
+                    headers={"X-Request-ID": "74acedc4ea7e0001"},
                 )
                 assert created.status_code == 201, created.text
                 claim_id = created.json()["claim_id"]
@@ -194,5 +194,5 @@ async def test_a_claim_is_one_trace_from_the_request_to_the_workers_activities(
     assert leaked(b"".join(collector.raw).decode("latin-1")) == []
     # The request's log lines carry its trace.
     lines = [json.loads(line) for line in api_log.read_text().splitlines()]
-    [access] = [line for line in lines if line.get("request_id") == "traced-create"]
+    [access] = [line for line in lines if line.get("request_id") == "74acedc4ea7e0001"]
     assert access["trace_id"] == request.trace_id

@@ -226,6 +226,7 @@ class Booking:
             exclude_examiner_ids=state.excluded_examiners,
             latest_start=state.exam_window_ends,
             only_examiner_id=examiner_id,
+            lineage=self._effects.current_lineage(),
             **identity,
         )
 

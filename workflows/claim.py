@@ -9,8 +9,10 @@ Update handler per human step. The concerns around it have a module each:
 - `reporting`   the report: automatic QA, addenda, the reviewer's verdict;
 - `safety_hold` risk screens, safety cases and the hold they put on the claim;
 - `closing`     what every way of closing does: release the slot, tell everyone;
+- `operators`   what an operator's Temporal reset or cancellation does to the claim;
 - `recorder`    the audit event + projection of every transition, search attributes;
-- `effects`     every activity call, with one retry policy and one timeout table.
+- `effects`     every activity call, with one retry policy and one timeout table;
+- `generation`  which behaviour (patch) this run follows.
 
 A validator refuses what is illegal before anything reaches history (HTTP 409). A handler changes
 the state before its first await, so the next action's validator sees the new stage. Actions that
@@ -20,22 +22,25 @@ set) wait their turn and check again instead of being refused.
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
 from workflows.booking import Booking
 from workflows.clock import DeadlineClock
-from workflows.closing import close_claim
+from workflows.closing import close_claim, withdraw
 from workflows.deciding import Deciding
 from workflows.effects import Effects, Notice
 from workflows.escalation import Escalation
 from workflows.generation import Generation
 from workflows.lifespan import history_is_long
+from workflows.operators import LineageWatch, OperatorDoors
 from workflows.recorder import Recorder
 from workflows.reporting import Reporting
 from workflows.safety_hold import SafetyHold
 
 with workflow.unsafe.imports_passed_through():
-    from domain.claim_state import ClaimContinuation, ClaimState, withdrawal_outcome
+    from domain.claim_state import ClaimContinuation, ClaimState, unpack, withdrawal_outcome
     from domain.ids import claim_id_from_workflow_id
     from domain.lifecycle import EXAM_HELD_TOLD
     from domain.models import (
@@ -72,7 +77,7 @@ with workflow.unsafe.imports_passed_through():
 class ClaimWorkflow:
     @workflow.init
     def __init__(self, start: ClaimIntake | ClaimContinuation) -> None:
-        intake, carried = _unpack(start)
+        intake, carried = unpack(start)
         info = workflow.info()
         self.state = carried or ClaimState.open(
             intake,
@@ -85,7 +90,10 @@ class ClaimWorkflow:
         # patches whose markers stand later).
         self._generation = generation = Generation.detect()
         state = self.state
-        self._effects = effects = Effects(state.claim_id, local=generation.local_activities)
+        watch = LineageWatch(state)
+        self._effects = effects = Effects(
+            state.claim_id, local=generation.local_activities, lineage=watch.current
+        )
         self._recorder = recorder = Recorder(state, effects, generation)
         self._clock = clock = DeadlineClock(
             state, effects, recorder, generation, escalate=lambda d: self._escalation.breach(d)
@@ -95,13 +103,14 @@ class ClaimWorkflow:
         self._reporting = Reporting(state, effects, recorder, clock, generation)
         self._escalation = Escalation(state, effects, recorder, clock, self._booking)
         self._deciding = Deciding(state, recorder, clock)
+        self._operators = OperatorDoors(state, recorder, generation, watch)
 
     # --- main loop ------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: ClaimIntake | ClaimContinuation) -> ClaimStatus:
         """`start`: the claim's intake, or the state of the run this one continues."""
-        intake, carried = _unpack(start)
+        intake, carried = unpack(start)
         state, generation = self.state, self._generation
         if carried is None:
             state.profile = await self._effects.load_profile(intake.jurisdiction)
@@ -118,13 +127,18 @@ class ClaimWorkflow:
         if generation.escalation_chain() and carried is None:
             await self._clock.start_claim_clocks()
         continues = generation.continues_as_new()
-        while not state.closed:
-            if continues and history_is_long() and await self._quiet():
-                workflow.continue_as_new(ClaimContinuation(intake=intake, state=state))
-            if state.needs_booking:
-                await self._booking.schedule()
-            else:
-                await self._clock.wait_for_progress()
+        resets = asyncio.create_task(self._operators.record_resets())
+        try:
+            while not state.closed:
+                if continues and history_is_long() and await self._quiet():
+                    workflow.continue_as_new(ClaimContinuation(intake=intake, state=state))
+                if state.needs_booking:
+                    await self._booking.schedule()
+                else:
+                    await self._clock.wait_for_progress()
+        except asyncio.CancelledError:
+            if state.closed or not await self._operators.withdraw_on_cancel():
+                raise
         # Let the closing action finish recording before the claim's own closing steps.
         await workflow.wait_condition(workflow.all_handlers_finished)
         await close_claim(state, self._recorder, generation)
@@ -133,7 +147,8 @@ class ClaimWorkflow:
             # Closed on hold: the claim stays open until its cases end, so that the hold is
             # seen lifted (status, timeline, SafetyHold) and held notices go out.
             await workflow.wait_condition(lambda: not state.safety_hold)
-            await self._recorder.record(EventType.SAFETY_HOLD_LIFTED, actor=Actor.CLINICIAN)
+            await self._recorder.record(EventType.SAFETY_HOLD_LIFTED, actor=self._safety.ended_by)
+        resets.cancel()
         return state.status()
 
     # --- scheduling -----------------------------------------------------------------------------
@@ -224,7 +239,7 @@ class ClaimWorkflow:
         appointment_id = state.appointment.id
         if outcome.attended:
             state.attended(workflow.now())
-            await self._safety.screen(outcome.risk_screen)
+            await self._safety.screen(outcome.risk_screen, outcome.acted_by)
             if profile.report_due is not None:  # NY-NF: bounded by the decision clock instead
                 await self._clock.start(
                     Stage.REPORT, workflow.now(), {DeadlineName.REPORT: profile.report_due}
@@ -319,20 +334,14 @@ class ClaimWorkflow:
 
     @workflow.update(name=Action.WITHDRAW)
     async def withdraw(self, withdrawal: Withdraw) -> ClaimStatus:
-        state = self.state
-        state.begin_closing()
-        # A claim withdrawn in its first instants is registered first, so its timeline reads
-        # in order.
-        await workflow.wait_condition(lambda: state.seq > 0)
-        appointment = state.appointment
-        state.close(withdrawal_outcome(withdrawal.acted_by), workflow.now())
-        if appointment is not None:
-            # Compensation: release the examiner's slot (no-op if the exam already happened).
-            await self._release(appointment)
-        await self._recorder.record(
-            EventType.CLAIM_WITHDRAWN, actor=Actor.REQUESTER, acted_by=withdrawal.acted_by
+        await withdraw(
+            self.state,
+            self._recorder,
+            outcome=withdrawal_outcome(withdrawal.acted_by),
+            actor=Actor.REQUESTER,
+            acted_by=withdrawal.acted_by,
         )
-        return state.status()
+        return self.state.status()
 
     @withdraw.validator
     def _validate_withdraw(self, withdrawal: Withdraw) -> None:
@@ -345,7 +354,9 @@ class ClaimWorkflow:
         if concern.level == "moderate":
             await self._safety.refer_to_treatment(concern.toward, concern.notes)
         else:
-            await self._safety.raise_case(concern.toward, concern.notes, source="concern")
+            await self._safety.raise_case(
+                concern.toward, concern.notes, source="concern", acted_by=concern.acted_by
+            )
         return self.state.status()
 
     @safety_concern.validator
@@ -385,9 +396,3 @@ class ClaimWorkflow:
 
     async def _release(self, appointment: AppointmentRef) -> None:
         await self._recorder.change_appointment(appointment.id, AppointmentStatus.CANCELLED)
-
-
-def _unpack(start: ClaimIntake | ClaimContinuation) -> tuple[ClaimIntake, ClaimState | None]:
-    if isinstance(start, ClaimContinuation):
-        return start.intake, start.state
-    return start, None

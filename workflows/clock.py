@@ -94,7 +94,9 @@ class DeadlineClock:
         remaining = state.wake_at(deadline) - workflow.now()
         if remaining > timedelta(0):
             with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(progressed, timeout=remaining)
+                await workflow.wait_condition(
+                    progressed, timeout=remaining, timeout_summary=_summary(state, deadline)
+                )
                 return
         if state.active_deadline() is deadline:
             await self.act_on(deadline)
@@ -110,7 +112,13 @@ class DeadlineClock:
             timeout = max(min(limit, state.wake_at(deadline) - workflow.now()), timedelta(0))
         if timeout > timedelta(0):
             with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: not waiting(), timeout=timeout)
+                await workflow.wait_condition(
+                    lambda: not waiting(),
+                    timeout=timeout,
+                    timeout_summary="retry booking"
+                    if deadline is None
+                    else _summary(state, deadline),
+                )
         if (
             deadline is not None
             and waiting()
@@ -147,3 +155,10 @@ class DeadlineClock:
             deadline=deadline.name,
             owner=owner,
         )
+
+
+def _summary(state: ClaimState, deadline: Deadline) -> str:
+    """What SREs read beside the timer in the Temporal UI: which deadline, reminder or due."""
+    name = deadline.name.replace("_", " ")
+    reminder = state.wake_at(deadline) < deadline.due_at
+    return f"{name} reminder" if reminder else f"{name} deadline"

@@ -11,7 +11,8 @@ from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
-    from domain.names import AppointmentStatus, EventType, Recipient, Template
+    from domain.models import Caller, Outcome
+    from domain.names import Actor, AppointmentStatus, EventType, Recipient, Template
 
 
 async def close_claim(state: ClaimState, recorder: Recorder, generation: Generation) -> None:
@@ -42,3 +43,29 @@ async def close_claim(state: ClaimState, recorder: Recorder, generation: Generat
         )
     outcome = state.outcome.value if state.outcome else None
     await recorder.record(EventType.CLAIM_CLOSED, notify=notify, outcome=outcome)
+
+
+async def withdraw(
+    state: ClaimState,
+    recorder: Recorder,
+    *,
+    outcome: Outcome,
+    actor: Actor,
+    acted_by: Caller | None = None,
+    via: str | None = None,
+) -> None:
+    """Close the claim as withdrawn (by its insurer, ops, or an operator's cancellation): the
+    slot released (compensation), the withdrawal recorded; the closing steps follow."""
+    state.begin_closing()
+    # A claim withdrawn in its first instants is registered first, so its timeline reads in
+    # order.
+    await workflow.wait_condition(lambda: state.seq > 0)
+    appointment = state.appointment
+    state.close(outcome, workflow.now())
+    if appointment is not None:
+        # Compensation: release the examiner's slot (no-op if the exam already happened).
+        await recorder.change_appointment(appointment.id, AppointmentStatus.CANCELLED)
+    if via is None:
+        await recorder.record(EventType.CLAIM_WITHDRAWN, actor=actor, acted_by=acted_by)
+    else:  # not a caller's action: how it came (an operator's cancellation)
+        await recorder.record(EventType.CLAIM_WITHDRAWN, actor=actor, acted_by=acted_by, via=via)

@@ -8,6 +8,7 @@ at-least-once and the database drops a repeat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,17 @@ TIMEOUTS: dict[ActivityName, timedelta] = {
     ActivityName.RECORD_SAFETY_CASE_EVENTS: timedelta(seconds=30),
 }
 
+# What SREs read beside each activity in the Temporal UI and CLI: the step, never the claimant.
+SUMMARIES: dict[ActivityName, str] = {
+    ActivityName.LOAD_PROFILE: "load jurisdiction profile",
+    ActivityName.COMPUTE_DEADLINES: "compute deadlines",
+    ActivityName.RECORD_TRANSITION: "record transition",
+    ActivityName.SCHEDULE_EXAM: "book appointment",
+    ActivityName.SET_APPOINTMENT_STATUS: "change appointment status",
+    ActivityName.NOTIFY: "queue notification",
+    ActivityName.ASSESS_REPORT: "check report (QA)",
+    ActivityName.RECORD_SAFETY_CASE_EVENTS: "record safety case step",
+}
 
 # Short and repeatable, so run inside the workflow task that asks them: one marker event each
 # instead of three activity events and a workflow task of their own, and a human step is
@@ -90,13 +102,21 @@ class Effects:
         *,
         local: frozenset[ActivityName] = frozenset(),
         owner: str | None = None,
+        lineage: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.claim_id = claim_id
+        # A reset claim's notifications are its lineage's own: the same step after a reset is a
+        # new message (a denial after an approval reaches the claimant).
+        self._lineage = lineage
         # The activities run as local activities (`Generation.local_activities`); a safety case
         # runs every one as an ordinary activity.
         self._local = local
         # Prefix of notification keys: the claim, or the safety case that sends them.
         self._owner = owner or claim_id
+
+    def current_lineage(self) -> str | None:
+        """The reset lineage writes belong to now (None: the claim was never reset)."""
+        return self._lineage()
 
     async def _run(self, name: ActivityName, arg: object, result_type: type | None) -> Any:
         local = name in self._local
@@ -107,6 +127,7 @@ class Effects:
             start_to_close_timeout=TIMEOUTS[name],
             retry_policy=RETRY,
             result_type=result_type,
+            summary=SUMMARIES[name],
         )
 
     async def load_profile(self, name: str) -> JurisdictionProfile:
@@ -158,8 +179,10 @@ class Effects:
         await self._run(ActivityName.RECORD_SAFETY_CASE_EVENTS, write, bool)
 
     def notification(self, notice: Notice) -> Notification:
+        tag = self.current_lineage()
+        owner = f"{self._owner}@{tag}" if tag else self._owner
         return Notification(
-            key=f"{self._owner}:{notice.recipient}:{notice.template}:{notice.step}",
+            key=f"{owner}:{notice.recipient}:{notice.template}:{notice.step}",
             claim_id=self.claim_id,
             recipient=notice.recipient,
             template=notice.template,

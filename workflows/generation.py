@@ -6,10 +6,11 @@ behind a patch, and a run started before it replays the old path (docs/changing-
 Every collaborator of `ClaimWorkflow` is handed the run's `Generation` when it is built and asks
 it, instead of carrying a behaviour flag of its own.
 
-The patches, oldest first (`domain.names.Patch`, all of 2026-11-28; `since` is the commit that
-introduced each). A history in tests/histories/ named `<branch>@<suffix>.json` was recorded by the
-code that introduced the suffix's patch, and `<branch>.json` by the code before the first one; the
-last column names the histories that pin the path each patch replaced.
+The patches, oldest first (`domain.names.Patch`; the first seven of 2026-11-28, the last two of
+2026-12-07; `since` is the commit that introduced each). A history in tests/histories/ named
+`<branch>@<suffix>.json` was recorded by the code that introduced the suffix's patch, and
+`<branch>.json` by the code before the first one; the last column names the histories that pin
+the path each patch replaced.
 
 patch                   since    what changed                                old path pinned by
 outbox-in-transition    b5698fb  notices ride in their transition's write    <branch>.json
@@ -19,6 +20,8 @@ claim-continues-as-new  c8cb92a  a long claim continues as new               @ho
 safety-ladder-events    c8cb92a  safety rungs, referrals on the timeline     @hold-lifts-after-close
 lean-history            7d1e1e2  writes, computations as local activities    @safety-ladder-events
 durable-writes          34032bb  the writes as ordinary activities again     @lean-history
+reset-resync            (new)    a reset run records where it went back to   @durable-writes
+cancel-withdraws        (new)    Temporal cancellation is an ops withdrawal  @durable-writes
 
 `workflow.patched` records a marker where it is first asked and keeps that answer for the rest of
 the run. The three patches `detect` asks are read before the claim's first command. The others
@@ -84,6 +87,17 @@ class Generation:
         """A claim closed on hold waits for its cases. Asked by `ClaimWorkflow.run` only once the
         claim has closed on hold, the one branch it changes."""
         return self.lean_history or workflow.patched(Patch.HOLD_LIFTS_AFTER_CLOSE)
+
+    def reset_resync(self) -> bool:
+        """A reset run records where it went back to. Asked when the reset is noticed (the
+        run's random seed changes), the one point it changes; runs reset before it existed
+        replay without the event."""
+        return workflow.patched(Patch.RESET_RESYNC)
+
+    def cancel_withdraws(self) -> bool:
+        """Temporal cancellation closes the claim as an ops withdrawal. Asked when the
+        cancellation arrives, the one point it changes."""
+        return workflow.patched(Patch.CANCEL_WITHDRAWS)
 
 
 def safety_ladder_events() -> bool:

@@ -63,6 +63,8 @@ class Recorder:
         the transition's notifications (`notify`) and the report it files or decides on
         (`report`, never in the details) in the same transaction. `acted_by` is the caller whose
         action this is; `actor` labels events of older claims and of the claim's own steps."""
+        # First: a reset since the last write branches the claim before anything is written.
+        self._effects.current_lineage()
         notes = [self._effects.notification(n) for n in notify]
         if not self._batched:
             for note in notes:
@@ -87,6 +89,7 @@ class Recorder:
             notifications=notes if self._batched else [],
             report=report,
             appointment_changes=self._pending,
+            lineage=self._state.lineage,
         )
         self._pending = []
         await self._effects.record(write)

@@ -76,13 +76,21 @@ class SafetyEscalationWorkflow:
         window = timedelta(seconds=case.ack_seconds)
         while not state.acknowledged:
             try:
-                await workflow.wait_condition(lambda: state.acknowledged, timeout=window)
+                await workflow.wait_condition(
+                    lambda: state.acknowledged,
+                    timeout=window,
+                    timeout_summary="safety acknowledgement window",
+                )
             except TimeoutError:
                 await self._repage(state.miss_acknowledgement())
                 await self._continue_if_long()
         while not state.resolved:
             try:
-                await workflow.wait_condition(lambda: state.resolved, timeout=_RESOLUTION_FOLLOW_UP)
+                await workflow.wait_condition(
+                    lambda: state.resolved,
+                    timeout=_RESOLUTION_FOLLOW_UP,
+                    timeout_summary="safety resolution follow-up",
+                )
             except TimeoutError:
                 await self._follow_up(state.add_follow_up())
                 await self._continue_if_long()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import CancelledError, ChildWorkflowError, TerminatedError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 from workflows.effects import Effects, Notice
@@ -17,7 +17,7 @@ from workflows.safety import SafetyEscalationWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
-    from domain.models import RiskScreen, SafetyCase, SafetyCaseStatus
+    from domain.models import Caller, RiskScreen, SafetyCase, SafetyCaseStatus
     from domain.names import Actor, EventType, Recipient, Template
 
 
@@ -35,15 +35,20 @@ class SafetyHold:
         self._effects = effects
         self._recorder = recorder
         self._batched = generation.batched_notices
+        # Who ended the last case to end: a clinician who resolved it, or nobody we know of (an
+        # operator terminated it, or it failed). The hold lifted by its end is theirs.
+        self.ended_by = Actor.CLINICIAN
         self._watchers: set[asyncio.Task[None]] = set()
 
-    async def screen(self, screen: RiskScreen) -> None:
+    async def screen(self, screen: RiskScreen, acted_by: Caller | None = None) -> None:
         """An exam's risk screen: moderate -> referral to treatment; imminent -> a case."""
         if screen.level == "moderate":
             await self.refer_to_treatment(screen.toward, screen.notes, source="exam")
         elif screen.level == "imminent":
             # Unknown direction is treated as a risk to others: the duty to protect applies.
-            await self.raise_case(screen.toward or "others", screen.notes, source="exam")
+            await self.raise_case(
+                screen.toward or "others", screen.notes, source="exam", acted_by=acted_by
+            )
 
     async def refer_to_treatment(
         self, toward: str | None, notes: str, *, source: str = "concern"
@@ -62,7 +67,9 @@ class SafetyHold:
             return
         await self._effects.send(self._effects.notification(notice))
 
-    async def raise_case(self, toward: str, notes: str, *, source: str) -> None:
+    async def raise_case(
+        self, toward: str, notes: str, *, source: str, acted_by: Caller | None = None
+    ) -> None:
         """Hold the claim and start the escalation (it survives the claim's closing). One case at
         a time: a further concern while one is open re-pages the clinician on that case."""
         profile = self._state.require_profile()
@@ -89,7 +96,10 @@ class SafetyHold:
         watcher = asyncio.create_task(self._watch(case, case_id))
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
-        await self._recorder.record(EventType.SAFETY_HOLD_PLACED, actor=Actor.SYSTEM)
+        # The hold is placed by whoever raised the concern or recorded the screen.
+        await self._recorder.record(
+            EventType.SAFETY_HOLD_PLACED, actor=Actor.SYSTEM, acted_by=acted_by
+        )
 
     async def _watch(
         self, case: ChildWorkflowHandle[SafetyEscalationWorkflow, SafetyCaseStatus], case_id: str
@@ -97,9 +107,13 @@ class SafetyHold:
         """The hold lifts when the case ends: resolved by a clinician, or (terminated, failed)
         with ops and the medical director told so that nothing is held without an owner."""
         notify: list[Notice] = []
+        ended_by = Actor.CLINICIAN
         try:
             await case
-        except ChildWorkflowError:
+        except ChildWorkflowError as ended:
+            # Terminated or cancelled in Temporal: an operator's doing, not a clinician's.
+            by_operator = isinstance(ended.cause, TerminatedError | CancelledError)
+            ended_by = Actor.OPERATOR if by_operator else Actor.SYSTEM
             details = {"case": case_id}
             notify = [
                 Notice(who, Template.SAFETY_CASE_ENDED_UNRESOLVED, case_id, details)
@@ -110,10 +124,9 @@ class SafetyHold:
                     await self._effects.send(self._effects.notification(notice))
                 notify = []
         lifts = self._state.end_safety_case(case_id)
+        self.ended_by = ended_by
         if lifts:
-            await self._recorder.record(
-                EventType.SAFETY_HOLD_LIFTED, actor=Actor.CLINICIAN, notify=notify
-            )
+            await self._recorder.record(EventType.SAFETY_HOLD_LIFTED, actor=ended_by, notify=notify)
         elif notify:  # the claim is closed: no event to ride with
             for notice in notify:
                 await self._effects.send(self._effects.notification(notice))

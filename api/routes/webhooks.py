@@ -60,7 +60,8 @@ async def _own(db: PoolDep, caller: Caller, webhook_id: str) -> Webhook:
     status_code=201,
     operation_id="create_webhook",
     description=_WHO + " The answer carries the signing secret (`whsec_...`), once. The URL "
-    "must be https and resolve to public addresses only (422 otherwise).",
+    "must be https and resolve to public addresses only, with no userinfo, fragment, port 0, "
+    "whitespace or control character (422 otherwise); it is stored normalised.",
     responses=errors(401, 403, 413, 415, 422, 503),
     openapi_extra=json_body(WebhookIn),
 )
@@ -81,7 +82,9 @@ async def create_webhook(
         )
     settings: Settings = request.app.state.settings
     try:
-        await check_url(
+        # Stored as it is called: normalised (scheme and host in lower case, IDNA, no default
+        # port), and checked once here; each send checks the address it connects to.
+        url = await check_url(
             wanted.url,
             allow_http=settings.development,
             allowed=parse_networks(settings.webhook_allowed_networks),
@@ -94,7 +97,7 @@ async def create_webhook(
         db,
         request.app.state.sealer,
         insurer_id=insurer_id,
-        url=wanted.url,
+        url=url,
         event_types=list(wanted.event_types),
     )
     return WebhookCreated(**_out(hook).model_dump(), secret=secret)

@@ -76,6 +76,7 @@ from domain.models.payloads import (
     Contract,
     DeadlineRequest,
     DeadlineResult,
+    Lineage,
     ProjectionWrite,
     ReportAssessment,
     ReportAssessmentRequest,
@@ -105,6 +106,7 @@ from domain.models.status import (
     ReportKind,
     ReportStatus,
     ReportVersion,
+    Superseded,
     TimelineEvent,
 )
 from domain.names import Outcome, Stage
@@ -148,6 +150,7 @@ __all__ = [
     "InboxItem",
     "Injury",
     "Input",
+    "Lineage",
     "Model",
     "Notification",
     "Npi",
@@ -179,6 +182,7 @@ __all__ = [
     "Specialty",
     "Stage",
     "StateCode",
+    "Superseded",
     "Text",
     "TimelineEvent",
     "WebhookCreated",

@@ -68,9 +68,24 @@ class AppointmentStatusChange(BaseModel):
     status: AppointmentStatus
 
 
+class Lineage(Model):
+    """Which runs' writes are current once an operator has reset the claim's workflow (Temporal
+    reset): the reset run's own (`id`, a tag of its run id), those of the lineage it branched
+    from (`parent`, "" the claim's first) before `from_seq`, and so on back. Every write of a
+    reset claim carries its lineage; a claim never reset carries none."""
+
+    id: str
+    parent: str = ""
+    # The first sequence number the reset run records: the branched-from lineage's events from
+    # here on are superseded.
+    from_seq: int
+
+
 class ProjectionWrite(Model):
     status: ClaimStatus
     event: ClaimEvent
+    # The reset lineage the write belongs to (None: the claim's first).
+    lineage: Lineage | None = None
     # Written in the same transaction as the event: a transition is never recorded without its
     # notifications, nor the reverse.
     notifications: list[Notification] = Field(default_factory=list)
@@ -102,6 +117,9 @@ class ScheduleRequest(Model):
     timezone: str
     exclude_examiner_ids: list[str] = Field(default_factory=list)
     only_examiner_id: str | None = None
+    # A reset claim's bookings are its lineage's own (`Lineage.id`): a new attempt of the same
+    # number is a new appointment.
+    lineage: str | None = None
     # The end of the profile's exam window (e.g. NY-NF: within 30 days of the request): no slot
     # after it is offered.
     latest_start: datetime | None = None

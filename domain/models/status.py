@@ -150,11 +150,23 @@ class ClaimEvent(Model):
     details: dict[str, Any] = Field(default_factory=dict)
     # Who acted, when a person did (None for the system's own steps and older events).
     acted_by: Caller | None = None
+    # The reset lineage it was written by, as read from the log (never sent: the write carries
+    # its lineage beside the event).
+    lineage: str = Field(default="", exclude=True)
 
 
 class ClaimPage(Model):
     items: list[ClaimStatus]
     next_cursor: str | None = None
+
+
+class Superseded(Model):
+    """An operator reset the claim's workflow to an earlier point: this event, recorded by the
+    run before, no longer stands. When the reset was seen, and the last event it went back to
+    (who reset it, Temporal does not say)."""
+
+    reset_seen_at: datetime
+    resumed_after_seq: int
 
 
 class TimelineEvent(Model):
@@ -171,6 +183,8 @@ class TimelineEvent(Model):
     at: datetime
     details: dict[str, Any] = Field(default_factory=dict)
     acted_by: Caller | None = None
+    # Set on what a reset superseded.
+    superseded: Superseded | None = None
 
 
 # --- reports --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import httpx
 from domain.names import Role
 from settings import DEV_API_KEY_SECRET, PROJECT_ROOT
 from store import api_keys
-from tests.helpers.config import TEST_CODEC_KEYS, TEST_SECRET
+from tests.helpers.config import TEST_ACTION_SIGNING_KEYS, TEST_CODEC_KEYS, TEST_SECRET
 
 
 def free_port() -> int:
@@ -39,6 +39,7 @@ def service_env(temporal_address: str, database_url: str, task_queue: str, **ext
         "IME_TASK_QUEUE": task_queue,
         "IME_ID_SECRET": TEST_SECRET,
         "IME_CODEC_KEYS": TEST_CODEC_KEYS,
+        "IME_ACTION_SIGNING_KEYS": TEST_ACTION_SIGNING_KEYS,
         **extra,
     }
 

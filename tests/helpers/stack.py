@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psutil
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from connections import ActionSigner
 from devstack import binaries
 from devstack import search_attributes as sa
 from devstack.postgres import EmbeddedPostgres
-from tests.helpers.config import TEST_CONVERTER
+from tests.helpers.config import TEST_CONVERTER, test_signer
 
 # The migrated, seeded database that each test's database copies.
 TEMPLATE_DB = "ime_template"
@@ -58,12 +60,23 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=TEST_CONVERTER,
         test_server_existing_path=binaries.temporal_test_server(),
+        interceptors=[test_signer()],
     )
+    signing_at_server_time(env.client, env)
     try:
         await sa.register(env.client)
         yield env
     finally:
         await env.shutdown()
+
+
+def signing_at_server_time(client: Client, env: WorkflowEnvironment) -> None:
+    """The actions `client` sends are signed at the time-skipping server's time, which runs
+    ahead of the wall clock once a test skipped time (a claim checks an envelope's age by its
+    own clock, the server's)."""
+    for interceptor in client.config()["interceptors"]:
+        if isinstance(interceptor, ActionSigner):
+            interceptor.clock = env.get_current_time
 
 
 def dev_address(env: WorkflowEnvironment) -> str:
