@@ -24,6 +24,10 @@ from store.db import Connection, Executor
 # How far ahead the slot search looks before giving up on an examiner.
 _MAX_SLOTS_PER_EXAMINER = 400
 
+# The examiner's load: the open bookings their capacity bounds.
+_OPEN_BOOKINGS = """SELECT count(*) FROM appointments a
+                      WHERE a.examiner_id = e.id AND a.status = 'booked'"""
+
 # The conflict rule's second half (NY 12 NYCRR 300.2(a): never an examiner who examined the
 # claimant): the examiner examined this claimant, or is booked to, on another claim. A booking
 # that was cancelled, lapsed or ended in a no-show examined nobody. ($5 claimant key, $6 claim.)
@@ -85,10 +89,8 @@ async def eligible_examiners(
              AND ($7::text IS NULL OR e.id = $7)
              AND NOT (e.npi = ANY ($4::text[]))
              AND NOT EXISTS ({_EXAMINED_ELSEWHERE})
-             AND (SELECT count(*) FROM appointments a
-                  WHERE a.examiner_id = e.id AND a.status = 'booked') < e.capacity
-           ORDER BY (SELECT count(*) FROM appointments a
-                     WHERE a.examiner_id = e.id AND a.status = 'booked'), e.id""",
+             AND ({_OPEN_BOOKINGS}) < e.capacity
+           ORDER BY ({_OPEN_BOOKINGS}), e.id""",
         req.specialty.value,
         req.licence_state,
         req.exclude_examiner_ids,
@@ -114,9 +116,7 @@ async def search(
                     WHEN e.id = ANY ($3::text[]) THEN 'off_this_claim'
                     WHEN e.npi = ANY ($4::text[]) OR EXISTS ({_EXAMINED_ELSEWHERE})
                       THEN 'conflict'
-                    WHEN (SELECT count(*) FROM appointments a
-                          WHERE a.examiner_id = e.id AND a.status = 'booked') >= e.capacity
-                      THEN 'capacity'
+                    WHEN ({_OPEN_BOOKINGS}) >= e.capacity THEN 'capacity'
                     ELSE 'no_slot'
                   END AS rule
            FROM examiners e

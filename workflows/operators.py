@@ -15,6 +15,8 @@ earlier point, and Request Cancellation.
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
 from workflows.closing import withdraw
@@ -39,6 +41,14 @@ class LineageWatch:
         self._state = state
         self._seed = workflow.random_seed()
         self.reset_seen = False
+        # The reset's workflow task may bring nothing else to run, and a workflow looks at its
+        # conditions only after something ran: the new seed makes sure something does (the
+        # callback itself runs while the task's jobs are applied, outside the workflow's loop).
+        self._loop = asyncio.get_running_loop()
+        workflow.register_random_seed_callback(self._on_new_seed)
+
+    def _on_new_seed(self, _seed: int) -> None:
+        self._loop.call_soon(self.current)
 
     def current(self) -> str | None:
         """The claim's lineage tag, branched first if the run was reset since last asked."""
