@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,7 +25,7 @@ from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleS
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.update.v1 import Request, WaitPolicy
 from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -53,7 +52,7 @@ from domain.envelope import (
 from domain.errors import Unavailable
 from domain.examples import ACTION_EXAMPLES
 from domain.models import Caller
-from domain.names import Action, Patch, Role
+from domain.names import Action, Role
 from domain.parsing import parse_action
 from domain.refusal import ACTION_NOT_ALLOWED
 from settings import DEV_ACTION_SIGNING_KEY, Settings
@@ -67,9 +66,8 @@ from tests.helpers.config import (
 )
 from tests.helpers.referrals import complete_report, referral_payload
 from tests.helpers.stack import dev_address
+from tests.helpers.temporal_cli import served, temporal
 from tests.helpers.walk import Parties, post_action, wait_until
-from tests.test_replay import RECORDED, load
-from tests.test_temporal_cli import served, temporal
 from workflows import WORKFLOWS, ClaimWorkflow, SafetyEscalationWorkflow
 from workflows.action_guard import ActionGuard
 
@@ -197,32 +195,6 @@ def test_every_update_has_a_validator_so_the_guard_always_runs():
     for cls in (ClaimWorkflow, SafetyEscalationWorkflow):
         for name, update in workflow._Definition.must_from_class(cls).updates.items():
             assert update.validator is not None, f"{cls.__name__}.{name}"
-
-
-def oldest_and_newest() -> list[Path]:
-    """The histories first landed and those of the newest code recorded (`tests/test_replay.py`
-    replays every one of them without the guard)."""
-    order = [p.value for p in Patch]
-    tags = {path.stem.split("@")[1] for path in RECORDED if "@" in path.stem}
-    newest = max(tags, key=order.index)
-    return [p for p in RECORDED if "@" not in p.stem or p.stem.endswith(f"@{newest}")]
-
-
-async def test_recorded_histories_replay_with_the_guard_and_the_workers_converter():
-    """Validators do not run on replay, the guard only remembers what the history accepted, and
-    the plaintext rule is for new work only: landed histories replay unchanged with both."""
-    replayer = Replayer(
-        workflows=WORKFLOWS,
-        data_converter=worker_converter(TEST_CONVERTER),
-        interceptors=[ActionGuard(KEYS)],
-    )
-
-    async def histories() -> AsyncIterator[WorkflowHistory]:
-        for path in oldest_and_newest():
-            yield load(path)
-
-    results = await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
-    assert {run: str(failure) for run, failure in results.replay_failures.items()} == {}
 
 
 async def test_the_workers_codec_marks_only_what_it_decrypted():

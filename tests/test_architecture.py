@@ -201,3 +201,28 @@ def test_webhook_event_names_are_one_list():
     from domain.models import WebhookEventType
 
     assert set(get_args(WebhookEventType)) == {e.value for e in WebhookEvent}
+
+
+def test_no_test_module_imports_another():
+    """What tests share lives in `tests/helpers`; a test module is never imported by another."""
+
+    def is_test_module(dotted: str) -> bool:
+        file = PROJECT_ROOT.joinpath(*dotted.split(".")).with_suffix(".py")
+        return file.name.startswith("test_") and file.is_file()
+
+    importers = {
+        path.name: sorted(filter(is_test_module, imported_dotted(path)))
+        for path in (PROJECT_ROOT / "tests").glob("**/*.py")
+    }
+    assert {name: found for name, found in importers.items() if found} == {}
+
+
+def imported_dotted(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names

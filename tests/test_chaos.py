@@ -43,6 +43,8 @@ def passed(result: Result) -> None:
     assert result.ready_after is not None
 
 
+# Long (`make chaos`): a worker SIGKILLed mid-claim is also `test_durability.py`'s, in `make test`.
+@pytest.mark.long
 async def test_the_worker_killed_twice_loses_and_repeats_nothing(chaos: Harness) -> None:
     result = await chaos.run(
         "worker-kill", CLAIMS, "tw", pace=Pace(times=2, every=8.0), ramp=4.0, fault_after=3.0

@@ -12,20 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+from codec import worker_converter
+from domain.envelope import SigningKeys
 from domain.models import ClaimStatus, Stage
-from tests.helpers.config import TEST_CONVERTER
-from tests.helpers.histories import HISTORIES, MANIFEST, VERSION, save_history
+from tests.helpers.config import TEST_ACTION_SIGNING_KEYS, TEST_CONVERTER
+from tests.helpers.histories import HISTORIES, MANIFEST, RECORDED, VERSION, load, save_history
 from workflows import WORKFLOWS
+from workflows.action_guard import ActionGuard
 from workflows.effects import Effects
 
-RECORDED = sorted(HISTORIES.glob("*.json"))
 # The histories on main when the rule "never re-record" took effect: at least these, forever.
 FIRST_LANDED = {
     "assigned_by_ops",
@@ -41,11 +43,6 @@ FIRST_LANDED = {
 }
 
 
-def load(path: Path) -> WorkflowHistory:
-    recorded = json.loads(path.read_text())
-    return WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
-
-
 def pinned() -> dict[str, str]:
     lines = MANIFEST.read_text().splitlines()
     return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line)}
@@ -59,9 +56,21 @@ def test_every_recorded_history_is_pinned_and_unchanged():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == pins[path.name], path.name
 
 
+def worker_replayer(**options: Any) -> Replayer:
+    """A replayer set up as the worker is (PRODUCT §8.5): its data converter (the codec, and the
+    refusal of plaintext action arguments, which is for new work only) and the action guard
+    (validators, and so the guard, do not run on replay)."""
+    return Replayer(
+        workflows=WORKFLOWS,
+        data_converter=worker_converter(TEST_CONVERTER),
+        interceptors=[ActionGuard(SigningKeys.parse(TEST_ACTION_SIGNING_KEYS))],
+        **options,
+    )
+
+
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_recorded_history_replays_on_current_code(path: Path):
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=TEST_CONVERTER)
+    replayer = worker_replayer()
     result = await replayer.replay_workflow(load(path), raise_on_replay_failure=True)
     assert result.replay_failure is None
 
@@ -129,11 +138,7 @@ async def _sleep_first_if_patched(self: Effects, name: str):
 
 
 def unsandboxed_replayer() -> Replayer:
-    return Replayer(
-        workflows=WORKFLOWS,
-        data_converter=TEST_CONVERTER,
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    )
+    return worker_replayer(workflow_runner=UnsandboxedWorkflowRunner())
 
 
 async def test_an_unguarded_change_fails_replay_with_a_nondeterminism_error(monkeypatch):

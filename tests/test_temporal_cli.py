@@ -5,72 +5,20 @@ encode and decode is a row of the access log, without payload content."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
-import os
-from collections.abc import AsyncIterator
 
-import uvicorn
 from temporalio.client import Client
 
-from devstack import binaries
 from domain.names import Query, Role
 from store import access_log
 from store.access_log import LoggedAccess
 from tests.helpers.app import ApiHarness
-from tests.helpers.processes import free_port
 from tests.helpers.referrals import referral_payload
 from tests.helpers.stack import dev_address
+from tests.helpers.temporal_cli import served, temporal
 from tests.helpers.walk import wait_until
-
-
-@contextlib.asynccontextmanager
-async def served(api: ApiHarness) -> AsyncIterator[str]:
-    """The test's app (its lifespan already running) on a loopback port, for the CLI."""
-    port = free_port()
-    config = uvicorn.Config(
-        api.app, host="127.0.0.1", port=port, lifespan="off", log_level="error", log_config=None
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # (uvicorn offers a flag, not an event)
-            await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-def temporal(
-    address: str | None = None,
-    codec: tuple[str, str] | None = None,
-    env: dict[str, str] | None = None,
-):
-    """`temporal ARGS` with `--address` and the codec flags when given, else what `env` (the
-    `TEMPORAL_*` variables of `make run`'s banner) says: (exit code, stdout, stderr)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
-
-    async def run(*args: str) -> tuple[int, str, str]:
-        flags = ["--address", address] if address else []
-        if codec is not None:
-            flags += ["--codec-endpoint", codec[0], "--codec-auth", codec[1]]
-        process = await asyncio.create_subprocess_exec(
-            binaries.temporal_cli(),
-            *args,
-            *flags,
-            env=base | (env or {}),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-        assert process.returncode is not None
-        return process.returncode, stdout.decode(), stderr.decode()
-
-    return run
 
 
 async def uses_since(api: ApiHarness, key_id: str, seen: int) -> list[LoggedAccess]:

@@ -20,8 +20,8 @@ claim-continues-as-new  c8cb92a  a long claim continues as new               @ho
 safety-ladder-events    c8cb92a  safety rungs, referrals on the timeline     @hold-lifts-after-close
 lean-history            7d1e1e2  writes, computations as local activities    @safety-ladder-events
 durable-writes          34032bb  the writes as ordinary activities again     @lean-history
-reset-resync            (new)    a reset run records where it went back to   @durable-writes
-cancel-withdraws        (new)    Temporal cancellation is an ops withdrawal  @durable-writes
+reset-resync            7d14e14  a reset run records where it went back to   @durable-writes
+cancel-withdraws        7d14e14  Temporal cancellation is an ops withdrawal  @durable-writes
 
 `workflow.patched` records a marker where it is first asked and keeps that answer for the rest of
 the run. The three patches `detect` asks are read before the claim's first command. The others

@@ -8,12 +8,18 @@ import json
 import os
 from pathlib import Path
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 
 from domain.names import Patch
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 MANIFEST = HISTORIES / "MANIFEST.sha256"
+RECORDED = sorted(HISTORIES.glob("*.json"))
+
+
+def load(path: Path) -> WorkflowHistory:
+    recorded = json.loads(path.read_text())
+    return WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
 
 
 # Histories are recorded under the branch's name and the newest patch of the workflow code, so
