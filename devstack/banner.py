@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -10,11 +9,9 @@ from pathlib import Path
 from devstack.commands import api_url, worker_metrics_url
 from devstack.console import shell_path
 from devstack.dev_keys import DEV_KEYS, DEV_KEYS_ENV, DevKey, describe, read_gateway_secret
-from domain.examples import SAMPLE_REFERRAL
 from domain.names import Query
 from settings import Settings
 
-DEMO_REFERRAL_FILE = "demo-referral.json"
 SRE_KEY = "SRE_KEY"  # the dev key the CLI decodes payloads with (`devstack.dev_keys`)
 # A terminated claim's run keeps its last search attributes (`Overdue`, `ClaimStage`) forever:
 # "what is late" asks among the running claims.
@@ -27,7 +24,6 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
     api = api_url(settings)
     python = shell_path(Path(sys.executable))
     logs = shell_path(settings.data_dir / "logs")
-    referral = shell_path(settings.data_dir / DEMO_REFERRAL_FILE)
     json_header = "-H 'Content-Type: application/json'"
     exports = [f"export IME_DATABASE_URL={shlex.quote(database_url)}"]
     if settings.temporal_address != Settings.model_fields["temporal_address"].default:
@@ -70,8 +66,8 @@ def banner(settings: Settings, database_url: str, keys: dict[str, str]) -> str:
         "",
         f"  source {keys_env}",
         *(f"  {line}" for line in exports),
-        "  # a DEMO referral with a fresh claim number; every wait of the DEMO profile is seconds",
-        f'  CLAIM=$(sed "s/WC-2026-000123/WC-$(date +%s)/" {referral} \\',
+        "  # a DEMO referral, its own claimant and claim number; every DEMO wait is seconds",
+        f"  CLAIM=$({python} starter.py referral \\",
         f"      | curl -s -X POST {api}/v1/claims {auth} {json_header} -d @- \\",
         f"      | {python} -c 'import json,sys; print(json.load(sys.stdin)[\"claim_id\"])')",
         f"  curl -s {api}/v1/claims/$CLAIM {auth}",
@@ -121,7 +117,3 @@ def _gateway_line(settings: Settings) -> list[str]:
 
 def _key_line(dev: DevKey, key: str) -> str:
     return f"                  ${dev.label:<20} {describe(dev):<38} {key}".rstrip()
-
-
-def write_demo_referral(data_dir: Path) -> None:
-    (data_dir / DEMO_REFERRAL_FILE).write_text(json.dumps(SAMPLE_REFERRAL, indent=2) + "\n")

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from connections import connect_temporal, key_ring
 from devstack import search_attributes
-from devstack.banner import banner, write_demo_referral
+from devstack.banner import banner
 from devstack.commands import (
     api_argv,
     api_url,
@@ -115,7 +115,6 @@ class Supervisor:
         say(f"data directory {shell_path(self.data_dir)}")
         stop_leftovers(self.data_dir)
         check_ports(self.settings)
-        write_demo_referral(self.data_dir)
         # Made once here, before the children that share it start.
         key_ring(self.settings)
         # Temporal boots while Postgres starts and migrates: the two are independent.
