@@ -46,7 +46,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
 
 # Record histories of new workflow paths for test_replay: only names not yet recorded are written
-# (recorded histories are never replaced), each pinned in tests/histories/MANIFEST.sha256.
+# (recorded histories are never replaced), each pinned by a new file in tests/histories/pins/.
 record-histories: $(STAMP)
 	IME_RECORD_HISTORIES=1 $(PY) -m pytest $(filter-out tests/test_replay.py,$(shell grep -l 'await keep_history' tests/test_*.py)) -q
 

@@ -2,10 +2,10 @@
 
 `tests/histories/*.json` were recorded by versions of ClaimWorkflow that ran (or run) in
 production; each replays here on the current code. They are never re-recorded, edited or
-deleted: `histories/MANIFEST.sha256` pins every file's bytes, and `make record-histories` only
-adds files (see `tests.helpers.keep_history`). A change that cannot replay them must go behind
-`workflow.patched(...)`; the last tests show that the gate bites and that a patch opens it.
-"""
+deleted: `histories/MANIFEST.sha256` (frozen) and the files of `histories/pins/` pin every
+file's bytes, and `make record-histories` only adds files (see `tests.helpers.keep_history`). A
+change that cannot replay them must go behind `workflow.patched(...)`; the last tests show that
+the gate bites and that a patch opens it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from codec import worker_converter
 from domain.envelope import SigningKeys
 from domain.models import ClaimStatus, Stage
 from tests.helpers.config import TEST_ACTION_SIGNING_KEYS, TEST_CONVERTER
-from tests.helpers.histories import HISTORIES, MANIFEST, RECORDED, VERSION, load, save_history
+from tests.helpers.histories import HISTORIES, RECORDED, VERSION, load, pinned, save_history
 from workflows import WORKFLOWS
 from workflows.action_guard import ActionGuard
 from workflows.effects import Effects
@@ -43,15 +43,12 @@ FIRST_LANDED = {
 }
 
 
-def pinned() -> dict[str, str]:
-    lines = MANIFEST.read_text().splitlines()
-    return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line)}
-
-
 def test_every_recorded_history_is_pinned_and_unchanged():
     pins = pinned()
     assert {p.stem for p in RECORDED} >= FIRST_LANDED
-    assert sorted(pins) == sorted(p.name for p in RECORDED), "add new histories to the manifest"
+    assert sorted(pins) == sorted(p.name for p in RECORDED), (
+        "pin new histories (tests/histories/pins)"
+    )
     for path in RECORDED:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == pins[path.name], path.name
 
@@ -111,12 +108,13 @@ async def test_every_branch_has_a_history_of_the_current_code(branch: str):
 
 
 def test_recording_never_overwrites(tmp_path: Path):
-    manifest = tmp_path / "MANIFEST.sha256"
-    assert save_history(tmp_path, manifest, "one", {"workflow_id": "w", "history": {}}) is True
+    manifest, pins = tmp_path / "MANIFEST.sha256", tmp_path / "pins"
+    manifest.write_text("")
+    assert save_history(tmp_path, pins, "one", {"workflow_id": "w", "history": {}}) is True
     before = (tmp_path / "one.json").read_bytes()
-    assert save_history(tmp_path, manifest, "one", {"workflow_id": "x", "history": {}}) is False
+    assert save_history(tmp_path, pins, "one", {"workflow_id": "x", "history": {}}) is False
     assert (tmp_path / "one.json").read_bytes() == before
-    assert manifest.read_text().count("one.json") == 1
+    assert list(pinned(manifest, pins)) == ["one.json"]
 
 
 # --- the gate bites ---------------------------------------------------------------------------

@@ -13,7 +13,10 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from domain.names import Patch
 
 HISTORIES = Path(__file__).parent.parent / "histories"
+# The pins of the histories landed before each history got a pin file of its own (frozen), and
+# the pin files of those recorded since: recording only ever adds files.
 MANIFEST = HISTORIES / "MANIFEST.sha256"
+PINS = HISTORIES / "pins"
 RECORDED = sorted(HISTORIES.glob("*.json"))
 
 
@@ -36,12 +39,12 @@ async def keep_history(handle: WorkflowHandle, name: str) -> None:
     history = await handle.fetch_history()
     # The workflow id matters on replay (child workflow ids derive from it).
     recorded = {"workflow_id": handle.id, "history": history.to_json_dict()}
-    save_history(HISTORIES, MANIFEST, name, recorded)
+    save_history(HISTORIES, PINS, name, recorded)
 
 
-def save_history(directory: Path, manifest: Path, name: str, recorded: dict) -> bool:
-    """Write `<name>.json` and pin its digest in the manifest; False (nothing written) when a
-    history of that name exists."""
+def save_history(directory: Path, pins: Path, name: str, recorded: dict) -> bool:
+    """Write `<name>.json` and pin its digest in a new pin file `pins/<name>.json.sha256`;
+    False (nothing written) when a history of that name exists."""
     directory.mkdir(exist_ok=True)
     path = directory / f"{name}.json"
     data = json.dumps(recorded).encode()
@@ -50,6 +53,15 @@ def save_history(directory: Path, manifest: Path, name: str, recorded: dict) -> 
             out.write(data)
     except FileExistsError:
         return False
-    with manifest.open("a") as pins:
-        pins.write(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    pins.mkdir(exist_ok=True)
+    with (pins / f"{path.name}.sha256").open("x") as pin:
+        pin.write(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
     return True
+
+
+def pinned(manifest: Path = MANIFEST, pins: Path = PINS) -> dict[str, str]:
+    """Every recorded history's pinned digest, by file name."""
+    lines = manifest.read_text().splitlines()
+    for pin in sorted(pins.glob("*.sha256")):
+        lines += pin.read_text().splitlines()
+    return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line)}
