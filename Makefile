@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean record-histories fuzz chaos
+.PHONY: install run test browser lint format bench clean record-histories fuzz chaos
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -17,8 +17,24 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m devstack
 
-test: $(STAMP) lint
+test: $(STAMP) browser lint
 	$(PY) -m pytest
+
+# The browser tests drive Debian's chromium (installed with apt when missing) and check each page
+# with axe-core from the npm registry (tests/browser/package-lock.json pins it).
+CHROMIUM := /usr/bin/chromium
+AXE      := tests/browser/node_modules/axe-core/axe.min.js
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests (apt-get)"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+
+$(AXE): tests/browser/package-lock.json
+	npm ci --prefix tests/browser --silent --no-audit --no-fund
+	@touch $(AXE)
+
+browser: $(CHROMIUM) $(AXE)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

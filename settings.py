@@ -86,6 +86,23 @@ class Settings(BaseSettings):
     auth_failure_limit: int = Field(default=300, ge=0)
     auth_failure_window_seconds: float = Field(default=60.0, gt=0)
 
+    # People at the console (`people`, `console`): a session ends after this long without a
+    # request (HIPAA 164.312(a)(2)(iii) automatic logoff) and in any case this long after sign-in.
+    session_idle_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    session_absolute_hours: float = Field(default=12.0, gt=0, le=24 * 7)
+    # Failed sign-ins: per account and per client address within the window; past either limit a
+    # sign-in is refused (429) without checking the password.
+    sign_in_failures_per_account: int = Field(default=5, ge=1)
+    sign_in_failures_per_address: int = Field(default=20, ge=1)
+    sign_in_failure_window_minutes: float = Field(default=15.0, gt=0)
+    # How long a sign-up link (a new person's, or after their authenticator was reset) works.
+    sign_up_link_hours: float = Field(default=24.0, gt=0, le=24 * 7)
+    # The console's address as people reach it (sign-up links); empty: http://api_host:api_port.
+    console_base_url: str = ""
+
+    def console_url(self) -> str:
+        return (self.console_base_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     ui_port: int = 8233

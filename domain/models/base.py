@@ -177,3 +177,6 @@ class Caller(Model):
     key_name: str | None = None
     insurer_id: str | None = None
     examiner_id: str | None = None
+    # A person signed in at the console (`people`): their account id and name. None for a key.
+    user_id: str | None = None
+    user_name: str | None = None

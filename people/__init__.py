@@ -1,0 +1,1 @@
+"""People at the console: accounts, passwords, authenticator codes and sessions."""
