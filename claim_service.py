@@ -39,13 +39,15 @@ from domain.errors import (
     ReportNotAvailable,
     Unavailable,
 )
-from domain.ids import claim_id_for, plausible_claim_id, workflow_id_for
+from domain.ids import claim_id_for, claimant_key, plausible_claim_id, workflow_id_for
 from domain.models import (
     Caller,
+    ClaimantLookup,
     ClaimPage,
     ClaimQuery,
     ClaimReport,
     ClaimStatus,
+    PassedOver,
     Referral,
     Stage,
     Superseded,
@@ -60,12 +62,14 @@ from domain.parsing import (
     referral_fingerprint,
     request_fingerprint,
 )
+from domain.profiles import get_profile
 from domain.refusal import ACTION_NOT_ALLOWED
-from domain.timeline import hidden_from, sees_case_steps
+from domain.timeline import hidden_from, sees_case_steps, who_acted_as_seen_by
 from settings import Settings
 from store import case_events, idempotency, inbox
 from store import claims as claims_store
 from store import lineage as lineage_store
+from store import panel as panel_store
 from store import reports as reports_store
 from workflows import ClaimWorkflow
 
@@ -125,9 +129,19 @@ class ClaimService:
         fingerprint = referral_fingerprint(referral)
         claimant = referral.claimant
         contact = {"name": claimant.full_name, "email": claimant.email, "phone": claimant.phone}
+        key = claimant_key(
+            self._settings.id_secret, claimant.full_name, claimant.date_of_birth.isoformat()
+        )
         async with self._pool.acquire() as conn:
+            facts = panel_store.BookingFacts(
+                specialty=referral.requested_specialty.value,
+                licence_state=get_profile(referral.jurisdiction).examiner_licence_state(
+                    claimant.address.state
+                ),
+                treating_npis=list(claimant.treating_provider_npis),
+            )
             created, existing = await claims_store.insert_new_claim(
-                conn, initial, fingerprint, self._sealer.seal_json(contact)
+                conn, initial, fingerprint, self._sealer.seal_json(contact), key, facts
             )
         if not created and existing is not None and existing != fingerprint:
             raise DuplicateClaimNumber(
@@ -181,23 +195,52 @@ class ClaimService:
             return found.json.encode()
         return ClaimStatus.model_validate_json(found.json).model_dump_json().encode()
 
-    async def list_claims(self, query: ClaimQuery, caller: Caller) -> ClaimPage:
-        """A page of the claims the caller may read, oldest update first; pass `next_cursor`
-        back for the next page."""
+    async def list_claims(
+        self, query: ClaimQuery, caller: Caller, *, claimant: ClaimantLookup | None = None
+    ) -> ClaimPage:
+        """A page of the claims the caller may read, in the query's order (oldest update first,
+        or soonest deadline first); pass `next_cursor` back for the next page. With `claimant`,
+        only that claimant's claims, found by the keyed hash of their name and date of birth
+        (neither is stored or looked up in clear)."""
         self.require(caller, Capability.LIST_CLAIMS)
-        items = await claims_store.list_statuses(
-            self._pool,
-            caller=caller,
+        key = None
+        if claimant is not None:
+            key = claimant_key(
+                self._settings.id_secret, claimant.full_name, claimant.date_of_birth.isoformat()
+            )
+        found = claims_store.ClaimFilter(
             stage=query.stage.value if query.stage else None,
             outcome=query.outcome.value if query.outcome else None,
             jurisdiction=query.jurisdiction,
+            insurer_id=query.insurer_id,
             overdue=query.overdue,
+            safety_hold=query.safety_hold,
             updated_after=query.updated_after,
-            after=decode_cursor(query.cursor) if query.cursor else None,
+            claim_number=query.claim_number,
+            claimant_key=key,
+            sort=query.sort,
+        )
+        items = await claims_store.list_statuses(
+            self._pool,
+            caller=caller,
+            filter=found,
+            after=decode_cursor(query.cursor, query.sort) if query.cursor else None,
             limit=query.limit,
         )
         last = items[-1] if len(items) == query.limit else None
-        return ClaimPage(items=items, next_cursor=encode_cursor(last) if last else None)
+        return ClaimPage(items=items, next_cursor=encode_cursor(last, query.sort) if last else None)
+
+    async def examiner_choices(self, claim: ClaimStatus, caller: Caller) -> list[PassedOver]:
+        """For ops' assign form: every examiner of the panel with the first rule that keeps them
+        off this claim, by the booking's own rules (`store.panel.search`); `no_slot` there means
+        none did (whether a slot is free is found by booking). Empty for a claim referred before
+        its booking facts were kept."""
+        self.authorize(caller, Action.ASSIGN)
+        async with self._pool.acquire() as conn:
+            facts = await claims_store.booking_facts(conn, claim.claim_id)
+            if facts is None or facts.claimant_key is None:
+                return []
+            return await panel_store.choices(conn, claim.claim_id, facts)
 
     async def events(self, claim_id: str, caller: Caller) -> list[TimelineEvent]:
         return await self.timeline(await self.get(claim_id, caller), caller)
@@ -421,11 +464,12 @@ class ClaimService:
 
 
 def _as_seen_by(caller: Caller, event: TimelineEvent) -> TimelineEvent:
-    """Ops see who acted in full; others see the role, and the key only when it is their own."""
-    acted_by = event.acted_by
-    if caller.role is Role.OPS or acted_by is None or acted_by.key_id == caller.key_id:
+    """Ops see who acted in full; others see the role, and the key or person only when it is
+    themselves (`domain.timeline.who_acted_as_seen_by`)."""
+    if event.acted_by is None:
         return event
-    return event.model_copy(update={"acted_by": Caller(role=acted_by.role)})
+    shown = who_acted_as_seen_by(caller, event.acted_by)
+    return event if shown is event.acted_by else event.model_copy(update={"acted_by": shown})
 
 
 def _superseded(event: TimelineEvent, reset: lineage_store.Reset | None) -> TimelineEvent:

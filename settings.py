@@ -111,6 +111,8 @@ class Settings(BaseSettings):
 
     # Largest request body the API reads; bigger ones are refused with 413.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Largest form the console reads (a bulk-start file of referrals).
+    max_form_bytes: int = Field(default=16 * 1_048_576, ge=1024)
     # Slow clients are cut off: a request's head (line and headers) must arrive within this long
     # of the connection opening or the previous answer (else the connection is closed), and its
     # whole body within this long of the head (else 408). See docs/operations.md.

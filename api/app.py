@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+import console.app as console
 from api import errors, metrics, openapi
 from api.access_line import AccessLine
 from api.anti_framing import AntiFraming
@@ -19,8 +20,11 @@ from connections import connect_temporal, open_pool, sealer
 from observability import process
 from observability.http import RequestSpans
 from observability.tracing import tracing_enabled
+from panel_service import Panel
+from people.accounts import Accounts
 from settings import Settings, get_settings
 from store.access_log import AccessLog
+from work_queue import WorkQueue
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,6 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.claims = ClaimService(pool, temporal, settings, app.state.sealer)
         app.state.authenticator = Authenticator(pool, settings)
         app.state.access_log = AccessLog(pool, timeout=settings.database_statement_timeout_seconds)
+        app.state.accounts = Accounts(pool, settings, app.state.sealer, app.state.access_log)
+        app.state.work_queue = WorkQueue(pool, app.state.sealer)
+        app.state.panel = Panel(pool, app.state.claims)
         # The same codec the client encrypts with: one key ring per process.
         app.state.codec = temporal.data_converter.payload_codec
         try:
@@ -72,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         Boundary,
         max_body_bytes=settings.max_body_bytes,
+        max_form_bytes=settings.max_form_bytes,
         read_deadline_seconds=settings.database_acquire_timeout_seconds
         + settings.database_statement_timeout_seconds,
         action_deadline_seconds=settings.action_timeout_seconds + 5,
@@ -99,4 +107,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(inbox.router)
     app.include_router(codec.router)
+    console.install(app)
     return app

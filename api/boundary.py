@@ -29,6 +29,9 @@ log = logging.getLogger("ime.api")
 
 PUBLIC = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
 CODEC_SIGN_IN = "/codec/sign-in"
+# The console's forms: its own routes check the session and the CSRF token (`console.session`).
+CONSOLE = "/console/"
+_FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -38,12 +41,14 @@ class Boundary:
         app: ASGIApp,
         *,
         max_body_bytes: int,
+        max_form_bytes: int | None = None,
         read_deadline_seconds: float,
         action_deadline_seconds: float,
         body_deadline_seconds: float = 30.0,
     ) -> None:
         self.app = app
         self._max_body = max_body_bytes
+        self._max_form = max_form_bytes or max_body_bytes
         self._body_deadline = body_deadline_seconds
         self._read_deadline = read_deadline_seconds
         self._action_deadline = action_deadline_seconds
@@ -96,10 +101,16 @@ class Boundary:
         if request.method not in _BODY_METHODS or not has_body:
             return receive
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
+        limit = self._max_body
+        if request.scope["path"].startswith(CONSOLE):
+            # A console page posts a form (a file upload for bulk start), never JSON.
+            if media_type not in _FORMS:
+                raise UnsupportedMediaType("send the form as the console page does")
+            limit = self._max_form
+        elif media_type != "application/json":
             raise UnsupportedMediaType("send the body as application/json")
-        too_large = PayloadTooLarge(f"the body is larger than {self._max_body} bytes")
-        if length is not None and (not length.isdigit() or int(length) > self._max_body):
+        too_large = PayloadTooLarge(f"the body is larger than {limit} bytes")
+        if length is not None and (not length.isdigit() or int(length) > limit):
             raise too_large
         chunks: list[bytes] = []
         size = 0
@@ -111,7 +122,7 @@ class Boundary:
                         return receive  # the client went away: let the route notice
                     chunk = message.get("body", b"")
                     size += len(chunk)
-                    if size > self._max_body:
+                    if size > limit:
                         raise too_large
                     chunks.append(chunk)
                     if not message.get("more_body", False):

@@ -104,8 +104,13 @@ def read_referrals(path: Path, fmt: FileFormat) -> ReadFile:
     """Every referral of a JSONL or CSV file, validated; duplicates of an insurer + claim number
     met earlier in the file are rejected. Raises InvalidInput for a file that cannot be read as
     that format at all (not UTF-8, a CSV header with unknown columns) and OSError."""
+    return read_referral_bytes(path.read_bytes(), fmt)
+
+
+def read_referral_bytes(data: bytes, fmt: FileFormat) -> ReadFile:
+    """`read_referrals` of a file's bytes (the console's upload)."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")  # a BOM: spreadsheets write one
+        text = data.decode("utf-8-sig")  # a BOM: spreadsheets write one
     except UnicodeDecodeError:
         raise InvalidInput("the referral file is not UTF-8 text") from None
     bodies = _jsonl_bodies(text) if fmt is FileFormat.JSONL else _csv_bodies(text)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from devstack.console import StackError, complain, say, shell_path
+from devstack.dev_accounts import DEV_ACCOUNTS_FILE, DevLogin, ensure_dev_accounts
 from devstack.dev_keys import DEV_KEYS_ENV, ensure_dev_keys
 from devstack.guards import forget_dead_postgres_handles
 from devstack.processes import RestartBudget
@@ -65,6 +66,16 @@ class DevDatabase:
             await conn.close()
         say(f"{len(keys)} dev API keys in {shell_path(settings.data_dir / DEV_KEYS_ENV)}")
         return keys
+
+    async def ensure_dev_accounts(self, url: str, settings: Settings) -> list[DevLogin]:
+        """One console account per role for the dev stack (see devstack.dev_accounts)."""
+        try:
+            logins = await ensure_dev_accounts(url, settings)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+            raise StackError(f"cannot make the dev console accounts: {err}") from None
+        where = shell_path(settings.data_dir / DEV_ACCOUNTS_FILE)
+        say(f"{len(logins)} dev console accounts in {where}")
+        return logins
 
     async def check(self, now: float) -> None:
         """Start the embedded postmaster again if it disappeared."""

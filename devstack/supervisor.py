@@ -46,6 +46,7 @@ from devstack.commands import (
 )
 from devstack.console import StackError, complain, say, shell_path, tail
 from devstack.database import DevDatabase
+from devstack.dev_accounts import DevLogin
 from devstack.guards import (
     PID_FILE,
     PidFile,
@@ -73,6 +74,7 @@ class Supervisor:
         self.children: list[Child] = []  # in start order; stopped in reverse
         self.database = DevDatabase(self.data_dir / "pgdata")
         self.dev_keys: dict[str, str] = {}
+        self.dev_logins: list[DevLogin] = []
         self.stopping = asyncio.Event()
         self.hurry = asyncio.Event()
 
@@ -121,6 +123,7 @@ class Supervisor:
         self._start_child("temporal", temporal_argv(self.settings), child_env(self.settings, ""))
         database_url = await self.database.prepare(self.settings.database_url)
         self.dev_keys = await self.database.ensure_dev_keys(database_url, self.settings)
+        self.dev_logins = await self.database.ensure_dev_accounts(database_url, self.settings)
         if self.stopping.is_set():
             return
         await self._wait_for_temporal()
@@ -188,7 +191,8 @@ class Supervisor:
                 if not ready:
                     ready = await self._probe(http, readyz)
                     if ready:
-                        print(banner(self.settings, database_url, self.dev_keys), flush=True)
+                        text = banner(self.settings, database_url, self.dev_keys, self.dev_logins)
+                        print(text, flush=True)
                         if self.settings.demo:
                             # Started last, so it is stopped first.
                             self._start_child(

@@ -72,6 +72,10 @@ class Capability(StrEnum):
     READ_METRICS = "read_metrics"
     MANAGE_WEBHOOKS = "manage_webhooks"
     USE_INBOX = "use_inbox"
+    # The console's operations pages (the CLI reaches the same data with database access).
+    READ_DELIVERIES = "read_deliveries"
+    READ_ACCESS_LOG = "read_access_log"
+    MANAGE_ACCOUNTS = "manage_accounts"
 
 
 CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
@@ -85,6 +89,9 @@ CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
     Capability.MANAGE_WEBHOOKS: frozenset({Role.OPS, Role.INSURER}),
     # Every role has an inbox (an sre's is empty).
     Capability.USE_INBOX: frozenset(Role),
+    Capability.READ_DELIVERIES: frozenset({Role.OPS}),
+    Capability.READ_ACCESS_LOG: frozenset({Role.OPS}),
+    Capability.MANAGE_ACCOUNTS: frozenset({Role.OPS}),
 }
 
 

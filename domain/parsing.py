@@ -18,7 +18,15 @@ from pydantic import ValidationError
 from domain.actions import ACTION_MODELS
 from domain.errors import InvalidInput, NotFound
 from domain.ids import claimant_key
-from domain.models import INTAKE, ActionInput, Caller, ClaimIntake, ClaimStatus, Referral
+from domain.models import (
+    INTAKE,
+    ActionInput,
+    Caller,
+    ClaimantLookup,
+    ClaimIntake,
+    ClaimStatus,
+    Referral,
+)
 from domain.names import Action
 
 # Deeper than any payload of ours; Python's own limit would raise RecursionError much later.
@@ -63,6 +71,13 @@ def parse_referral(body: Any) -> Referral:
         return Referral.model_validate(body, context=INTAKE)
     except ValidationError as err:
         raise InvalidInput.from_validation(err, "the referral is invalid") from None
+
+
+def parse_lookup(body: Any) -> ClaimantLookup:
+    try:
+        return ClaimantLookup.model_validate(body, context=INTAKE)
+    except ValidationError as err:
+        raise InvalidInput.from_validation(err, "the claimant to look for is invalid") from None
 
 
 def known_action(action: str) -> Action:
@@ -111,15 +126,32 @@ def referral_fingerprint(referral: Referral) -> str:
     return hashlib.sha256(referral.model_dump_json().encode()).hexdigest()
 
 
-def encode_cursor(status: ClaimStatus) -> str:
-    raw = f"{status.updated_at.isoformat()}|{status.claim_id}"
+# The sort key of a claim without a next deadline (`infinity` in Postgres): after every other.
+NO_DEADLINE = "infinity"
+
+
+def encode_cursor(status: ClaimStatus, sort: str = "updated") -> str:
+    if sort == "next_deadline":
+        due = status.next_deadline.isoformat() if status.next_deadline else NO_DEADLINE
+        raw = f"d|{due}|{status.claim_id}"
+    else:
+        raw = f"{status.updated_at.isoformat()}|{status.claim_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, sort: str = "updated") -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if sort == "next_deadline":
+            # A cursor of the other order is refused, not misread.
+            mark, raw = raw.split("|", 1)
+            if mark != "d":
+                raise ValueError("another order's cursor")
+        elif raw.startswith("d|"):
+            raise ValueError("another order's cursor")
         updated_at, claim_id = raw.split("|", 1)
+        if updated_at == NO_DEADLINE:
+            return datetime.max.replace(tzinfo=UTC), claim_id
         at = datetime.fromisoformat(updated_at)
         if at.tzinfo is None:
             raise ValueError("naive")

@@ -3,10 +3,15 @@
 The safety branch's steps (PRODUCT §4) are for those who act on them: operations and the
 clinicians. Everyone else who may read the claim sees of that branch only that the claim was put
 on safety hold and that the hold lifted, never that a risk was screened, paged or referred.
+
+Who acted on an event is shown in full (the key's id and name, or the signed-in person's account
+id and name) to ops, and to whoever acted themselves; everyone else sees the role alone
+(`who_acted_as_seen_by`).
 """
 
 from __future__ import annotations
 
+from domain.models.base import Caller
 from domain.names import EventType, Role
 
 # The steps of a safety case: the case's own timeline (`safety_case_events`).
@@ -45,3 +50,17 @@ def hidden_from(role: Role) -> frozenset[EventType]:
 def sees_case_steps(role: Role) -> bool:
     """Whether the role's timeline includes its safety cases' steps (else they are not read)."""
     return not hidden_from(role) >= SAFETY_CASE_STEPS
+
+
+def who_acted_as_seen_by(viewer: Caller, acted_by: Caller) -> Caller:
+    """Who acted on an event, as `viewer` may see it. A person's name is shown to the audience
+    that sees a key's name (ops, and the actor themselves), not to all: an insurer's timeline
+    names no examiner's staff, nor ops' (the role is what a party needs: "ops assigned"), and a
+    name is personal data that a key's label is not. Own means the same key or the same person;
+    an absent id (a person has no key, a key no person) is never a match."""
+    own = (viewer.key_id is not None and viewer.key_id == acted_by.key_id) or (
+        viewer.user_id is not None and viewer.user_id == acted_by.user_id
+    )
+    if viewer.role is Role.OPS or own:
+        return acted_by
+    return Caller(role=acted_by.role)

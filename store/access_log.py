@@ -15,10 +15,14 @@ from datetime import datetime
 
 import asyncpg
 
+from domain.errors import InvalidInput
 from store.db import Executor
 
 CREDENTIAL_KEY = "key"
 CREDENTIAL_CODEC_SESSION = "codec_session"
+# A person at the console: signing in (a password and an authenticator code), then their session.
+CREDENTIAL_PASSWORD = "password"
+CREDENTIAL_CONSOLE_SESSION = "console_session"
 
 _FIELDS = (
     "key_id",
@@ -35,6 +39,8 @@ _FIELDS = (
     "payloads",
     "namespace",
     "workflow_id",
+    "user_id",
+    "target_user_id",
 )
 # An entry as the row COPY takes (`dataclasses.astuple` deep-copies every value: too slow for
 # every read).
@@ -61,12 +67,27 @@ class AccessEntry:
     payloads: int | None = None
     namespace: str | None = None
     workflow_id: str | None = None
+    # A person signed in at the console (`people`): their account id, as `key_id` is a key's.
+    user_id: str | None = None
+    # An account event about someone other than who acted (ops deactivating a person, resetting
+    # their authenticator): that person's account id.
+    target_user_id: str | None = None
 
 
 @dataclass(frozen=True)
 class LoggedAccess:
     at: datetime
     entry: AccessEntry
+    # The row's place in the log: what a page's cursor points after.
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class AccessPage:
+    """Newest first; `next_cursor` names where the next (older) page starts, None at the end."""
+
+    entries: list[LoggedAccess]
+    next_cursor: str | None
 
 
 class AccessLog:
@@ -134,5 +155,51 @@ async def codec_uses(conn: Executor, key_id: str) -> list[LoggedAccess]:
     return [_logged(r) for r in rows]
 
 
+async def claim_page(
+    conn: Executor, claim_id: str, *, cursor: str | None = None, limit: int = 50
+) -> AccessPage:
+    """Who read or acted on a claim, newest first, a page at a time."""
+    return await _page(conn, "claim_id = $1", claim_id, cursor, limit)
+
+
+async def person_page(
+    conn: Executor, user_id: str, *, cursor: str | None = None, limit: int = 50
+) -> AccessPage:
+    """What a person did (signed in, read, acted) and what was done to their account (deactivated,
+    authenticator reset), newest first, a page at a time."""
+    return await _page(conn, "(user_id = $1 OR target_user_id = $1)", user_id, cursor, limit)
+
+
+async def _page(
+    conn: Executor, where: str, value: str, cursor: str | None, limit: int
+) -> AccessPage:
+    before = _cursor_id(cursor)
+    rows = await conn.fetch(
+        f"SELECT id, at, {', '.join(_FIELDS)} FROM access_log"
+        f" WHERE {where} AND id < $2 ORDER BY id DESC LIMIT $3",
+        value,
+        before,
+        limit + 1,
+    )
+    entries = [_logged(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return AccessPage(entries, str(entries[-1].id) if more and entries else None)
+
+
+def _cursor_id(cursor: str | None) -> int:
+    """The id a cursor points before (none: from the newest)."""
+    if cursor is None:
+        return 2**63 - 1
+    if cursor.isascii() and cursor.isdigit() and len(cursor) < 19:
+        return int(cursor)
+    raise InvalidInput(
+        "the cursor is not valid", details=[{"field": "cursor", "message": "not a cursor"}]
+    )
+
+
 def _logged(row: asyncpg.Record) -> LoggedAccess:
-    return LoggedAccess(at=row["at"], entry=AccessEntry(**{f: row[f] for f in _FIELDS}))
+    return LoggedAccess(
+        at=row["at"],
+        entry=AccessEntry(**{f: row[f] for f in _FIELDS}),
+        id=row.get("id", 0),
+    )

@@ -11,7 +11,7 @@ from codec import Sealer
 from domain.access import READ_SCOPE, ClaimScope, ReadScope
 from domain.models import Caller, ClaimEvent, ClaimStatus, ProjectionWrite
 from domain.names import EventType
-from store import lineage, outbox, panel, reports, webhooks
+from store import inbox, lineage, outbox, panel, reports, webhooks
 from store.db import Connection, Executor
 from store.json_shape import same_shape_sql
 from store.storable import storable
@@ -45,18 +45,29 @@ def _row_values(status: ClaimStatus) -> tuple:
 
 
 async def insert_new_claim(
-    conn: Connection, status: ClaimStatus, referral_hash: str, sealed_contact: bytes
+    conn: Connection,
+    status: ClaimStatus,
+    referral_hash: str,
+    sealed_contact: bytes,
+    claimant_key: str | None = None,
+    booking: panel.BookingFacts | None = None,
 ) -> tuple[bool, str | None]:
     """Insert the first projection row, and the claimant's sealed contact (for the notices they
-    get) in the same transaction. Returns (created, referral_hash of the existing row)."""
+    get) with the keyed hash a claim is found by (`find by claimant`), in the same transaction.
+    Returns (created, referral_hash of the existing row)."""
     async with conn.transaction():
         created, existing = await _insert_projection(conn, status, referral_hash)
         if created:
             await conn.execute(
-                "INSERT INTO claim_contacts (claim_id, sealed) VALUES ($1, $2)"
-                " ON CONFLICT (claim_id) DO NOTHING",
+                """INSERT INTO claim_contacts
+                       (claim_id, sealed, claimant_key, specialty, licence_state, treating_npis)
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (claim_id) DO NOTHING""",
                 status.claim_id,
                 sealed_contact,
+                claimant_key,
+                booking.specialty if booking else None,
+                booking.licence_state if booking else None,
+                booking.treating_npis if booking else None,
             )
     return created, existing
 
@@ -140,6 +151,9 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
             tag,
             reset_seen,
         )
+        if inserted is not None:
+            # The claim's inbox items whose step this transition did close (`domain.work_queue`).
+            await inbox.close_done_steps(conn, sealer, event)
         if reset_seen or (inserted is not None and event.type is EventType.CLAIM_CLOSED):
             # The bookings follow the reset run, or the closed claim: what it does not wait on
             # is released, the appointment it still waits on is booked again.
@@ -263,20 +277,51 @@ def _scope_sql(caller: Caller) -> tuple[str, str | None]:
             return "false AND $1::text IS NULL", None
 
 
+async def booking_facts(conn: Executor, claim_id: str) -> panel.BookingFacts | None:
+    """None for a claim referred before these were kept."""
+    row = await conn.fetchrow(
+        "SELECT specialty, licence_state, treating_npis, claimant_key FROM claim_contacts"
+        " WHERE claim_id = $1 AND specialty IS NOT NULL",
+        claim_id,
+    )
+    if row is None:
+        return None
+    return panel.BookingFacts(
+        row["specialty"], row["licence_state"], list(row["treating_npis"] or []),
+        row["claimant_key"],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """What a claims list is narrowed to (every field optional) and in which order."""
+
+    stage: str | None = None
+    outcome: str | None = None
+    jurisdiction: str | None = None
+    insurer_id: str | None = None
+    overdue: bool | None = None
+    safety_hold: bool | None = None
+    updated_after: datetime | None = None
+    claim_number: str | None = None
+    claimant_key: str | None = None
+    # `updated`: (updated_at, claim_id), for incremental polling; `next_deadline`: soonest first,
+    # claims without one last.
+    sort: str = "updated"
+
+
 async def list_statuses(
     conn: Executor,
     *,
     caller: Caller,
-    stage: str | None,
-    outcome: str | None,
-    jurisdiction: str | None,
-    overdue: bool | None,
-    updated_after: datetime | None,
+    filter: ClaimFilter,
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[ClaimStatus]:
-    """Claims in (updated_at, claim_id) order: stable keyset pages for incremental polling."""
+    """Claims in the filter's order as stable keyset pages; `after` is the last row's sort key."""
     scope, scope_value = _scope_sql(caller)
+    by_deadline = filter.sort == "next_deadline"
+    key = "coalesce(next_deadline, 'infinity'::timestamptz)" if by_deadline else "updated_at"
     rows = await conn.fetch(
         f"""SELECT body FROM claims
            WHERE {scope}
@@ -285,17 +330,26 @@ async def list_statuses(
              AND ($4::text IS NULL OR jurisdiction = $4)
              AND ($5::boolean IS NULL OR overdue = $5)
              AND ($6::timestamptz IS NULL OR updated_at > $6)
-             AND ($7::timestamptz IS NULL OR (updated_at, claim_id) > ($7, $8))
-           ORDER BY updated_at, claim_id
+             AND ($7::timestamptz IS NULL OR ({key}, claim_id) > ($7, $8))
+             AND ($10::text IS NULL OR insurer_id = $10)
+             AND ($11::boolean IS NULL OR safety_hold = $11)
+             AND ($12::text IS NULL OR claim_number = $12)
+             AND ($13::text IS NULL OR claim_id IN
+                  (SELECT claim_id FROM claim_contacts WHERE claimant_key = $13))
+           ORDER BY {key}, claim_id
            LIMIT $9""",
         scope_value,
-        stage,
-        outcome,
-        jurisdiction,
-        overdue,
-        updated_after,
+        filter.stage,
+        filter.outcome,
+        filter.jurisdiction,
+        filter.overdue,
+        filter.updated_after,
         after[0] if after else None,
         after[1] if after else None,
         limit,
+        filter.insurer_id,
+        filter.safety_hold,
+        filter.claim_number,
+        filter.claimant_key,
     )
     return [ClaimStatus.model_validate(r["body"]) for r in rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -118,3 +119,44 @@ async def examiner_address(conn: Executor, examiner_id: str | None) -> tuple[str
     if row is None or not row["email"]:
         return None
     return row["email"], row["name"]
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    """A delivery as ops see it: which channel, what event, how it stands. Never its body."""
+
+    id: str
+    claim_id: str
+    channel: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    created_at: datetime
+    last_error: str | None
+
+
+_LINE = """id::text, claim_id, channel, event_type, status, attempts, next_attempt_at,
+    delivered_at, created_at, last_error"""
+
+
+async def for_claim(conn: Executor, claim_id: str, limit: int = 200) -> list[DeliveryLine]:
+    """A claim's deliveries, newest first (webhooks, emails, pages)."""
+    rows = await conn.fetch(
+        f"SELECT {_LINE} FROM deliveries WHERE claim_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+        claim_id,
+        limit,
+    )
+    return [DeliveryLine(**dict(row)) for row in rows]
+
+
+async def dead(conn: Executor, channel: str | None = None, limit: int = 100) -> list[DeliveryLine]:
+    """Dead deliveries (their retry period ran out), newest first, of one channel or all."""
+    rows = await conn.fetch(
+        f"SELECT {_LINE} FROM deliveries WHERE status = 'dead'"
+        " AND ($1::text IS NULL OR channel = $1) ORDER BY created_at DESC, id LIMIT $2",
+        channel,
+        limit,
+    )
+    return [DeliveryLine(**dict(row)) for row in rows]

@@ -92,8 +92,8 @@ async def _fan_out(
     if role is not None:
         await conn.execute(
             """INSERT INTO inbox_items (id, outbox_key, role, insurer_id, examiner_id, kind,
-                   claim_id, case_id, sealed_details, due_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   claim_id, case_id, sealed_details, due_at, jurisdiction)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                ON CONFLICT (outbox_key) DO NOTHING""",
             uuid.uuid4(),
             note.key,
@@ -105,6 +105,7 @@ async def _fan_out(
             case_of(note),
             sealer.seal_json(note.details),
             _when(note.details.get("due_at")),
+            claim["jurisdiction"] if claim else None,
         )
     channel = _channel(note)
     if channel is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from domain.models import (
     Examiner,
     ExaminerRef,
     ExaminerSearch,
+    ExaminerWithLoad,
     PassedOver,
     ScheduleRequest,
 )
@@ -34,6 +36,27 @@ _OPEN_BOOKINGS = """SELECT count(*) FROM appointments a
 _EXAMINED_ELSEWHERE = """SELECT 1 FROM appointments a
                              WHERE a.examiner_id = e.id AND a.claimant_key = $5
                                AND a.claim_id <> $6 AND a.status IN ('booked', 'attended')"""
+
+
+@dataclass(frozen=True)
+class BookingFacts:
+    """What an examiner is checked against for a claim (kept at intake): the specialty asked for,
+    the licence state, the treating providers; with the claimant's keyed hash (conflicts)."""
+
+    specialty: str
+    licence_state: str
+    treating_npis: list[str]
+    claimant_key: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenBooking:
+    """An examiner's booked appointment and its claim's stage (None: no projection row)."""
+
+    appointment_id: str
+    claim_id: str
+    starts_at: datetime
+    stage: Stage | None
 
 
 _INSERT_EXAMINER = """INSERT INTO examiners
@@ -140,6 +163,35 @@ async def search(
         passed_over=[PassedOver(examiner_id=r["id"], rule=PassOverRule(r["rule"])) for r in rows],
         without_specialty=without,
     )
+
+
+async def choices(conn: Connection, claim_id: str, facts: BookingFacts) -> list[PassedOver]:
+    """Every examiner with the first rule of `search` that excludes them from the claim (for any
+    specialty: ops may pick outside the one asked for, which `search` names `specialty`)."""
+    rows = await conn.fetch(
+        f"""SELECT e.id,
+                  CASE
+                    WHEN NOT e.active THEN 'inactive'
+                    WHEN NOT ($2 = ANY (e.licensed_states)) THEN 'licence'
+                    WHEN e.npi = ANY ($4::text[]) OR EXISTS ({_EXAMINED_ELSEWHERE})
+                      THEN 'conflict'
+                    WHEN ({_OPEN_BOOKINGS}) >= e.capacity THEN 'capacity'
+                    WHEN e.specialty <> $1 THEN 'specialty'
+                    ELSE 'no_slot'
+                  END AS rule
+           FROM examiners e
+           -- ($3 and $7 are `search`'s exclusions and pick, which ops' choice has none of.)
+           WHERE $3::text[] IS NOT NULL AND $7::text IS NULL
+           ORDER BY e.id""",
+        facts.specialty,
+        facts.licence_state,
+        [],
+        facts.treating_npis,
+        facts.claimant_key,
+        claim_id,
+        None,
+    )
+    return [PassedOver(examiner_id=r["id"], rule=PassOverRule(r["rule"])) for r in rows]
 
 
 def _candidate_starts(req: ScheduleRequest) -> Iterator[datetime]:
@@ -280,3 +332,77 @@ async def insert_examiner(conn: Executor, examiner: Examiner) -> bool:
     except asyncpg.UniqueViolationError:
         return False
     return True
+
+
+# --- the panel as ops manage it (`panel_service`) ------------------------------------------------
+
+_WITH_LOAD = f"""SELECT e.id, e.name, e.npi, e.specialty, e.licensed_states, e.active, e.capacity,
+                        e.location, e.email, ({_OPEN_BOOKINGS}) AS open_bookings
+                 FROM examiners e"""
+
+# What an edit may change, column by column (the keys of `ExaminerPatch.changes`).
+_EDITABLE = ("name", "specialty", "licensed_states", "capacity", "location", "email", "active")
+
+
+def _with_load(row: asyncpg.Record) -> ExaminerWithLoad:
+    values = dict(row)
+    values["load"] = round(values["open_bookings"] / values["capacity"], 4)
+    return ExaminerWithLoad.model_validate(values)
+
+
+async def list_with_load(conn: Executor) -> list[ExaminerWithLoad]:
+    """The panel, each examiner with their open bookings (their load)."""
+    return [_with_load(r) for r in await conn.fetch(_WITH_LOAD + " ORDER BY e.id")]
+
+
+async def get_with_load(conn: Executor, examiner_id: str) -> ExaminerWithLoad | None:
+    row = await conn.fetchrow(_WITH_LOAD + " WHERE e.id = $1", examiner_id)
+    return _with_load(row) if row is not None else None
+
+
+async def update_examiner(conn: Executor, examiner_id: str, changes: Mapping[str, Any]) -> bool:
+    """Change the given fields of an examiner (a merge patch); False when there is no such
+    examiner. Open bookings are untouched: they were made under the rules of their day."""
+    columns = [c for c in _EDITABLE if c in changes]
+    if not columns:
+        return bool(await conn.fetchval("SELECT true FROM examiners WHERE id = $1", examiner_id))
+    assignments = ", ".join(f"{c} = ${n}" for n, c in enumerate(columns, start=2))
+    updated = await conn.fetchval(
+        f"UPDATE examiners SET {assignments} WHERE id = $1 RETURNING id",
+        examiner_id,
+        *(changes[c] for c in columns),
+    )
+    return updated is not None
+
+
+async def open_bookings(conn: Executor, examiner_id: str) -> list[OpenBooking]:
+    """The examiner's open (`booked`) appointments, soonest first, with their claim's stage."""
+    rows = await conn.fetch(
+        """SELECT a.id, a.claim_id, a.starts_at, c.stage
+           FROM appointments a LEFT JOIN claims c ON c.claim_id = a.claim_id
+           WHERE a.examiner_id = $1 AND a.status = 'booked'
+           ORDER BY a.starts_at, a.id""",
+        examiner_id,
+    )
+    return [
+        OpenBooking(
+            appointment_id=r["id"],
+            claim_id=r["claim_id"],
+            starts_at=r["starts_at"],
+            stage=Stage(r["stage"]) if r["stage"] else None,
+        )
+        for r in rows
+    ]
+
+
+async def claims_after_exam(conn: Executor, examiner_id: str) -> list[tuple[str, Stage]]:
+    """Open claims the examiner examined and now writes the report of (REPORT) or may be asked an
+    addendum of (REVIEW): a new booking is not theirs to take away."""
+    rows = await conn.fetch(
+        """SELECT claim_id, stage FROM claims
+           WHERE examiner_id = $1 AND status = 'open' AND stage = ANY ($2::text[])
+           ORDER BY claim_id""",
+        examiner_id,
+        [Stage.REPORT.value, Stage.REVIEW.value],
+    )
+    return [(r["claim_id"], Stage(r["stage"])) for r in rows]

@@ -35,6 +35,7 @@ from domain.actions import ACTION_MODELS
 from domain.errors import Forbidden
 from domain.models import (
     Caller,
+    ClaimantLookup,
     ClaimPage,
     ClaimQuery,
     ClaimReport,
@@ -43,7 +44,7 @@ from domain.models import (
     TimelineEvent,
 )
 from domain.names import Action, Role
-from domain.parsing import parse_referral
+from domain.parsing import parse_lookup, parse_referral
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
@@ -135,6 +136,29 @@ async def list_claims(
     claims: ClaimsDep,
 ) -> ClaimPage:
     return await claims.list_claims(query, caller)
+
+
+@router.post(
+    "/search",
+    response_model=ClaimPage,
+    operation_id="find_claims_by_claimant",
+    description=who(
+        _READERS,
+        _SCOPES + " The claims of one claimant, found by a keyed hash of their full name and "
+        "date of birth (sent in the body, never in a URL; no name is stored or indexed in "
+        "clear). Claims referred before this search existed are found by claim number only. "
+        "The query's filters and `cursor` apply as for the list.",
+    ),
+    responses=errors(401, 403, 413, 415, 422, 503),
+    openapi_extra=json_body(ClaimantLookup),
+)
+async def find_claims(
+    query: Annotated[ClaimQuery, Query()],
+    caller: Annotated[Caller, capability(Capability.LIST_CLAIMS)],
+    claims: ClaimsDep,
+    body: JsonBody,
+) -> ClaimPage:
+    return await claims.list_claims(query, caller, claimant=parse_lookup(body))
 
 
 async def get_claim(claim_id: str, request: Request) -> Response:

@@ -1,33 +1,54 @@
-"""The examiner panel (operations only)."""
+"""The examiner panel (operations only): list with load, add, edit, deactivate. The work is
+`panel_service.Panel`'s, shared with the CLI and the console."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends
 
-from api.deps import JsonBody, PoolDep, capability
+from api.deps import CallerDep, ClaimsDep, JsonBody, PoolDep, capability
 from api.openapi import errors, json_body, who
 from domain.access import CAPABILITY_ROLES, Capability
-from domain.errors import Conflict, InvalidInput
-from domain.models import INTAKE, Caller, Examiner
-from store import panel
+from domain.models import (
+    Caller,
+    Examiner,
+    ExaminerEdited,
+    ExaminerPatch,
+    ExaminerWithLoad,
+)
+from panel_service import Panel
 
 router = APIRouter(prefix="/v1/examiners", tags=["examiners"])
 _WHO = who(r.value for r in CAPABILITY_ROLES[Capability.MANAGE_PANEL])
 PanelManager = Annotated[Caller, capability(Capability.MANAGE_PANEL)]
 
 
+async def _panel(db: PoolDep, claims: ClaimsDep) -> Panel:
+    return Panel(db, claims)
+
+
+PanelDep = Annotated[Panel, Depends(_panel)]
+
+
+async def _examiner(examiner_id: str, caller: PanelManager, panel: PanelDep) -> ExaminerWithLoad:
+    """The examiner of the path (404), once the caller may manage the panel (403 first: the
+    panel is ops' only, so an unknown id tells others nothing)."""
+    return await panel.get(caller, examiner_id)
+
+
+KnownExaminer = Annotated[ExaminerWithLoad, Depends(_examiner)]
+
+
 @router.get(
     "",
-    response_model=list[Examiner],
+    response_model=list[ExaminerWithLoad],
     operation_id="list_examiners",
-    description=_WHO,
+    description=_WHO + " Each examiner with their load: open bookings, and open / capacity.",
     responses=errors(401, 403, 503),
 )
-async def list_examiners(caller: PanelManager, db: PoolDep) -> list[Examiner]:
-    return await panel.list_examiners(db)
+async def list_examiners(caller: PanelManager, panel: PanelDep) -> list[ExaminerWithLoad]:
+    return await panel.list(caller)
 
 
 @router.post(
@@ -39,11 +60,26 @@ async def list_examiners(caller: PanelManager, db: PoolDep) -> list[Examiner]:
     responses=errors(401, 403, 409, 413, 415, 422, 503),
     openapi_extra=json_body(Examiner),
 )
-async def add_examiner(caller: PanelManager, db: PoolDep, body: JsonBody) -> Examiner:
-    try:
-        examiner = Examiner.model_validate(body, context=INTAKE)
-    except ValidationError as err:
-        raise InvalidInput.from_validation(err, "the examiner is invalid") from None
-    if not await panel.insert_examiner(db, examiner):
-        raise Conflict("an examiner with this id or NPI is already on the panel")
-    return examiner
+async def add_examiner(caller: PanelManager, panel: PanelDep, body: JsonBody) -> Examiner:
+    return await panel.add(caller, body)
+
+
+@router.patch(
+    "/{examiner_id}",
+    response_model=ExaminerEdited,
+    operation_id="edit_examiner",
+    description=_WHO
+    + " A JSON merge patch of name, specialty, licensed_states, capacity, location, email"
+    " and active (id and NPI never change; `null` removes only the email). The answer is the"
+    " examiner as listed. `active: false` takes them off the panel and moves their open"
+    " bookings to other examiners through each claim's own action (`decline-appointment`"
+    " before confirmation, `reschedule` once confirmed); `deactivation` then lists the claims"
+    " re-booked and those left with them, each with its reason. Sending it again completes an"
+    " interrupted deactivation and moves nothing twice.",
+    responses=errors(401, 403, 404, 413, 415, 422, 503),
+    openapi_extra=json_body(ExaminerPatch),
+)
+async def edit_examiner(
+    examiner: KnownExaminer, caller: CallerDep, panel: PanelDep, body: JsonBody
+) -> ExaminerEdited:
+    return await panel.edit(caller, examiner.id, body)

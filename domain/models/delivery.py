@@ -89,6 +89,24 @@ class DeliveryOut(Model):
 # --- inbox ----------------------------------------------------------------------------------
 
 
+class InboxHolder(Model):
+    """Who has taken an item: a signed-in person (`user:<id>`) or an API key (`key:<id>`)."""
+
+    id: str
+    name: str | None = None
+
+
+class InboxDoneBy(Model):
+    """Who closed an item: a person (`user`), a key (`key`) or the service itself (`system`: a
+    deadline rung, the claim's own step, the claim ending), and why (the event that did the
+    step, `marked_done` when closed by hand)."""
+
+    by: Literal["user", "key", "system"]
+    name: str | None = None
+    role: str | None = None
+    reason: str | None = None
+
+
 class InboxItem(Model):
     """Something the caller must act on now."""
 
@@ -101,6 +119,14 @@ class InboxItem(Model):
     done_at: datetime | None = None
     # What the task is about; clinical detail only for the clinical chain.
     details: dict[str, Any] = Field(default_factory=dict)
+    # The work queue (`work_queue`): the claim's jurisdiction and insurer, whether the item is
+    # open past its due time, who has taken it and since when, and who closed it.
+    jurisdiction: str | None = None
+    insurer_id: str | None = None
+    overdue: bool = False
+    taken_by: InboxHolder | None = None
+    taken_at: datetime | None = None
+    done_by: InboxDoneBy | None = None
 
 
 class InboxDone(Input):
@@ -109,3 +135,38 @@ class InboxDone(Input):
     note: Text
     # Whom was warned, or which authority told: required to close a duty-to-protect task.
     warned: list[ShortText] = Field(default_factory=list, max_length=20)
+
+
+QueueOwner = Literal["me", "unowned", "anyone"]
+
+
+class QueueQuery(Input):
+    """Filters of the work queue (`GET /v1/inbox`, `GET /v1/inbox/queue`, the console); `cursor`
+    continues from the previous page. `insurer_id` narrows ops' queue (everyone else sees their
+    own scope only, whatever it says)."""
+
+    kind: Annotated[str, StringConstraints(max_length=64)] | None = None
+    jurisdiction: Identifier | None = None
+    insurer_id: Identifier | None = None
+    owner: QueueOwner = "anyone"
+    include_done: bool = False
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: Annotated[str, StringConstraints(max_length=400)] | None = None
+
+
+class QueuePage(Model):
+    """A page of the work queue in queue order (overdue first, then by due time, no due time
+    last, then oldest), with the caller's whole open queue counted by kind and overdue."""
+
+    items: list[InboxItem]
+    next_cursor: str | None = None
+    counts_by_kind: dict[str, int] = Field(default_factory=dict)
+    overdue: int = 0
+
+
+class InboxHold(Input):
+    """Taking or releasing an item: nothing to say (`{}`), a short note at most."""
+
+    model_config = example_config({})
+
+    note: ShortText | None = None

@@ -276,14 +276,62 @@ class Examiner(Input):
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
 
 
+class ClaimantLookup(Input):
+    """Who a claim is for, to find it by (`POST /v1/claims/search` and the console's search):
+    sent in a body, never in a URL."""
+
+    full_name: ShortText
+    date_of_birth: date
+
+
+# Fields an edit may not remove (JSON merge patch: `null` removes a field; only `email` may go).
+_REQUIRED_ON_THE_PANEL = ("name", "specialty", "licensed_states", "capacity", "location", "active")
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class ExaminerPatch(Input):
+    """An edit of a panel entry (`PATCH /v1/examiners/{id}`), a JSON merge patch: the fields sent
+    change, the others stay. Id and NPI never change. `active: false` takes the examiner off the
+    panel: no new bookings, and their open bookings are booked with someone else
+    (`panel_service.Panel.deactivate`)."""
+
+    model_config = example_config({"capacity": 30, "licensed_states": ["NY", "NJ"]})
+
+    name: ShortText | None = None
+    specialty: Specialty | None = None
+    licensed_states: list[StateCode] | None = Field(default=None, min_length=1)
+    capacity: int | None = Field(default=None, ge=1, le=10_000)
+    location: ShortText | None = None
+    email: Annotated[str, StringConstraints(pattern=_EMAIL)] | None = None
+    active: bool | None = None
+
+    @field_validator(*_REQUIRED_ON_THE_PANEL, mode="before")
+    @classmethod
+    def _not_removed(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null: every examiner has one")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, as the panel stores them."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
 class ClaimQuery(Input):
     """Filters of `GET /v1/claims`; `cursor` continues from the previous page."""
 
     stage: Stage | None = None
     outcome: Outcome | None = None
     jurisdiction: Identifier | None = None
+    insurer_id: Identifier | None = None
     overdue: bool | None = None
+    safety_hold: bool | None = None
     updated_after: datetime | None = None
+    # An exact claim number (the insurer's own reference).
+    claim_number: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    # `updated`: oldest update first, for incremental polling; `next_deadline`: soonest deadline
+    # first, claims without one last (a work list).
+    sort: Literal["updated", "next_deadline"] = "updated"
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from domain.models.base import Caller, Model
-from domain.models.inputs import ClaimType, ExamReport, Referral, Specialty
+from domain.models.inputs import ClaimType, Examiner, ExamReport, Referral, Specialty
 from domain.names import DeadlineName, EventType, Outcome, PassOverRule, Stage
 
 
@@ -213,3 +213,58 @@ class ClaimReport(Model):
     submitted_at: datetime
     versions: list[ReportVersion]
     report: ExamReport
+
+
+# --- the examiner panel -----------------------------------------------------------------------
+
+
+class ExaminerWithLoad(Examiner):
+    """A panel entry as ops see it: with its load, the open (`booked`) appointments its
+    `capacity` bounds (`load` = open_bookings / capacity)."""
+
+    open_bookings: int = Field(ge=0)
+    load: float = Field(ge=0)
+
+
+class RebookedClaim(Model):
+    """A claim whose booking with a deactivated examiner was released through the claim's own
+    action (`decline-appointment` in SCHEDULING, `reschedule` in EXAM); the claim books the next
+    eligible examiner. `examiner_id`: who it is booked with now (None: not yet, when the answer
+    was given; the claim keeps trying, and tells ops when nobody is eligible)."""
+
+    claim_id: str
+    stage: Stage
+    action: Literal["decline-appointment", "reschedule"]
+    examiner_id: str | None = None
+
+
+class LeftClaim(Model):
+    """A claim of a deactivated examiner that was not re-booked, and why (for ops to act on)."""
+
+    claim_id: str
+    stage: Stage
+    reason: Literal[
+        "report_stage",
+        "in_review",
+        "exam_time_passed",
+        "not_current",
+        "refused",
+        "unavailable",
+    ]
+    message: str
+
+
+class Deactivation(Model):
+    """What taking an examiner off the panel did: the examiner as now listed, the claims whose
+    booking moved on, and those left with them (each with its reason)."""
+
+    examiner: ExaminerWithLoad
+    rebooked: list[RebookedClaim] = Field(default_factory=list)
+    left: list[LeftClaim] = Field(default_factory=list)
+
+
+class ExaminerEdited(ExaminerWithLoad):
+    """The answer of an edit: the examiner as listed; when the edit deactivated them, what that
+    did to their claims (`deactivation`, else null)."""
+
+    deactivation: Deactivation | None = None

@@ -158,3 +158,28 @@ async def appointment_status(pool: asyncpg.Pool, appointment_id: str) -> str | N
 async def claim_count(pool: asyncpg.Pool) -> int:
     """How many claims are stored."""
     return await pool.fetchval("SELECT count(*) FROM claims")
+
+
+# --- people at the console -------------------------------------------------------------------
+
+
+async def idle_out(pool: asyncpg.Pool, email: str) -> int:
+    """Age a person's live sessions past their idle timeout (as 15 quiet minutes would)."""
+    status = await pool.execute(
+        """UPDATE console_sessions SET idle_expires_at = now() - interval '1 second'
+           WHERE revoked_at IS NULL
+             AND user_id = (SELECT id FROM users WHERE lower(email) = lower($1))""",
+        email,
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def person_log(pool: asyncpg.Pool, email: str) -> list[tuple[str, str | None, int]]:
+    """The access-log rows of a person, oldest first: (route, action, status)."""
+    rows = await pool.fetch(
+        """SELECT route, action, status FROM access_log
+           WHERE user_id = (SELECT id::text FROM users WHERE lower(email) = lower($1))
+           ORDER BY id""",
+        email,
+    )
+    return [(r["route"], r["action"], r["status"]) for r in rows]

@@ -1,0 +1,82 @@
+"""What the claim page shows beyond the status: each deadline's next rung (from the escalation
+chain's table, `domain.lifecycle.DEADLINES`), and which action forms the person gets (the
+action table of `domain.access` and the stages of `domain.lifecycle`: the rules the API applies,
+not a copy of them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.access import may_act
+from domain.lifecycle import ACTION_STAGES, APPOINTMENT_ACTIONS, DEADLINES, OnBreach
+from domain.models import Caller, ClaimStatus, Deadline
+from domain.names import Action
+
+# The actions the claim page offers as forms, in the order a claim needs them.
+FORMS = (
+    Action.ASSIGN,
+    Action.CONFIRM_APPOINTMENT,
+    Action.DECLINE_APPOINTMENT,
+    Action.RESCHEDULE,
+    Action.EXAM,
+    Action.EXTEND_DECISION,
+    Action.DECISION,
+    Action.SAFETY_CONCERN,
+    Action.WITHDRAW,
+)
+
+_ON_BREACH = {
+    OnBreach.TELL: "tell",
+    OnBreach.REBOOK: "release the booking and book the next examiner",
+    OnBreach.REPLACE_EXAMINER: "replace the examiner (once per claim)",
+}
+
+
+def _names(recipients: tuple[object, ...]) -> str:
+    return ", ".join(str(getattr(r, "value", r)).replace("_", " ") for r in recipients)
+
+
+def next_rung(deadline: Deadline) -> str:
+    """What happens when this deadline passes, in words; '' once it is met."""
+    if deadline.met_at is not None:
+        return ""
+    rule = DEADLINES[deadline.name]
+    told = _names(rule.told or (rule.owner,))
+    what = _ON_BREACH[rule.on_breach]
+    step = f"{what} {told}" if rule.on_breach is OnBreach.TELL else f"{what}; tell {told}"
+    if rule.then is not None:
+        step += (
+            f"; then {rule.then.value.replace('_', ' ')} after the {rule.after.replace('_', ' ')}"
+        )
+    return step
+
+
+def deadline_state(deadline: Deadline) -> str:
+    if deadline.met_at is not None:
+        return "met late" if deadline.breached else "met"
+    return "breached" if deadline.breached else "pending"
+
+
+@dataclass(frozen=True)
+class Offered:
+    action: Action
+    enabled: bool
+    why_not: str = ""
+
+
+def offered_actions(caller: Caller, claim: ClaimStatus) -> list[Offered]:
+    """The forms for this person on this claim: only actions their role may take; each enabled
+    when the claim's stage allows it (else shown disabled, saying why)."""
+    offered = []
+    for action in FORMS:
+        if not may_act(caller, action):
+            continue
+        if claim.status == "closed":
+            offered.append(Offered(action, False, "the claim is closed"))
+        elif claim.stage not in ACTION_STAGES[action]:
+            offered.append(Offered(action, False, f"not in the {claim.stage.value} stage"))
+        elif action in APPOINTMENT_ACTIONS and claim.appointment is None:
+            offered.append(Offered(action, False, "no appointment is booked"))
+        else:
+            offered.append(Offered(action, True))
+    return offered

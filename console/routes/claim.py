@@ -1,0 +1,165 @@
+"""The claim page: what `GET /v1/claims/{id}` (and its events, report and deliveries) shows this
+person, and each action they may take as a form. A form posts to the same service method the
+API's action route calls (`ClaimService.act`), with an idempotency key minted with the form, so a
+double click or a resent form is applied once; a refusal is shown at the form in the API's own
+words."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from claim_service import ClaimService
+from console.audit import record
+from console.claim_view import deadline_state, next_rung, offered_actions
+from console.render import page
+from console.session import Acting, Person
+from domain.access import may_act, may_read_report
+from domain.errors import ClaimError, NotFound
+from domain.models import ClaimStatus
+from domain.names import Action
+from domain.parsing import known_action
+from domain.profiles import PROFILES
+from people.accounts import ActiveSession
+from store import deliveries, panel
+
+router = APIRouter(prefix="/console")
+ROUTE = "/console/claims/{claim_id}"
+
+
+def _claims(request: Request) -> ClaimService:
+    service: ClaimService = request.app.state.claims
+    return service
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def action_body(action: Action, form: FormData) -> dict[str, Any]:
+    """The action's JSON body from its form (the API validates it, as for any caller)."""
+    match action:
+        case Action.ASSIGN:
+            return {"examiner_id": _text(form, "examiner_id")}
+        case Action.DECLINE_APPOINTMENT | Action.WITHDRAW | Action.EXTEND_DECISION:
+            return {"reason": _text(form, "reason")}
+        case Action.RESCHEDULE:
+            return {"reason": _text(form, "reason"), "requested_by": _text(form, "requested_by")}
+        case Action.EXAM:
+            level = _text(form, "risk_level") or "none"
+            screen: dict[str, Any] = {"level": level, "notes": _text(form, "risk_notes") or ""}
+            if level != "none":
+                screen["toward"] = _text(form, "risk_toward")
+            return {"attended": _text(form, "attended") == "yes", "risk_screen": screen}
+        case Action.SAFETY_CONCERN:
+            return {
+                "level": _text(form, "level"),
+                "toward": _text(form, "toward"),
+                "notes": _text(form, "notes") or "",
+            }
+        case Action.DECISION:
+            return {
+                "outcome": _text(form, "outcome"),
+                "reason_code": _text(form, "reason_code"),
+                "notes": _text(form, "notes") or "",
+            }
+        case _:
+            return {}
+
+
+async def _claim_page(
+    request: Request,
+    person: ActiveSession,
+    claim: ClaimStatus,
+    *,
+    status_code: int = 200,
+    refused: dict[str, str] | None = None,
+    done: str | None = None,
+) -> HTMLResponse:
+    claims = _claims(request)
+    caller = person.caller
+    timeline = await claims.timeline(claim, caller)
+    report = None
+    if may_read_report(caller):
+        try:
+            report = await claims.report(claim, caller)
+        except NotFound:
+            report = None
+    pool = request.app.state.pool
+    sent = await deliveries.for_claim(pool, claim.claim_id)
+    examiners = await panel.list_examiners(pool)
+    # Each examiner with the rule that keeps them off this claim (the booking's own rules);
+    # `no_slot` there means no rule does. Only for those who may assign.
+    choices = (
+        await claims.examiner_choices(claim, caller)
+        if may_act(caller, Action.ASSIGN) and claim.status == "open"
+        else []
+    )
+    excluded = {c.examiner_id: c.rule.value for c in choices if c.rule.value != "no_slot"}
+    profile = PROFILES.get(claim.jurisdiction)
+    return page(
+        request, "claim.html", person, status_code=status_code,
+        title=f"Claim {claim.claim_number}", claim=claim, timeline=timeline, report=report,
+        deliveries=sent, examiners=examiners, excluded=excluded, checked=bool(choices),
+        zone=profile.timezone if profile else None,
+        deadlines=[(d, deadline_state(d), next_rung(d)) for d in claim.deadlines],
+        offered=offered_actions(caller, claim), refused=refused or {}, done=done,
+        form_key=str(uuid.uuid4()),
+    )  # fmt: skip
+
+
+@router.get("/claims/{claim_id}")
+async def claim_page(
+    request: Request, claim_id: str, person: Person, done: str | None = None
+) -> HTMLResponse:
+    try:
+        claim = await _claims(request).get(claim_id, person.caller)
+    except NotFound:
+        await record(request, person, ROUTE, status=404)
+        raise
+    await record(request, person, ROUTE, claim_id=claim.claim_id)
+    shown = done if done in {a.value for a in Action} else None
+    return await _claim_page(request, person, claim, done=shown)
+
+
+@router.post("/claims/{claim_id}/actions/{action_name}")
+async def act(request: Request, claim_id: str, action_name: str, person: Acting) -> Response:
+    action = known_action(action_name)
+    claims = _claims(request)
+    form = await request.form()
+    key = _text(form, "idempotency_key")
+    try:
+        current = await claims.get(claim_id, person.caller)
+    except NotFound:
+        await record(
+            request, person, ROUTE + "/actions/" + action.value, action=action.value, status=404
+        )
+        raise
+    route = f"{ROUTE}/actions/{action.value}"
+    try:
+        await claims.act(
+            claim_id, action, action_body(action, form), person.caller,
+            idempotency_key=f"console:{key}" if key else None,
+        )  # fmt: skip
+    except ClaimError as err:
+        await record(
+            request, person, route, claim_id=claim_id, action=action.value, status=err.status_code
+        )
+        if err.status_code == 403:
+            raise
+        message = err.message
+        for detail in err.details if isinstance(err.details, list) else []:
+            if isinstance(detail, dict) and detail.get("field"):
+                message += f" ({detail['field']}: {detail.get('message', 'invalid')})"
+        fresh = await claims.get(claim_id, person.caller)
+        return await _claim_page(
+            request, person, fresh, status_code=err.status_code, refused={action.value: message}
+        )
+    await record(request, person, route, claim_id=claim_id, action=action.value)
+    del current
+    return RedirectResponse(f"/console/claims/{claim_id}?done={action.value}", status_code=303)

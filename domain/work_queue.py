@@ -1,0 +1,252 @@
+"""The inbox as a work queue, as data: when each kind of item is done by itself (its step was
+taken, by whoever and through whichever door), who is recorded as having done it, and the
+queue's order and cursor.
+
+An item closes itself in the transaction that writes the claim transition doing its step
+(`store.claims.apply_projection` → `store.inbox.close_done_steps`), judged on the claim's status
+as stored after the write (never a stale one arriving late) and on the transition's event. A
+kind whose row has no rule is closed only by a person (`POST /v1/inbox/{id}/done`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.errors import InvalidInput
+from domain.models import Caller, ClaimEvent, ClaimStatus, Deadline
+from domain.names import DeadlineName, EventType, Stage, Template
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """What the rules read of an open inbox item: its kind, whose it is, its own details and the
+    occasion (`step`) of the notification that opened it (the last part of its outbox key,
+    e.g. `remind-report-2026-10-01T17:00:00+00:00`, `breach-review-1`, `addendum-2`)."""
+
+    id: str
+    kind: str
+    role: str
+    examiner_id: str | None
+    due_at: datetime | None
+    details: dict[str, Any]
+    step: str
+    case_id: str | None = None
+
+
+def step_of(outbox_key: str, kind: str) -> str:
+    """The occasion part of a notification key (`{owner}:{recipient}:{template}:{step}`)."""
+    marker = f":{kind}:"
+    at = outbox_key.find(marker)
+    return outbox_key[at + len(marker) :] if at >= 0 else ""
+
+
+# --- the rules -----------------------------------------------------------------------------
+
+Rule = Callable[[OpenItem, ClaimStatus, ClaimEvent], bool]
+
+
+def _deadline(item: OpenItem, status: ClaimStatus) -> Deadline | None:
+    """The deadline a reminder or breach item is about, named in its step."""
+    rest = item.step.split("-", 1)[1] if "-" in item.step else ""
+    names = [n for n in DeadlineName if rest == n.value or rest.startswith(f"{n.value}-")]
+    name = max(names, key=lambda n: len(n.value), default=None)  # report_escalation ⊃ report
+    return next((d for d in status.deadlines if d.name == name), None) if name else None
+
+
+def _reminder_done(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """Its deadline is met, gone, or set again with another due time (a new window)."""
+    deadline = _deadline(item, status)
+    if deadline is None or deadline.met_at is not None:
+        return True
+    return item.due_at is not None and deadline.due_at != item.due_at
+
+
+def _breach_done(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """Its deadline is met, gone, or set again (a re-raised rung: the new breach's item takes
+    over, opened in the same transaction)."""
+    deadline = _deadline(item, status)
+    return deadline is None or deadline.met_at is not None or not deadline.breached
+
+
+def _appointment_done(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """Confirmed or declined, or the appointment is no longer the claim's (released, expired,
+    replaced, another examiner assigned)."""
+    if event.type in (EventType.APPOINTMENT_CONFIRMED, EventType.APPOINTMENT_DECLINED):
+        return True
+    appointment = status.appointment
+    return (
+        status.stage is not Stage.SCHEDULING
+        or appointment is None
+        or appointment.id != item.details.get("appointment_id")
+    )
+
+
+def _examiner_booked(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    booked = event.type in (EventType.APPOINTMENT_BOOKED, EventType.EXAMINER_ASSIGNED)
+    return booked or status.stage not in (Stage.REFERRAL, Stage.SCHEDULING)
+
+
+def _records_moot(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """Sending the records is a person's step (nothing records it); it is moot once the exam is
+    past or the appointment is no longer the claim's."""
+    appointment = status.appointment
+    return (
+        status.stage not in (Stage.SCHEDULING, Stage.EXAM)
+        or appointment is None
+        or appointment.id != item.details.get("appointment_id")
+    )
+
+
+def _addendum_done(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """The report was submitted again: the stage moved on, or a newer addendum was asked for
+    (QA failed again: the examiner did submit)."""
+    if status.stage is not Stage.REPORT:
+        return True
+    asked = event.details.get("addendum")
+    mine = item.step.removeprefix("addendum-")
+    return (
+        event.type in (EventType.REPORT_QA_FAILED, EventType.ADDENDUM_REQUESTED)
+        and isinstance(asked, int)
+        and mine.isdigit()
+        and asked > int(mine)
+    )
+
+
+def _review_recorded(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """The review is recorded (accepted: on to DECISION; an addendum asked: back to REPORT)."""
+    return status.stage is not Stage.REVIEW
+
+
+@dataclass(frozen=True)
+class DoneWhen:
+    """When an item of `kind` is done by itself. `step`: its step was taken (None: only a person
+    can say, `why` tells why); `with_claim`: the claim closing (closed, withdrawn, terminated)
+    ends it; `with_examiner`: the claim no longer being its examiner's (reassigned, replaced,
+    released) ends it."""
+
+    kind: Template
+    step: Rule | None
+    with_claim: bool
+    with_examiner: bool
+    why: str
+
+
+WORK_QUEUE: dict[Template, DoneWhen] = {
+    row.kind: row
+    for row in (
+        DoneWhen(Template.APPOINTMENT_REQUEST, _appointment_done, True, True,
+                 "the appointment confirmed or declined, or no longer theirs"),
+        DoneWhen(Template.NO_EXAMINER_AVAILABLE, _examiner_booked, True, False,
+                 "an examiner booked (by the system or assigned by ops)"),
+        DoneWhen(Template.RECORDS_TO_EXAMINER, _records_moot, True, False,
+                 "a person sends the records; moot once the exam is past or the booking gone"),
+        DoneWhen(Template.ADDENDUM_REQUEST, _addendum_done, True, True,
+                 "the report submitted again, or the stage moved on"),
+        DoneWhen(Template.REPORT_TO_REVIEW, _review_recorded, True, False,
+                 "the review recorded"),
+        DoneWhen(Template.QA_ADDENDA_EXHAUSTED, _review_recorded, True, False,
+                 "the report's review recorded (ops decide how it proceeds meanwhile)"),
+        DoneWhen(Template.REVIEW_ADDENDA_EXHAUSTED, _review_recorded, True, False,
+                 "the report's review recorded"),
+        DoneWhen(Template.DEADLINE_REMINDER, _reminder_done, True, True,
+                 "its deadline met, or set again with another due time"),
+        DoneWhen(Template.DEADLINE_BREACHED, _breach_done, True, True,
+                 "its deadline met (the stage left), or set again (a re-raised rung)"),
+        # Closed only by a person: what the service cannot see being done.
+        DoneWhen(Template.DUTY_TO_PROTECT_TASK, None, False, False,
+                 "a person: closed with a record of whom was warned"),
+        DoneWhen(Template.SAFETY_PAGE, None, False, False,
+                 "a person: the safety case outlives the claim"),
+        DoneWhen(Template.SAFETY_ESCALATION, None, False, False,
+                 "a person: the safety case outlives the claim"),
+        DoneWhen(Template.SAFETY_UNRESOLVED, None, False, False,
+                 "a person: the safety case outlives the claim"),
+        DoneWhen(Template.REFERRAL_TO_TREATMENT, None, False, False,
+                 "a person: the referral is followed up outside the claim"),
+        DoneWhen(Template.SAFETY_CASE_ENDED_UNRESOLVED, None, False, False,
+                 "a person: a case that ended unresolved is followed up by hand"),
+        DoneWhen(Template.DELIVERY_DEAD, None, False, False,
+                 "a person: a notice that reached nobody"),
+        DoneWhen(Template.NOTIFICATION_DATA_CLEANED, None, False, False,
+                 "a person: what was cleaned is looked at by hand"),
+        DoneWhen(Template.ADVERSE_NOTICE_DEFERRED, None, False, False,
+                 "a person: the deferred notice is followed up by hand"),
+        DoneWhen(Template.CLAIM_TERMINATED, None, False, False,
+                 "a person: the follow-up of a claim ended outside the service"),
+    )
+}  # fmt: skip
+
+
+def is_done(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """The item's step is done (or moot) given the claim's status after `event`."""
+    rule = next((r for kind, r in WORK_QUEUE.items() if kind.value == item.kind), None)
+    if rule is None:
+        return False
+    if rule.with_claim and status.status == "closed" and item.case_id is None:
+        return True
+    examiner = status.examiner.id if status.examiner else None
+    if rule.with_examiner and item.examiner_id is not None and examiner != item.examiner_id:
+        return True
+    return rule.step is not None and rule.step(item, status, event)
+
+
+def done_by(event: ClaimEvent) -> dict[str, Any]:
+    """Who did the step (`inbox_items.done_by`): the person or key whose action the event is,
+    else the system (a deadline rung, the workflow's own step), with the event as the reason."""
+    if event.acted_by is not None:
+        return {**event.acted_by.model_dump(mode="json"), "reason": event.type.value}
+    return {"by": "system", "reason": event.type.value}
+
+
+def closed_by(caller: Caller, reason: str) -> dict[str, Any]:
+    """A person (or key) closing an item by hand."""
+    return {**caller.model_dump(mode="json"), "reason": reason}
+
+
+# --- the queue -----------------------------------------------------------------------------
+
+
+def holder_of(caller: Caller) -> tuple[str, str | None]:
+    """Who takes an item: the signed-in person, else the key (id and shown name)."""
+    if caller.user_id:
+        return f"user:{caller.user_id}", caller.user_name
+    return f"key:{caller.key_id}", caller.key_name
+
+
+# Queue order: by due time (so overdue first, soonest next), no due time last, then oldest.
+QueuePosition = tuple[datetime | None, datetime, str]
+
+
+def encode_queue_cursor(position: QueuePosition) -> str:
+    due, created, item_id = position
+    raw = json.dumps([due.isoformat() if due else None, created.isoformat(), item_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_queue_cursor(cursor: str) -> QueuePosition:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        due, created, item_id = json.loads(raw)
+        if not isinstance(item_id, str) or not isinstance(created, str):
+            raise ValueError("shape")
+        return (_utc(due) if due is not None else None, _utc(created), str(uuid.UUID(item_id)))
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, OverflowError):
+        raise InvalidInput(
+            "the cursor is not valid", details=[{"field": "cursor", "message": "unknown cursor"}]
+        ) from None
+
+
+def _utc(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("not a time")
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError("naive")
+    return at.astimezone(UTC)

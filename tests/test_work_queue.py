@@ -1,0 +1,314 @@
+"""The inbox as a work queue (issue 17): items close themselves when their step is done, by whoever
+did it and through whichever door, recording who and why; a person takes an item and releases
+it; the queue shows overdue first, then by due time, filters and pages with a cursor, and counts
+the caller's open items by kind. Real Postgres, the real app and real workflows (DEMO windows of
+seconds on the dev server), through the API."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from domain.delivery import INBOX
+from domain.models import ClaimEvent, ClaimStatus, Notification
+from domain.names import EventType, Recipient, Role, Stage, Template
+from domain.work_queue import WORK_QUEUE, OpenItem, is_done
+from store import outbox
+from tests.helpers.app import ApiHarness
+from tests.helpers.config import TEST_SEALER
+from tests.helpers.referrals import complete_report, referral_payload
+from tests.helpers.walk import Parties, post_action, wait_until
+
+
+async def items_of(
+    http: httpx.AsyncClient, claim_id: str, kind: str, *, include_done: bool = False
+) -> list[dict]:
+    """The caller's items of `kind` for the claim, as the inbox shows them."""
+    answer = await http.get("/v1/inbox", params={"kind": kind, "include_done": include_done})
+    assert answer.status_code == 200, answer.text
+    return [i for i in answer.json() if i["claim_id"] == claim_id]
+
+
+async def until_items(http: httpx.AsyncClient, claim_id: str, kind: str, timeout: float = 15.0):
+    async with asyncio.timeout(timeout):
+        while not (found := await items_of(http, claim_id, kind)):
+            await asyncio.sleep(0.1)
+    return found
+
+
+def by(name: str, role: str, reason: str) -> dict:
+    return {"by": "key", "name": name, "role": role, "reason": reason}
+
+
+async def test_a_claims_items_close_themselves_as_each_step_is_done_by_whoever_did_it(
+    api: ApiHarness, parties: Parties
+):
+    http, ops, reviewer = parties.insurer, parties.ops, parties.reviewer
+    created = await http.post("/v1/claims", json=referral_payload("DEMO"))
+    assert created.status_code == 201, created.text
+    claim_id = created.json()["claim_id"]
+    booked = await wait_until(ops, claim_id, lambda c: c["appointment"] is not None)
+    examiner_id = booked["examiner"]["id"]
+    examiner = await api.as_role(Role.EXAMINER, examiner=examiner_id)
+    colleague = await api.as_role(Role.EXAMINER, examiner=examiner_id)  # another key of theirs
+
+    # The examiner's appointment request: theirs once taken, nobody else's to take or release.
+    [request] = await until_items(examiner, claim_id, "appointment_request")
+    assert (request["jurisdiction"], request["insurer_id"]) == ("DEMO", "acme-ins")
+    assert (request["taken_by"], request["done_by"]) == (None, None)
+    taken = await examiner.post(f"/v1/inbox/{request['id']}/take", json={})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["taken_by"]["name"] == "test examiner"
+    assert taken.json()["taken_at"] is not None
+    again = await examiner.post(f"/v1/inbox/{request['id']}/take", json={})
+    assert again.status_code == 200 and again.json()["taken_at"] == taken.json()["taken_at"]
+    refused = await colleague.post(f"/v1/inbox/{request['id']}/take", json={})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == (
+        "the item is taken by test examiner: they (or ops) must release it first"
+    )
+    not_theirs = await colleague.post(f"/v1/inbox/{request['id']}/release", json={})
+    assert not_theirs.status_code == 403
+    mine = (await examiner.get("/v1/inbox", params={"owner": "me"})).json()
+    assert [i["id"] for i in mine] == [request["id"]]
+    assert (await colleague.get("/v1/inbox", params={"owner": "me"})).json() == []
+    unknown = await examiner.post("/v1/inbox/00000000-0000-0000-0000-000000000000/take", json={})
+    assert unknown.status_code == 404
+
+    # The confirmation deadline's reminder (at 15 of its 20 seconds), then the examiner confirms
+    # through the API: both items are done, by that key, because the appointment was confirmed.
+    [reminder] = await until_items(examiner, claim_id, "deadline_reminder", timeout=25)
+    confirmed = await post_action(examiner, claim_id, "confirm-appointment")
+    assert confirmed.status_code == 200 and confirmed.json()["stage"] == "EXAM", confirmed.text
+    confirmed_by = by("test examiner", "examiner", "appointment_confirmed")
+    for kind, item in (("appointment_request", request), ("deadline_reminder", reminder)):
+        assert await items_of(examiner, claim_id, kind) == []
+        [closed] = await items_of(examiner, claim_id, kind, include_done=True)
+        assert (closed["id"], closed["done_by"]) == (item["id"], confirmed_by)
+        assert closed["done_at"] is not None
+    late = await examiner.post(f"/v1/inbox/{request['id']}/take", json={})
+    assert late.status_code == 409
+    assert late.json()["error"]["message"] == "the item is closed already"
+
+    starts_at = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
+    await asyncio.sleep(max(0.0, (starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
+    exam = await post_action(ops, claim_id, "exam", {"attended": True})
+    assert exam.status_code == 200 and exam.json()["stage"] == "REPORT", exam.text
+    filed = await post_action(examiner, claim_id, "report", complete_report())
+    assert filed.status_code == 200 and filed.json()["stage"] == "REVIEW", filed.text
+
+    # The reviewer asks for an addendum: their review item is done, the examiner's request opens.
+    [first_review] = await until_items(reviewer, claim_id, "report_to_review")
+    asked = {"result": "addendum_requested", "reasons": ["answer question 2"]}
+    assert (await post_action(reviewer, claim_id, "review", asked)).status_code == 200
+    [closed] = await items_of(reviewer, claim_id, "report_to_review", include_done=True)
+    assert closed["id"] == first_review["id"]
+    assert closed["done_by"] == by("test reviewer", "reviewer", "addendum_requested")
+    [addendum] = await until_items(examiner, claim_id, "addendum_request")
+
+    # The examiner submits again: the addendum request is done; a new review item opens.
+    again = await post_action(examiner, claim_id, "report", complete_report())
+    assert again.status_code == 200 and again.json()["stage"] == "REVIEW", again.text
+    [closed] = await items_of(examiner, claim_id, "addendum_request", include_done=True)
+    assert closed["id"] == addendum["id"]
+    assert closed["done_by"] == by("test examiner", "examiner", "report_submitted")
+    [second_review] = await until_items(reviewer, claim_id, "report_to_review")
+    accepted = {"result": "accepted", "reasons": []}
+    assert (await post_action(reviewer, claim_id, "review", accepted)).status_code == 200
+    closed_reviews = await items_of(reviewer, claim_id, "report_to_review", include_done=True)
+    assert [(i["id"], i["done_by"]) for i in closed_reviews] == [
+        (first_review["id"], by("test reviewer", "reviewer", "addendum_requested")),
+        (second_review["id"], by("test reviewer", "reviewer", "report_accepted")),
+    ]
+
+    # The insurer decides: the claim is closed, and nobody has anything left to do on it.
+    decision = {"outcome": "approved", "reason_code": "IME_SUPPORTS"}
+    assert (await post_action(http, claim_id, "decision", decision)).status_code == 200
+    await wait_until(http, claim_id, lambda c: c["status"] == "closed")
+    for party in (examiner, reviewer, ops, http):
+        queue = (await party.get("/v1/inbox/queue", params={"limit": 500})).json()
+        assert [i for i in queue["items"] if i["claim_id"] == claim_id] == []
+
+
+async def test_a_claim_waiting_for_an_examiner_withdrawn_closes_ops_item(
+    api: ApiHarness, parties: Parties
+):
+    pool, ops = api.pool, parties.ops
+    # The claimant treats with both New York orthopaedic surgeons: nobody can examine them.
+    npis = [
+        await pool.fetchval(
+            "SELECT npi FROM examiners WHERE id = $1", f"ex-ny-orthopedic-surgery-{n}"
+        )
+        for n in (1, 2)
+    ]
+    payload = referral_payload("DEMO")
+    payload["claimant"]["treating_provider_npis"] = npis
+    claim_id = (await ops.post("/v1/claims", json=payload)).json()["claim_id"]
+    [waiting] = await until_items(ops, claim_id, "no_examiner_available")
+    assert waiting["done_by"] is None
+    withdrawn = await post_action(ops, claim_id, "withdraw", {"reason": "claimant settled"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert await items_of(ops, claim_id, "no_examiner_available") == []
+    [closed] = await items_of(ops, claim_id, "no_examiner_available", include_done=True)
+    assert closed["done_by"] == by("test ops", "ops", "claim_withdrawn")
+
+
+async def _ops_item(pool, label: str, kind: Template, due: datetime | None) -> None:
+    details = {"label": label} | ({"due_at": due.isoformat()} if due else {})
+    note = Notification(
+        key=f"clm-queue:ops:{kind}:{label}",
+        claim_id=f"clm-queue-{label}",
+        recipient=Recipient.OPS,
+        template=kind,
+        details=details,
+    )
+    async with pool.acquire() as conn:
+        assert await outbox.enqueue(conn, note, TEST_SEALER)
+
+
+async def test_the_queue_shows_overdue_first_then_by_due_time_filters_and_pages(
+    api: ApiHarness, parties: Parties
+):
+    pool, ops = api.pool, parties.ops
+    other_ops = await api.as_role(Role.OPS)
+    now = datetime.now(UTC)
+    dead, cleaned = Template.DELIVERY_DEAD, Template.NOTIFICATION_DATA_CLEANED
+    for label, kind, due in [
+        ("A", dead, now - timedelta(hours=1)),
+        ("B", dead, now + timedelta(hours=1)),
+        ("C", cleaned, None),
+        ("D", dead, now - timedelta(hours=2)),
+        ("E", cleaned, now + timedelta(hours=2)),
+        ("F", dead, None),
+    ]:
+        await _ops_item(pool, label, kind, due)
+    # Their claims are not stored: the jurisdiction a claim would have given them, set here.
+    await pool.execute(
+        "UPDATE inbox_items SET jurisdiction = CASE WHEN claim_id LIKE ANY($1) THEN 'NY-WC'"
+        " ELSE 'DEMO' END WHERE claim_id LIKE 'clm-queue-%'",
+        ["%-A", "%-E", "%-F"],
+    )
+
+    async def labels(**params) -> tuple[list[str], dict]:
+        answer = await ops.get("/v1/inbox/queue", params=params)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        return [i["details"]["label"] for i in page["items"]], page
+
+    order, page = await labels()
+    assert order == ["D", "A", "B", "E", "C", "F"]
+    assert [i["overdue"] for i in page["items"]] == [True, True, False, False, False, False]
+    assert page["counts_by_kind"] == {"delivery_dead": 4, "notification_data_cleaned": 2}
+    assert page["overdue"] == 2
+    assert page["next_cursor"] is None
+
+    # Pages of two, each continuing where the last stopped.
+    seen, cursor = [], None
+    for expected in (["D", "A"], ["B", "E"], ["C", "F"], []):
+        got, page = await labels(limit=2, **({"cursor": cursor} if cursor else {}))
+        assert got == expected
+        seen += got
+        cursor = page["next_cursor"]
+    assert cursor is None and seen == ["D", "A", "B", "E", "C", "F"]
+    # The list route pages the same way, its cursor in a header.
+    first = await ops.get("/v1/inbox", params={"limit": 4})
+    assert [i["details"]["label"] for i in first.json()] == ["D", "A", "B", "E"]
+    rest = await ops.get("/v1/inbox", params={"cursor": first.headers["Next-Cursor"]})
+    assert [i["details"]["label"] for i in rest.json()] == ["C", "F"]
+    assert "Next-Cursor" not in rest.headers
+    bad = await ops.get("/v1/inbox", params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 422
+
+    assert (await labels(kind="delivery_dead"))[0] == ["D", "A", "B", "F"]
+    assert (await labels(jurisdiction="NY-WC"))[0] == ["A", "E", "F"]
+    assert (await labels(insurer_id="acme-ins"))[0] == []
+
+    # Ops take B and C between them; another ops releases C (ops may release anyone's).
+    ids = {i["details"]["label"]: i["id"] for i in page_items(await ops.get("/v1/inbox"))}
+    assert (await ops.post(f"/v1/inbox/{ids['B']}/take", json={})).status_code == 200
+    assert (await other_ops.post(f"/v1/inbox/{ids['C']}/take", json={})).status_code == 200
+    assert (await labels(owner="me"))[0] == ["B"]
+    assert (await labels(owner="unowned"))[0] == ["D", "A", "E", "F"]
+    released = await ops.post(f"/v1/inbox/{ids['C']}/release", json={})
+    assert released.status_code == 200 and released.json()["taken_by"] is None
+    assert (await labels(owner="unowned"))[0] == ["D", "A", "E", "C", "F"]
+
+    # Marked done by hand: out of the queue and the counts, shown with who closed it.
+    done = await ops.post(f"/v1/inbox/{ids['D']}/done", json={"note": "resent by hand"})
+    assert done.status_code == 200, done.text
+    assert done.json()["done_by"] == by("test ops", "ops", "marked_done")
+    order, page = await labels()
+    assert order == ["A", "B", "E", "C", "F"]
+    assert page["counts_by_kind"] == {"delivery_dead": 3, "notification_data_cleaned": 2}
+    assert page["overdue"] == 1
+    assert (await labels(include_done=True))[0] == ["D", "A", "B", "E", "C", "F"]
+    assert (await other_ops.post(f"/v1/inbox/{ids['D']}/take", json={})).status_code == 409
+
+
+def page_items(answer: httpx.Response) -> list[dict]:
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+# --- the rule table ------------------------------------------------------------------------
+
+
+def test_every_inbox_kind_has_a_row_saying_when_it_is_done():
+    assert {template for _, template in INBOX} == set(WORK_QUEUE)
+    by_hand = sorted(k.value for k, rule in WORK_QUEUE.items() if rule.step is None)
+    assert by_hand == [
+        "adverse_notice_deferred",
+        "claim_terminated",
+        "delivery_dead",
+        "duty_to_protect_task",
+        "notification_data_cleaned",
+        "referral_to_treatment",
+        "safety_case_ended_unresolved",
+        "safety_escalation",
+        "safety_page",
+        "safety_unresolved",
+    ]
+
+
+CLOSED = ClaimStatus.model_validate(
+    {
+        "claim_id": "clm-1",
+        "workflow_id": "claim-clm-1",
+        "insurer_id": "acme-ins",
+        "claim_number": "WC-1",
+        "claim_type": "workers_comp",
+        "jurisdiction": "DEMO",
+        "stage": Stage.CLOSED,
+        "status": "closed",
+        "outcome": "withdrawn",
+        "created_at": "2026-10-01T12:00:00+00:00",
+        "updated_at": "2026-10-01T13:00:00+00:00",
+    }
+)
+CLOSING = ClaimEvent(
+    claim_id="clm-1", seq=9, type=EventType.CLAIM_CLOSED, stage=Stage.CLOSED,
+    at=datetime(2026, 10, 1, 13, tzinfo=UTC),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "case_id", "done"),
+    [
+        ("duty_to_protect_task", "clm-1-safety-1", False),  # closed only with whom was warned
+        ("safety_page", "clm-1-safety-1", False),
+        ("delivery_dead", None, False),
+        ("claim_terminated", None, False),
+        ("records_to_examiner", None, True),
+        ("deadline_breached", None, True),
+        ("report_to_review", None, True),
+    ],
+)
+def test_a_closed_claim_ends_its_step_items_never_a_persons(kind, case_id, done):
+    item = OpenItem(
+        id="i", kind=kind, role="ops", examiner_id=None, due_at=None, details={}, step="x",
+        case_id=case_id,
+    )  # fmt: skip
+    assert is_done(item, CLOSED, CLOSING) is done
