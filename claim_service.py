@@ -315,11 +315,13 @@ class ClaimService:
         caller: Caller,
         *,
         idempotency_key: str | None = None,
+        cause: str | None = None,
     ) -> ClaimStatus:
         """Perform an action the caller was authorised for on `current`. With an
         `idempotency_key`, a retry of the same request gets the first answer back and applies
-        nothing twice; the same key with a different request is refused (422)."""
-        payload = parse_action(action, body, caller)
+        nothing twice; the same key with a different request is refused (422). `cause`: why the
+        service itself takes the action (recorded with its event; never from a caller)."""
+        payload = parse_action(action, body, caller, cause=cause)
         if idempotency_key is None:
             return await self._perform(current, action, payload, update_id=None)
         who = caller.key_id or f"{caller.role}:{caller.key_name}"

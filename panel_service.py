@@ -191,7 +191,9 @@ class Panel:
         key = f"panel-deactivate:{examiner_id}:{booking.appointment_id}"
         try:
             self._claims.authorize(caller, action)
-            await self._claims.act_on(current, action, body, caller, idempotency_key=key)
+            await self._claims.act_on(
+                current, action, body, caller, idempotency_key=key, cause=DEACTIVATED
+            )
         except ActionNotAllowed as refused:
             return LeftClaim(
                 claim_id=current.claim_id, stage=stage, reason="refused", message=refused.message

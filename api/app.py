@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLine, answered=answered)
     # Every HTML answer (the /docs page, the codec sign-in page) refuses to be framed.
     app.add_middleware(AntiFraming)
+    # The console's pages, assets and headers (inside the request's span when tracing is on).
+    console.install(app)
     if tracing_enabled(settings):
         # Outermost, so that the access line is written inside the request's span.
         app.add_middleware(RequestSpans)
@@ -107,5 +109,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(inbox.router)
     app.include_router(codec.router)
-    console.install(app)
     return app

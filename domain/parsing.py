@@ -88,20 +88,31 @@ def known_action(action: str) -> Action:
         raise NotFound("unknown action", details={"actions": sorted(ACTION_MODELS)}) from None
 
 
-def parse_action(action: Action, body: Any, caller: Caller) -> ActionInput:
-    """The action's payload, stamped with who acts (a caller cannot set `acted_by` itself)."""
-    if isinstance(body, dict) and "acted_by" in body:
-        raise InvalidInput(
-            f"the {action} payload is invalid",
-            details=[{"field": "acted_by", "message": "Extra inputs are not permitted"}],
-        )
+# Fields of a payload that the service sets and a caller never does.
+SERVICE_SET = ("acted_by", "cause")
+
+
+def parse_action(
+    action: Action, body: Any, caller: Caller, *, cause: str | None = None
+) -> ActionInput:
+    """The action's payload, stamped with who acts (a caller cannot set `acted_by` itself) and,
+    for a release the service itself makes, why (`cause`)."""
+    for name in SERVICE_SET:
+        if isinstance(body, dict) and name in body:
+            raise InvalidInput(
+                f"the {action} payload is invalid",
+                details=[{"field": name, "message": "Extra inputs are not permitted"}],
+            )
     try:
         payload = ACTION_MODELS[action].model_validate(
             body if body is not None else {}, context=INTAKE
         )
     except ValidationError as err:
         raise InvalidInput.from_validation(err, f"the {action} payload is invalid") from None
-    return payload.model_copy(update={"acted_by": caller})
+    stamped = payload.model_copy(update={"acted_by": caller})
+    if cause is not None:
+        stamped = stamped.model_validate({**stamped.model_dump(), "cause": cause})
+    return stamped
 
 
 def request_fingerprint(claim_id: str, action: Action, body: Any) -> str:

@@ -255,6 +255,8 @@ async def the_timeline_says_who_acted_and_only_ops_see_which_key(callers) -> Non
         "key_name": None,
         "insurer_id": None,
         "examiner_id": None,
+        "user_id": None,
+        "user_name": None,
     }
     assert by_type["decision_issued"]["key_id"] is not None  # the insurer's own key
 

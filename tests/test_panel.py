@@ -181,6 +181,8 @@ async def test_deactivating_an_examiner_rebooks_their_open_bookings(api, parties
         assert len(released) == 1
         assert released[0]["actor"] == "ops" and released[0]["acted_by"]["role"] == "ops"
         assert released[0]["acted_by"]["key_name"] == "test ops"
+        # The timeline says why: the service's own cause, not a caller's words.
+        assert released[0]["details"]["cause"] == "examiner_deactivated"
         booked = _events(events, "appointment_booked")
         assert booked[-1]["details"]["examiner_id"] == ORTHO_2
         assert booked[-1]["seq"] > released[0]["seq"]
@@ -188,7 +190,16 @@ async def test_deactivating_an_examiner_rebooks_their_open_bookings(api, parties
         (await ops.get(f"/v1/claims/{scheduling['claim_id']}/events")).json(),
         "appointment_declined",
     )
-    assert declined[0]["details"] == {"examiner_id": ORTHO_1}
+    assert declined[0]["details"] == {"examiner_id": ORTHO_1, "cause": "examiner_deactivated"}
+    # A caller cannot claim that cause for a decline of their own.
+    forged = await ops.post(
+        f"/v1/claims/{scheduling['claim_id']}/actions/decline-appointment",
+        json={"reason": "busy", "cause": "examiner_deactivated"},
+    )
+    assert forged.status_code == 422
+    assert forged.json()["error"]["details"] == [
+        {"field": "cause", "message": "Extra inputs are not permitted"}
+    ]
     assert (await ops.get(f"/v1/claims/{writing['claim_id']}")).json()["examiner"]["id"] == ORTHO_1
 
     # Never booked again: ORTHO_1 (no open booking) would be the least loaded.

@@ -204,6 +204,7 @@ class ClaimWorkflow:
             actor=Actor.EXAMINER,
             acted_by=decline.acted_by,
             examiner_id=examiner_id,
+            cause=decline.cause,
         )
         return self.state.status()
 
@@ -223,6 +224,7 @@ class ClaimWorkflow:
             EventType.APPOINTMENT_RESCHEDULED,
             acted_by=request.acted_by,
             requested_by=request.requested_by,
+            cause=request.cause,
         )
         return self.state.status()
 

@@ -57,12 +57,15 @@ class Recorder:
         acted_by: Caller | None = None,
         notify: Sequence[Notice] = (),
         report: ReportWrite | None = None,
+        cause: object = None,  # (typed as the details are: callers pass theirs on with **)
         **details: object,
     ) -> None:
         """Append `event_type` (details never hold PHI) and write the new status with it, and
         the transition's notifications (`notify`) and the report it files or decides on
         (`report`, never in the details) in the same transaction. `acted_by` is the caller whose
         action this is; `actor` labels events of older claims and of the claim's own steps."""
+        if cause:  # why the service released a booking; a recorded payload has none: no patch
+            details["cause"] = cause
         # First: a reset since the last write branches the claim before anything is written.
         self._effects.current_lineage()
         notes = [self._effects.notification(n) for n in notify]

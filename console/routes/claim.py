@@ -55,7 +55,9 @@ def action_body(action: Action, form: FormData) -> dict[str, Any]:
             screen: dict[str, Any] = {"level": level, "notes": _text(form, "risk_notes") or ""}
             if level != "none":
                 screen["toward"] = _text(form, "risk_toward")
-            return {"attended": _text(form, "attended") == "yes", "risk_screen": screen}
+            # Neither "yes" nor "no" is no answer (the API refuses it, 422), never a no-show.
+            attended = {"yes": True, "no": False}.get(_text(form, "attended") or "")
+            return {"attended": attended, "risk_screen": screen}
         case Action.SAFETY_CONCERN:
             return {
                 "level": _text(form, "level"),

@@ -150,10 +150,18 @@ class ConfirmAppointment(ActionInput):
     pass
 
 
+# Why the service itself released a booking (set by the service, like `acted_by`, never by a
+# caller): recorded in the event, so the claim's timeline says why. A code, never free text.
+# The workflow adds it to the event's details only when set: every recorded payload has none, so
+# replay records the same details and no patch is needed (the commands never depend on it).
+BookingReleaseCause = Literal["examiner_deactivated"]
+
+
 class DeclineAppointment(ActionInput):
     model_config = example_config(ACTION_EXAMPLES["decline-appointment"])
 
     reason: Text
+    cause: SkipJsonSchema[BookingReleaseCause | None] = None
 
 
 class Reschedule(ActionInput):
@@ -161,6 +169,7 @@ class Reschedule(ActionInput):
 
     reason: Text
     requested_by: Literal["claimant", "examiner", "ops"]
+    cause: SkipJsonSchema[BookingReleaseCause | None] = None
 
 
 class RiskScreen(Model):
