@@ -250,14 +250,19 @@ async def test_an_ops_day_in_the_browser(api: ApiHarness, browser: Browser, tmp_
         theirs = await browser.new_page()
         await sign_in(theirs, base, examiner)
         await theirs.wait_for_url(f"{base}/console/queue")
-        request = theirs.locator(
-            f"#team tr[data-kind='appointment_request']:has(a[href='/console/claims/{claim_id}'])"
-        )
+        row = f"tr[data-kind='appointment_request']:has(a[href='/console/claims/{claim_id}'])"
+        request, mine = theirs.locator(f"#team {row}"), theirs.locator(f"#mine {row}")
         await expect(request).to_have_count(1)
+        await expect(mine).to_have_count(0)
+        # Taken, it is the examiner's own ("Mine"), with their name as its owner.
+        await request.get_by_role("button", name="Take this Appointment request item").click()
+        await expect(mine).to_have_count(1)
+        await expect(mine.locator("td").nth(4)).to_have_text(examiner.name)
         await checked(theirs, "queue-examiner")
         confirmed = await post_action(ops_key, claim_id, "confirm-appointment")
         assert confirmed.status_code == 200
         await expect(request).to_have_count(0, timeout=15_000)
+        await expect(mine).to_have_count(0)
 
         # The exam, recorded from the form with an imminent risk screen: the claim is held.
         starts = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
@@ -317,3 +322,22 @@ def test_vendored_assets_match_their_pins_and_no_page_has_inline_script() -> Non
         assert re.search(r"<script(?![^>]*\bsrc=)", text) is None, template.name
         assert re.search(r"\son[a-z]+=", text) is None, template.name
         assert re.search(r"\sstyle=", text) is None, template.name
+
+
+def test_in_production_the_session_cookie_is_secure_and_host_only() -> None:
+    """`__Host-`: no Domain, path `/`, `Secure`, so no other host or path can set or read it."""
+    from types import SimpleNamespace
+
+    from fastapi import Response
+
+    from console.session import session_cookie, set_cookie
+
+    production = SimpleNamespace(development=False)
+    answer = Response()
+    set_cookie(answer, production, session_cookie(production), "token", max_age=60)  # type: ignore[arg-type]
+    header = answer.headers["set-cookie"]
+    assert header.startswith("__Host-ime_console=token;")
+    assert {"HttpOnly", "Path=/", "SameSite=lax", "Secure"} <= {
+        part.strip() for part in header.split(";")
+    }
+    assert "Domain" not in header
