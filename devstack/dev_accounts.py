@@ -54,7 +54,8 @@ def _scope(label: str) -> tuple[str | None, str | None]:
 
 DEV_ACCOUNTS = (
     DevAccount(Role.OPS, "Dev Ops"),
-    DevAccount(Role.INSURER, "Dev Insurer", insurer_id=_scope("INSURER_KEY")[0]),
+    # The demo's insurer: signed in, the adjuster sees the demo's claims move and decides them.
+    DevAccount(Role.INSURER, "Dev Insurer", insurer_id=_scope("DEMO_INSURER_KEY")[0]),
     DevAccount(Role.EXAMINER, "Dev Examiner", examiner_id=_scope("EXAMINER_KEY")[1]),
     DevAccount(Role.REVIEWER, "Dev Reviewer"),
     DevAccount(Role.CLINICIAN, "Dev Clinician"),
