@@ -23,6 +23,9 @@ from people.accounts import Accounts, ActiveSession
 from settings import Settings
 
 CSRF_FIELD = "csrf_token"
+# Sent by a page's own live refresh (htmx polling): not the person's activity, so it does not
+# push the idle timeout on (an unattended queue page still signs out after 15 minutes).
+POLL_HEADER = "x-console-poll"
 CSRF_HEADER = "x-csrf-token"
 
 
@@ -59,7 +62,8 @@ def forget_cookie(response: Response, settings: Settings, name: str) -> None:
 async def _person(request: Request) -> ActiveSession:
     accounts: Accounts = request.app.state.accounts
     token = request.cookies.get(session_cookie(request.app.state.settings))
-    person = await accounts.session(token) if token else None
+    polled = request.headers.get(POLL_HEADER) == "1"
+    person = await accounts.session(token, activity=not polled) if token else None
     if person is None:
         raise SignInRequired()
     request.state.person = person

@@ -355,16 +355,18 @@ class Accounts:
         )
         return NewSession(token, _active(stored))
 
-    async def session(self, token: str | None) -> ActiveSession | None:
+    async def session(self, token: str | None, *, activity: bool = True) -> ActiveSession | None:
         """The live session of a cookie's token; None when unknown, signed out, idle or past its
-        lifetime, or its person's account deactivated. Using it pushes the idle expiry on."""
+        lifetime, or its person's account deactivated. Using it pushes the idle expiry on, unless
+        the request is not the person's doing (`activity=False`: a page refreshing itself must
+        not keep an unattended screen signed in)."""
         if token is None or not _token_shaped(token):
             return None
         session_id = _token_hash(token)
         stored = await session_store.find_live(self._pool, session_id)
         if stored is None:
             return None
-        if _utcnow() - stored.last_seen_at >= TOUCH_EVERY:
+        if activity and _utcnow() - stored.last_seen_at >= TOUCH_EVERY:
             pushed = await session_store.touch(
                 self._pool, session_id, idle=self._idle, every=TOUCH_EVERY
             )

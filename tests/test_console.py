@@ -29,7 +29,7 @@ from tests.helpers.browser import (
     screenshot,
     sign_in,
 )
-from tests.helpers.probes import idle_out, person_log
+from tests.helpers.probes import idle_out, last_seen, person_log, seen_a_minute_ago
 from tests.helpers.referrals import referral_payload
 from tests.helpers.temporal_cli import served
 from tests.helpers.walk import post_action, wait_until
@@ -341,3 +341,22 @@ def test_in_production_the_session_cookie_is_secure_and_host_only() -> None:
         part.strip() for part in header.split(";")
     }
     assert "Domain" not in header
+
+
+async def test_a_page_refreshing_itself_does_not_keep_an_unattended_session_alive(
+    api: ApiHarness,
+) -> None:
+    ops = await person(api, Role.OPS)
+    async with served(api) as base:
+        http, _ = await _signed_in_client(base, ops)
+        try:
+            quiet_since = await seen_a_minute_ago(api.pool, ops.email)
+            # The queue's live refresh (as htmx sends it) is no activity of the person's.
+            polled = await http.get("/console/queue/items", headers={"X-Console-Poll": "1"})
+            assert polled.status_code == 200
+            assert await last_seen(api.pool, ops.email) == quiet_since
+            # Opening a page is.
+            assert (await http.get("/console/queue")).status_code == 200
+            assert await last_seen(api.pool, ops.email) > quiet_since
+        finally:
+            await http.aclose()

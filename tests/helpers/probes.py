@@ -183,3 +183,23 @@ async def person_log(pool: asyncpg.Pool, email: str) -> list[tuple[str, str | No
         email,
     )
     return [(r["route"], r["action"], r["status"]) for r in rows]
+
+
+async def seen_a_minute_ago(pool: asyncpg.Pool, email: str) -> datetime:
+    """Set a person's live sessions as last seen a minute ago (a minute without a request);
+    returns that time."""
+    return await pool.fetchval(
+        """UPDATE console_sessions SET last_seen_at = now() - interval '1 minute'
+           WHERE revoked_at IS NULL
+             AND user_id = (SELECT id FROM users WHERE lower(email) = lower($1))
+           RETURNING last_seen_at""",
+        email,
+    )
+
+
+async def last_seen(pool: asyncpg.Pool, email: str) -> datetime:
+    return await pool.fetchval(
+        """SELECT max(last_seen_at) FROM console_sessions
+           WHERE user_id = (SELECT id FROM users WHERE lower(email) = lower($1))""",
+        email,
+    )
