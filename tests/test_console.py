@@ -204,6 +204,18 @@ async def test_an_ops_day_in_the_browser(api: ApiHarness, browser: Browser, tmp_
         # Bulk start: 20 referrals, the progress bar followed to its summary.
         await page.get_by_role("link", name="Bulk start").click()
         await checked(page, "bulk")
+        # A file with a bad line starts nothing and names the line, not what it holds.
+        bad = json.loads(lines[0]) | {"claim_type": "pet_insurance"}
+        broken = tmp_path / "broken.jsonl"
+        broken.write_text(json.dumps(json.loads(lines[1])) + "\n" + json.dumps(bad) + "\n")
+        await page.get_by_label("Referral file (.csv or .jsonl)").set_input_files(str(broken))
+        await page.get_by_role("button", name="Check and start").click()
+        problems = page.locator("ul.problems li")
+        await expect(problems).to_have_count(1)
+        await expect(problems).to_contain_text("line 2: claim_type:")
+        assert bad["claimant"]["full_name"] not in await page.content()
+        assert "pet_insurance" not in await page.content()
+        await checked(page, "bulk-refused")
         await page.get_by_label("Referral file (.csv or .jsonl)").set_input_files(str(upload))
         await page.get_by_role("button", name="Check and start").click()
         await expect(page.get_by_role("progressbar")).to_be_visible()

@@ -9,18 +9,35 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from domain.delivery import INBOX
-from domain.models import ClaimEvent, ClaimStatus, Notification
-from domain.names import EventType, Recipient, Role, Stage, Template
+from domain.models import (
+    Caller,
+    ClaimEvent,
+    ClaimStatus,
+    ConfirmAppointment,
+    ExamOutcome,
+    ExamReport,
+    Notification,
+    QueueQuery,
+    Referral,
+    Withdraw,
+)
+from domain.names import Action, EventType, Recipient, Role, Stage, Template
 from domain.work_queue import WORK_QUEUE, OpenItem, is_done
 from store import outbox
 from tests.helpers.app import ApiHarness
+from tests.helpers.claims import act, act_and_finish, appointment_of, examiner_of, start_claim
+from tests.helpers.claims import wait_for as status_until
 from tests.helpers.config import TEST_SEALER
+from tests.helpers.probes import told
 from tests.helpers.referrals import complete_report, referral_payload
 from tests.helpers.walk import Parties, post_action, wait_until
+from work_queue import WorkQueue
 
 
 async def items_of(
@@ -312,3 +329,175 @@ def test_a_closed_claim_ends_its_step_items_never_a_persons(kind, case_id, done)
         case_id=case_id,
     )  # fmt: skip
     assert is_done(item, CLOSED, CLOSING) is done
+
+
+# --- doors that close items: ops assigning, reassignment, deadline rungs; what stays open ------
+
+
+async def _add_wyoming_examiner(pool: asyncpg.Pool, examiner_id: str, npi: str) -> None:
+    await pool.execute(
+        "INSERT INTO examiners (id, name, npi, specialty, licensed_states, location)"
+        " VALUES ($1, 'Dr. Wyoming', $2, 'orthopedic_surgery', '{WY}', 'Cheyenne')",
+        examiner_id,
+        npi,
+    )
+
+
+async def test_ops_assigning_and_reassigning_close_the_items_they_answer_never_a_duty_task(
+    api: ApiHarness, parties: Parties
+):
+    pool, ops = api.pool, parties.ops
+    # A Wyoming claimant: no examiner on the panel is licensed there, ops are told.
+    payload = referral_payload("DEMO")
+    payload["claimant"]["address"] |= {"state": "WY", "city": "Cheyenne", "postal_code": "82001"}
+    created = await ops.post("/v1/claims", json=payload)
+    assert created.status_code == 201, created.text
+    claim_id = created.json()["claim_id"]
+    [waiting] = await until_items(ops, claim_id, "no_examiner_available")
+    assert waiting["done_by"] is None
+
+    # Two Wyoming examiners join; ops assign the first through the API (before the claim's own
+    # retry, 10 s away, could book): the ops item is done, by that key, because ops assigned.
+    await _add_wyoming_examiner(pool, "ex-wy-a", "1999999911")
+    await _add_wyoming_examiner(pool, "ex-wy-b", "1999999912")
+    assigned = await post_action(ops, claim_id, "assign", {"examiner_id": "ex-wy-a"})
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["examiner"]["id"] == "ex-wy-a"
+    assert await items_of(ops, claim_id, "no_examiner_available") == []
+    [closed] = await items_of(ops, claim_id, "no_examiner_available", include_done=True)
+    assert (closed["id"], closed["done_by"]) == (
+        waiting["id"],
+        by("test ops", "ops", "examiner_assigned"),
+    )
+    first = await api.as_role(Role.EXAMINER, examiner="ex-wy-a")
+    second = await api.as_role(Role.EXAMINER, examiner="ex-wy-b")
+    [request_a] = await until_items(first, claim_id, "appointment_request")
+    assert request_a["details"]["appointment_id"] == assigned.json()["appointment"]["id"]
+
+    # Risk toward others: a duty-to-protect task for ops (a person's, closed with whom was warned).
+    concern = {"level": "imminent", "toward": "others", "notes": "named a coworker"}
+    raised = await post_action(parties.insurer, claim_id, "safety-concern", concern)
+    assert raised.status_code == 200 and raised.json()["safety_hold"] is True, raised.text
+    [duty] = await until_items(ops, claim_id, "duty_to_protect_task")
+
+    # Ops reassign the claim to the second examiner: the first's request is done (no longer
+    # theirs), by ops, because of the assignment; the second has a request of their own.
+    reassigned = await post_action(ops, claim_id, "assign", {"examiner_id": "ex-wy-b"})
+    assert reassigned.status_code == 200, reassigned.text
+    assert reassigned.json()["examiner"]["id"] == "ex-wy-b"
+    assert await items_of(first, claim_id, "appointment_request") == []
+    [closed] = await items_of(first, claim_id, "appointment_request", include_done=True)
+    assert (closed["id"], closed["done_by"]) == (
+        request_a["id"],
+        by("test ops", "ops", "examiner_assigned"),
+    )
+    [request_b] = await until_items(second, claim_id, "appointment_request")
+    assert request_b["done_by"] is None
+    assert request_b["details"]["appointment_id"] == reassigned.json()["appointment"]["id"]
+    assert request_b["details"]["appointment_id"] != request_a["details"]["appointment_id"]
+    assert [i["id"] for i in await items_of(ops, claim_id, "duty_to_protect_task")] == [duty["id"]]
+
+    # The claim is withdrawn: the second examiner's request is done with it; the duty-to-protect
+    # task stays open (the safety case outlives the claim) until ops close it with whom was warned.
+    withdrawn = await post_action(ops, claim_id, "withdraw", {"reason": "claimant settled"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    await wait_until(ops, claim_id, lambda c: c["stage"] == "CLOSED")
+    [closed] = await items_of(second, claim_id, "appointment_request", include_done=True)
+    assert (closed["id"], closed["done_by"]) == (
+        request_b["id"],
+        by("test ops", "ops", "claim_withdrawn"),
+    )
+    [still] = await items_of(ops, claim_id, "duty_to_protect_task")
+    assert (still["id"], still["done_at"], still["done_by"]) == (duty["id"], None, None)
+    queue = (await ops.get("/v1/inbox/queue", params={"limit": 500})).json()
+    assert [i["kind"] for i in queue["items"] if i["claim_id"] == claim_id] == [
+        "duty_to_protect_task"
+    ]
+    done = {"note": "called the police", "warned": ["police"]}
+    answer = await ops.post(f"/v1/inbox/{duty['id']}/done", json=done)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["done_by"] == by("test ops", "ops", "marked_done")
+
+
+async def _items(
+    pool: asyncpg.Pool, caller: Caller, claim_id: str, kind: str
+) -> list[tuple[str, dict | None]]:
+    """The caller's items of `kind` for the claim, open and done, as the work queue (the API's
+    and the console's one path) shows them: (examiner, who closed it)."""
+    page = await WorkQueue(pool, TEST_SEALER).page(
+        caller, QueueQuery(kind=kind, include_done=True, limit=500)
+    )
+    return [
+        (caller.examiner_id or caller.role.value, i.done_by.model_dump() if i.done_by else None)
+        for i in page.items
+        if i.claim_id == claim_id
+    ]
+
+
+def _examiner(examiner_id: str) -> Caller:
+    return Caller(
+        role=Role.EXAMINER, key_id=f"k-{examiner_id}", key_name="dr key", examiner_id=examiner_id
+    )
+
+
+def _system(reason: str) -> dict:
+    return {"by": "system", "name": None, "role": None, "reason": reason}
+
+
+@pytest.mark.usefixtures("ts_worker")
+async def test_deadline_rungs_close_what_they_answer_and_breach_items_close_with_the_report(
+    ts_env: WorkflowEnvironment, task_queue: str, pool: asyncpg.Pool
+):
+    """On the time-skipping server (DEMO: confirmation window 20 s, report due 20 s)."""
+    referral = Referral.model_validate(referral_payload("DEMO"))
+    handle = await start_claim(ts_env.client, referral, task_queue)
+    first = await status_until(handle, lambda s: s.appointment is not None)
+    claim_id, late = first.claim_id, examiner_of(first).id
+    ops = Caller(role=Role.OPS, key_id="k-ops", key_name="ops key")
+
+    # Nobody confirms: the reminder (at 15 s), then the rung that releases the appointment and
+    # books the next examiner. The first examiner's items are done, by the service, because the
+    # appointment expired; the next examiner has a request of their own.
+    await ts_env.sleep(timedelta(seconds=21))
+    second = await status_until(
+        handle,
+        lambda s: s.appointment is not None and s.appointment.id != appointment_of(first).id,
+    )
+    booked = examiner_of(second).id
+    assert booked != late
+    expired = _system("appointment_expired")
+    for kind in ("appointment_request", "deadline_reminder"):
+        assert await _items(pool, _examiner(late), claim_id, kind) == [(late, expired)]
+    assert await _items(pool, _examiner(booked), claim_id, "appointment_request") == [
+        (booked, None)
+    ]
+
+    # Confirmed and examined, then the report is late: the examiner and ops each get a breach
+    # item, the examiner a reminder before it.
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
+    starts = appointment_of(status).starts_at
+    await ts_env.sleep(starts - await ts_env.get_current_time() + timedelta(seconds=1))
+    status = await act(handle, Action.EXAM, ExamOutcome(attended=True))
+    assert status.stage is Stage.REPORT
+    await ts_env.sleep(timedelta(seconds=21))
+    await status_until(handle, lambda s: any(d.name == "report_escalation" for d in s.deadlines))
+    async with asyncio.timeout(10):
+        while await told(pool, claim_id, "deadline_breached") != ["examiner", "ops"]:
+            await asyncio.sleep(0.05)
+    mine = _examiner(booked)
+    assert await _items(pool, mine, claim_id, "deadline_breached") == [(booked, None)]
+    assert await _items(pool, ops, claim_id, "deadline_breached") == [("ops", None)]
+
+    # The examiner submits the report: the breach items (theirs and ops'), their reminder and
+    # their confirmed request are done, by the examiner's key, because the report was submitted.
+    report = ExamReport.model_validate(complete_report()).model_copy(update={"acted_by": mine})
+    status = await act(handle, Action.REPORT, report)
+    assert status.stage is Stage.REVIEW
+    submitted = {"by": "key", "name": "dr key", "role": "examiner", "reason": "report_submitted"}
+    confirmed = _system("appointment_confirmed")  # confirmed by the test's unsigned-in client
+    assert await _items(pool, mine, claim_id, "deadline_breached") == [(booked, submitted)]
+    assert await _items(pool, ops, claim_id, "deadline_breached") == [("ops", submitted)]
+    # (Confirmed at once, they had no reminder to confirm: the one reminder is the report's.)
+    assert await _items(pool, mine, claim_id, "deadline_reminder") == [(booked, submitted)]
+    assert await _items(pool, mine, claim_id, "appointment_request") == [(booked, confirmed)]
+    await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="test done"))
