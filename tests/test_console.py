@@ -372,3 +372,42 @@ async def test_a_page_refreshing_itself_does_not_keep_an_unattended_session_aliv
             assert await last_seen(api.pool, ops.email) > quiet_since
         finally:
             await http.aclose()
+
+
+async def test_a_new_person_signs_up_from_their_link(api: ApiHarness, browser: Browser) -> None:
+    """The one-time link `users create` prints: a password and an authenticator, then sign-in;
+    the link works once."""
+    import pyotp
+
+    accounts = api.app.state.accounts
+    _, link = await accounts.create_user(
+        role=Role.OPS, email="new.person@example.test", name="Nora New",
+        insurer_id=None, examiner_id=None, by=None,
+    )  # fmt: skip
+    path = "/console/sign-up/" + link.rsplit("/console/sign-up/", 1)[1]
+    async with served(api) as base:
+        page = await browser.new_page()
+        await page.goto(base + path)
+        await checked(page, "sign-up")
+        secret = (await page.locator("figcaption code").inner_text()).strip()
+        await page.get_by_label("New password").fill("short")
+        await page.get_by_label("The same password again").fill("short")
+        await page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+        await page.get_by_role("button", name="Set up").click()
+        await expect(page.locator("#password-error")).to_have_text(
+            re.compile("at least 12 characters")
+        )
+        phrase = "four words make a passphrase"
+        await page.get_by_label("New password").fill(phrase)
+        await page.get_by_label("The same password again").fill(phrase)
+        await page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+        await page.get_by_role("button", name="Set up").click()
+        await page.wait_for_url(f"{base}/console/sign-in")
+        nora = Person("new.person@example.test", phrase, secret, "Nora New", Role.OPS)
+        await sign_in(page, base, nora, code=nora.code(ahead=1))
+        await page.wait_for_url(f"{base}/console/queue")
+        await expect(page.get_by_text("Nora New")).to_be_visible()
+        # The link is spent.
+        answer = await page.goto(base + path)
+        assert answer is not None and answer.status == 404
+        await checked(page, "sign-up-spent")

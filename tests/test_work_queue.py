@@ -31,8 +31,14 @@ from domain.names import Action, EventType, Recipient, Role, Stage, Template
 from domain.work_queue import WORK_QUEUE, OpenItem, is_done
 from store import outbox
 from tests.helpers.app import ApiHarness
-from tests.helpers.claims import act, act_and_finish, appointment_of, examiner_of, start_claim
-from tests.helpers.claims import wait_for as status_until
+from tests.helpers.claims import (
+    act,
+    act_and_finish,
+    appointment_of,
+    examiner_of,
+    start_claim,
+    wait_for,
+)
 from tests.helpers.config import TEST_SEALER
 from tests.helpers.probes import told
 from tests.helpers.referrals import complete_report, referral_payload
@@ -409,6 +415,8 @@ async def test_ops_assigning_and_reassigning_close_the_items_they_answer_never_a
     )
     [still] = await items_of(ops, claim_id, "duty_to_protect_task")
     assert (still["id"], still["done_at"], still["done_by"]) == (duty["id"], None, None)
+    pages = await items_of(parties.clinician, claim_id, "safety_page")  # the case's, too
+    assert pages and [p["done_by"] for p in pages] == [None] * len(pages)
     queue = (await ops.get("/v1/inbox/queue", params={"limit": 500})).json()
     assert [i["kind"] for i in queue["items"] if i["claim_id"] == claim_id] == [
         "duty_to_protect_task"
@@ -419,19 +427,14 @@ async def test_ops_assigning_and_reassigning_close_the_items_they_answer_never_a
     assert answer.json()["done_by"] == by("test ops", "ops", "marked_done")
 
 
-async def _items(
-    pool: asyncpg.Pool, caller: Caller, claim_id: str, kind: str
-) -> list[tuple[str, dict | None]]:
-    """The caller's items of `kind` for the claim, open and done, as the work queue (the API's
-    and the console's one path) shows them: (examiner, who closed it)."""
+async def _done_by(pool: asyncpg.Pool, caller: Caller, claim_id: str, kind: str) -> list:
+    """Who closed each of the caller's items of `kind` for the claim (None: open), oldest
+    first, as the work queue (the API's and the console's one path) shows them."""
     page = await WorkQueue(pool, TEST_SEALER).page(
         caller, QueueQuery(kind=kind, include_done=True, limit=500)
     )
-    return [
-        (caller.examiner_id or caller.role.value, i.done_by.model_dump() if i.done_by else None)
-        for i in page.items
-        if i.claim_id == claim_id
-    ]
+    items = sorted((i for i in page.items if i.claim_id == claim_id), key=lambda i: i.created_at)
+    return [i.done_by.model_dump() if i.done_by else None for i in items]
 
 
 def _examiner(examiner_id: str) -> Caller:
@@ -440,8 +443,8 @@ def _examiner(examiner_id: str) -> Caller:
     )
 
 
-def _system(reason: str) -> dict:
-    return {"by": "system", "name": None, "role": None, "reason": reason}
+def _by_examiner(reason: str) -> dict:
+    return {"by": "key", "name": "dr key", "role": "examiner", "reason": reason}
 
 
 @pytest.mark.usefixtures("ts_worker")
@@ -451,7 +454,7 @@ async def test_deadline_rungs_close_what_they_answer_and_breach_items_close_with
     """On the time-skipping server (DEMO: confirmation window 20 s, report due 20 s)."""
     referral = Referral.model_validate(referral_payload("DEMO"))
     handle = await start_claim(ts_env.client, referral, task_queue)
-    first = await status_until(handle, lambda s: s.appointment is not None)
+    first = await wait_for(handle, lambda s: s.appointment is not None)
     claim_id, late = first.claim_id, examiner_of(first).id
     ops = Caller(role=Role.OPS, key_id="k-ops", key_name="ops key")
 
@@ -459,45 +462,45 @@ async def test_deadline_rungs_close_what_they_answer_and_breach_items_close_with
     # books the next examiner. The first examiner's items are done, by the service, because the
     # appointment expired; the next examiner has a request of their own.
     await ts_env.sleep(timedelta(seconds=21))
-    second = await status_until(
+    second = await wait_for(
         handle,
         lambda s: s.appointment is not None and s.appointment.id != appointment_of(first).id,
     )
     booked = examiner_of(second).id
     assert booked != late
-    expired = _system("appointment_expired")
+    expired = {"by": "system", "name": None, "role": None, "reason": "appointment_expired"}
     for kind in ("appointment_request", "deadline_reminder"):
-        assert await _items(pool, _examiner(late), claim_id, kind) == [(late, expired)]
-    assert await _items(pool, _examiner(booked), claim_id, "appointment_request") == [
-        (booked, None)
-    ]
+        assert await _done_by(pool, _examiner(late), claim_id, kind) == [expired]
+    assert await _done_by(pool, _examiner(booked), claim_id, "appointment_request") == [None]
 
-    # Confirmed and examined, then the report is late: the examiner and ops each get a breach
-    # item, the examiner a reminder before it.
-    status = await act(handle, Action.CONFIRM_APPOINTMENT, ConfirmAppointment())
+    # They confirm, the exam is held, then the report is late: the examiner and ops each get a
+    # breach item, the examiner a reminder before it.
+    mine = _examiner(booked)
+    confirm = ConfirmAppointment().model_copy(update={"acted_by": mine})
+    status = await act(handle, Action.CONFIRM_APPOINTMENT, confirm)
     starts = appointment_of(status).starts_at
     await ts_env.sleep(starts - await ts_env.get_current_time() + timedelta(seconds=1))
     status = await act(handle, Action.EXAM, ExamOutcome(attended=True))
     assert status.stage is Stage.REPORT
     await ts_env.sleep(timedelta(seconds=21))
-    await status_until(handle, lambda s: any(d.name == "report_escalation" for d in s.deadlines))
+    await wait_for(handle, lambda s: any(d.name == "report_escalation" for d in s.deadlines))
     async with asyncio.timeout(10):
         while await told(pool, claim_id, "deadline_breached") != ["examiner", "ops"]:
             await asyncio.sleep(0.05)
-    mine = _examiner(booked)
-    assert await _items(pool, mine, claim_id, "deadline_breached") == [(booked, None)]
-    assert await _items(pool, ops, claim_id, "deadline_breached") == [("ops", None)]
+    assert await _done_by(pool, mine, claim_id, "deadline_breached") == [None]
+    assert await _done_by(pool, ops, claim_id, "deadline_breached") == [None]
 
-    # The examiner submits the report: the breach items (theirs and ops'), their reminder and
-    # their confirmed request are done, by the examiner's key, because the report was submitted.
+    # The examiner submits the report: the breach items (theirs and ops') and their reminder are
+    # done, by the examiner's key, because the report was submitted.
     report = ExamReport.model_validate(complete_report()).model_copy(update={"acted_by": mine})
     status = await act(handle, Action.REPORT, report)
     assert status.stage is Stage.REVIEW
-    submitted = {"by": "key", "name": "dr key", "role": "examiner", "reason": "report_submitted"}
-    confirmed = _system("appointment_confirmed")  # confirmed by the test's unsigned-in client
-    assert await _items(pool, mine, claim_id, "deadline_breached") == [(booked, submitted)]
-    assert await _items(pool, ops, claim_id, "deadline_breached") == [("ops", submitted)]
+    submitted = _by_examiner("report_submitted")
+    assert await _done_by(pool, mine, claim_id, "deadline_breached") == [submitted]
+    assert await _done_by(pool, ops, claim_id, "deadline_breached") == [submitted]
     # (Confirmed at once, they had no reminder to confirm: the one reminder is the report's.)
-    assert await _items(pool, mine, claim_id, "deadline_reminder") == [(booked, submitted)]
-    assert await _items(pool, mine, claim_id, "appointment_request") == [(booked, confirmed)]
+    assert await _done_by(pool, mine, claim_id, "deadline_reminder") == [submitted]
+    assert await _done_by(pool, mine, claim_id, "appointment_request") == [
+        _by_examiner("appointment_confirmed")
+    ]
     await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="test done"))
