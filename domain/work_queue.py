@@ -138,6 +138,10 @@ class DoneWhen:
     why: str
 
 
+# Items due the moment they open: a breached deadline's follow-up is late work already (its
+# notice names no due time of its own), so it sorts with the overdue and counts as overdue.
+DUE_WHEN_OPENED = frozenset({Template.DEADLINE_BREACHED})
+
 WORK_QUEUE: dict[Template, DoneWhen] = {
     row.kind: row
     for row in (

@@ -26,6 +26,7 @@ from domain.delivery import (
     DeliveryStatus,
 )
 from domain.models import Notification
+from domain.work_queue import DUE_WHEN_OPENED
 from domain.names import Recipient, Template
 from domain.profiles import PROFILES
 from store.db import Connection, Executor
@@ -104,7 +105,8 @@ async def _fan_out(
             note.claim_id,
             case_of(note),
             sealer.seal_json(note.details),
-            _when(note.details.get("due_at")),
+            _when(note.details.get("due_at"))
+            or (datetime.now(UTC) if note.template in DUE_WHEN_OPENED else None),
             claim["jurisdiction"] if claim else None,
         )
     channel = _channel(note)
