@@ -26,9 +26,9 @@ from domain.delivery import (
     DeliveryStatus,
 )
 from domain.models import Notification
-from domain.work_queue import DUE_WHEN_OPENED
 from domain.names import Recipient, Template
 from domain.profiles import PROFILES
+from domain.work_queue import DUE_WHEN_OPENED
 from store.db import Connection, Executor
 from store.storable import storable
 
