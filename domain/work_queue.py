@@ -52,11 +52,15 @@ def step_of(outbox_key: str, kind: str) -> str:
 Rule = Callable[[OpenItem, ClaimStatus, ClaimEvent], bool]
 
 
-def _deadline(item: OpenItem, status: ClaimStatus) -> Deadline | None:
-    """The deadline a reminder or breach item is about, named in its step."""
-    rest = item.step.split("-", 1)[1] if "-" in item.step else ""
+def deadline_named(step: str) -> DeadlineName | None:
+    """The deadline a reminder or breach item is about, named in its step (None for others)."""
+    rest = step.split("-", 1)[1] if "-" in step else ""
     names = [n for n in DeadlineName if rest == n.value or rest.startswith(f"{n.value}-")]
-    name = max(names, key=lambda n: len(n.value), default=None)  # report_escalation ⊃ report
+    return max(names, key=lambda n: len(n.value), default=None)  # report_escalation ⊃ report
+
+
+def _deadline(item: OpenItem, status: ClaimStatus) -> Deadline | None:
+    name = deadline_named(item.step)
     return next((d for d in status.deadlines if d.name == name), None) if name else None
 
 

@@ -26,6 +26,7 @@ from domain.work_queue import (
     OpenItem,
     QueuePosition,
     closed_by,
+    deadline_named,
     done_by,
     is_done,
     step_of,
@@ -35,7 +36,7 @@ from store.db import Connection, Executor
 
 _COLUMNS = """id::text, kind, claim_id, case_id, created_at, due_at, done_at, sealed_details,
     role, insurer_id, examiner_id, jurisdiction, taken_by_id, taken_by_name, taken_at, done_by,
-    (done_at IS NULL AND due_at < now()) AS overdue"""
+    (done_at IS NULL AND due_at < now()) AS overdue, outbox_key"""
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ def _visible(caller: Caller) -> tuple[str, list[Any]]:
         clause += " AND examiner_id = $2"
         args.append(caller.examiner_id)
     return clause, args
+
+
+# The kinds whose item is about one deadline.
+DEADLINE_KINDS = frozenset({Template.DEADLINE_REMINDER.value, Template.DEADLINE_BREACHED.value})
+
+
+def _deadline_of(row: Any) -> str | None:
+    """Which deadline a reminder or breach item is about (from its notification's key)."""
+    if row["kind"] not in DEADLINE_KINDS:
+        return None
+    name = deadline_named(step_of(row["outbox_key"], row["kind"]))
+    return name.value if name else None
 
 
 def _item(row: Any, sealer: Sealer, caller: Caller) -> InboxItem:
@@ -82,6 +95,7 @@ def _item(row: Any, sealer: Sealer, caller: Caller) -> InboxItem:
         ),
         taken_at=row["taken_at"],
         done_by=_done_by(row["done_by"]) if row["done_at"] is not None else None,
+        deadline=_deadline_of(row),
     )
 
 

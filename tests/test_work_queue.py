@@ -491,7 +491,9 @@ async def test_deadline_rungs_close_what_they_answer_and_breach_items_close_with
     assert await _done_by(pool, ops, claim_id, "deadline_breached") == [None]
     # A breach's follow-up is late work already: due when it opened, so overdue in the queue.
     breached = await WorkQueue(pool, TEST_SEALER).page(ops, QueueQuery(kind="deadline_breached"))
-    assert [i.overdue for i in breached.items if i.claim_id == claim_id] == [True]
+    assert [(i.overdue, i.deadline) for i in breached.items if i.claim_id == claim_id] == [
+        (True, "report")
+    ]
     assert breached.overdue >= 1
 
     # The examiner submits the report: the breach items (theirs and ops') and their reminder are

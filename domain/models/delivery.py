@@ -127,6 +127,8 @@ class InboxItem(Model):
     taken_by: InboxHolder | None = None
     taken_at: datetime | None = None
     done_by: InboxDoneBy | None = None
+    # A reminder's or a breach's deadline (`report`, `decision_escalation`, ...).
+    deadline: str | None = None
 
 
 class InboxDone(Input):
