@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Every HTML answer (the /docs page, the codec sign-in page) refuses to be framed.
     app.add_middleware(AntiFraming)
     # The console's pages, assets and headers (inside the request's span when tracing is on).
-    console.install(app)
+    console.install(app, settings)
     if tracing_enabled(settings):
         # Outermost, so that the access line is written inside the request's span.
         app.add_middleware(RequestSpans)

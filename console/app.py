@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.formparsers import MultiPartParser
 
 from api.errors import error_response
 from console.headers import ConsoleHeaders
@@ -17,12 +18,18 @@ from console.render import render_error
 from console.routes import access, accounts, bulk, claim, claims, deliveries, panel, queue, sign_in
 from console.session import SignInRequired
 from domain.errors import ClaimError
+from settings import Settings
 
 STATIC = Path(__file__).parent / "static"
 PREFIX = "/console"
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
+    # A form's file (a bulk start's referrals: names, dates of birth) stays in memory, bounded by
+    # the boundary's form limit, rather than spooling to a temporary file past 1 MB: PHI never
+    # reaches the disk unsealed. (Starlette's parser setting; the console's forms are this
+    # process's only parsed multipart bodies.)
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_form_bytes)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
     for module in (sign_in, queue, claims, claim, bulk, panel, deliveries, access, accounts):
         app.include_router(module.router, include_in_schema=False)

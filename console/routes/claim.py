@@ -131,21 +131,22 @@ async def claim_page(
 
 @router.post("/claims/{claim_id}/actions/{action_name}")
 async def act(request: Request, claim_id: str, action_name: str, person: Acting) -> Response:
+    """As the API's action route: the claim (404), the role (403), the payload (422), the
+    claim's state (409); a refusal is shown at its form."""
     action = known_action(action_name)
     claims = _claims(request)
-    form = await request.form()
-    key = _text(form, "idempotency_key")
+    route = f"{ROUTE}/actions/{action.value}"
     try:
         current = await claims.get(claim_id, person.caller)
     except NotFound:
-        await record(
-            request, person, ROUTE + "/actions/" + action.value, action=action.value, status=404
-        )
+        await record(request, person, route, action=action.value, status=404)
         raise
-    route = f"{ROUTE}/actions/{action.value}"
+    form = await request.form()
+    key = _text(form, "idempotency_key")
     try:
-        await claims.act(
-            claim_id, action, action_body(action, form), person.caller,
+        claims.authorize(person.caller, action)
+        await claims.act_on(
+            current, action, action_body(action, form), person.caller,
             idempotency_key=f"console:{key}" if key else None,
         )  # fmt: skip
     except ClaimError as err:
@@ -163,5 +164,4 @@ async def act(request: Request, claim_id: str, action_name: str, person: Acting)
             request, person, fresh, status_code=err.status_code, refused={action.value: message}
         )
     await record(request, person, route, claim_id=claim_id, action=action.value)
-    del current
     return RedirectResponse(f"/console/claims/{claim_id}?done={action.value}", status_code=303)
