@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from codec import Sealer
 from domain import search_attributes as sa
 from domain.access import Capability, can_read, may, may_act, may_read_report
+from domain.delivery import CLINICAL_DETAILS, CLINICAL_ROLES
 from domain.envelope import REFUSAL
 from domain.errors import (
     ActionNotAllowed,
@@ -128,7 +130,16 @@ class ClaimService:
         )
         fingerprint = referral_fingerprint(referral)
         claimant = referral.claimant
-        contact = {"name": claimant.full_name, "email": claimant.email, "phone": claimant.phone}
+        # What the claimant's letters need (delivery.mail): where to send and address them, and
+        # whether the appointment notice speaks of an interpreter. Sealed at rest.
+        contact = {
+            "name": claimant.full_name,
+            "email": claimant.email,
+            "phone": claimant.phone,
+            "address": claimant.address.model_dump(mode="json"),
+            "language": claimant.language,
+            "interpreter_needed": claimant.interpreter_needed,
+        }
         key = claimant_key(
             self._settings.id_secret, claimant.full_name, claimant.date_of_birth.isoformat()
         )
@@ -280,6 +291,26 @@ class ClaimService:
         if found is None:
             raise ReportNotAvailable("no report has been filed for this claim yet")
         return found
+
+    async def safety_cases(
+        self, caller: Caller, *, claim: ClaimStatus | None = None
+    ) -> list[case_events.CaseSummary]:
+        """The clinician's safety cases: the open ones, unacknowledged first (the console's
+        Safety cases page), or every case of one claim `get` gave them (the case page); each
+        with the details of its first page, clinical ones only for the clinical chain."""
+        self.require(caller, Capability.WORK_SAFETY_CASES)
+        found = await case_events.summaries(
+            self._pool,
+            self._sealer,
+            claim_id=claim.claim_id if claim else None,
+            include_resolved=claim is not None,
+        )
+        if caller.role in CLINICAL_ROLES:
+            return found
+        return [
+            replace(c, details={k: v for k, v in c.details.items() if k not in CLINICAL_DETAILS})
+            for c in found
+        ]
 
     @staticmethod
     def require(caller: Caller, capability: Capability) -> None:

@@ -73,20 +73,32 @@ class KeyRing:
             raise ValueError("the codec key ring is empty")
         return cls(keys, active or list(keys)[-1])
 
-    def seal(self, plaintext: bytes) -> tuple[str, bytes]:
+    def seal(self, plaintext: bytes, associated: bytes = b"") -> tuple[str, bytes]:
         nonce = secrets.token_bytes(_NONCE_BYTES)
         # The key id is bound as associated data: a payload cannot be relabelled to another key.
-        sealed = self._keys[self.active].encrypt(nonce, plaintext, self.active.encode())
+        sealed = self._keys[self.active].encrypt(
+            nonce, plaintext, _associated(self.active, associated)
+        )
         return self.active, nonce + sealed
 
-    def open(self, key_id: str, data: bytes) -> bytes:
+    def open(self, key_id: str, data: bytes, associated: bytes = b"") -> bytes:
         cipher = self._keys.get(key_id)
         if cipher is None:
             raise CodecError("payload sealed with a key this service does not have")
         try:
-            return cipher.decrypt(data[:_NONCE_BYTES], data[_NONCE_BYTES:], key_id.encode())
+            return cipher.decrypt(
+                data[:_NONCE_BYTES], data[_NONCE_BYTES:], _associated(key_id, associated)
+            )
         except Exception:
             raise CodecError("payload failed authentication") from None
+
+
+def _associated(key_id: str, context: bytes) -> bytes:
+    """The key id, and what the value belongs to when the caller names it (a document chunk's
+    document and place): a sealed value cannot be moved to another key, nor to another place.
+    Without a context it is the key id alone, as every value sealed before contexts existed."""
+    # A NUL never occurs in a key id, so no (key, context) pair reads as another.
+    return key_id.encode() + (b"\0" + context if context else b"")
 
 
 class EncryptionCodec(PayloadCodec):
@@ -246,15 +258,17 @@ class Sealer:
     def __init__(self, ring: KeyRing) -> None:
         self._ring = ring
 
-    def seal(self, plaintext: bytes) -> bytes:
-        key_id, data = self._ring.seal(plaintext)
+    def seal(self, plaintext: bytes, associated: bytes = b"") -> bytes:
+        """`associated`: where the value belongs (e.g. a document chunk's document and index);
+        the same must be given to `open`, so a sealed value moved elsewhere does not open."""
+        key_id, data = self._ring.seal(plaintext, associated)
         return self._PREFIX + key_id.encode() + b":" + data
 
-    def open(self, sealed: bytes) -> bytes:
+    def open(self, sealed: bytes, associated: bytes = b"") -> bytes:
         if not sealed.startswith(self._PREFIX):
             raise CodecError("not a sealed value")
         key_id, _, data = sealed[len(self._PREFIX) :].partition(b":")
-        return self._ring.open(key_id.decode(), data)
+        return self._ring.open(key_id.decode(), data, associated)
 
     def seal_json(self, value: object) -> bytes:
         return self.seal(json.dumps(value, separators=(",", ":"), default=str).encode())

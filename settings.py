@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     sign_in_failure_window_minutes: float = Field(default=15.0, gt=0)
     # How long a sign-up link (a new person's, or after their authenticator was reset) works.
     sign_up_link_hours: float = Field(default=24.0, gt=0, le=24 * 7)
-    # The console's address as people reach it (sign-up links); empty: http://api_host:api_port.
+    # The console's address as people reach it (sign-up links, pages' links to their safety
+    # case); empty: http://api_host:api_port.
     console_base_url: str = ""
 
     def console_url(self) -> str:
@@ -113,6 +114,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Largest form the console reads (a bulk-start file of referrals).
     max_form_bytes: int = Field(default=16 * 1_048_576, ge=1024)
+    # Largest document (one file of `POST /v1/claims/{id}/documents`): 413 above it, whether the
+    # size was announced or not. The upload streams (it is never held whole in memory).
+    max_document_bytes: int = Field(default=100 * 1_048_576, ge=1)
+    # How long a document upload may take from its head to its last byte (408 after), while each
+    # piece of it must still arrive within `request_body_timeout_seconds` of the previous one.
+    document_upload_timeout_seconds: float = Field(default=900.0, gt=0)
     # Slow clients are cut off: a request's head (line and headers) must arrive within this long
     # of the connection opening or the previous answer (else the connection is closed), and its
     # whole body within this long of the head (else 408). See docs/operations.md.
@@ -165,6 +172,12 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: str = Field(default="", repr=False)
     mail_from: str = "IME Claims <no-reply@ime-claims.example>"
+    # Who the claimant calls or writes to with a question or to reschedule, printed in every
+    # letter to them: a line a person answers (the sender above is a no-reply address). The
+    # default is a development placeholder; set the real one in production.
+    claimant_contact: str = (
+        "IME Claims support, +1-800-555-0100 (weekdays 9:00-17:00), claims-help@ime-claims.example"
+    )
     # Pages to the on-call chain: a PagerDuty Events API v2 endpoint, and the routing key of each
     # recipient (clinician, crisis_line, medical_director).
     paging_url: str = ""

@@ -14,9 +14,10 @@ from api.access_line import AccessLine
 from api.anti_framing import AntiFraming
 from api.auth import Authenticator
 from api.boundary import Boundary
-from api.routes import claims, codec, examiners, health, inbox, webhooks
+from api.routes import claims, codec, documents, examiners, health, inbox, webhooks
 from claim_service import ClaimService
 from connections import connect_temporal, open_pool, sealer
+from documents_service import DocumentService
 from observability import process
 from observability.http import RequestSpans
 from observability.tracing import tracing_enabled
@@ -24,6 +25,7 @@ from panel_service import Panel
 from people.accounts import Accounts
 from settings import Settings, get_settings
 from store.access_log import AccessLog
+from store.documents import PostgresDocumentStore
 from work_queue import WorkQueue
 
 
@@ -49,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = Accounts(pool, settings, app.state.sealer, app.state.access_log)
         app.state.work_queue = WorkQueue(pool, app.state.sealer)
         app.state.panel = Panel(pool, app.state.claims)
+        app.state.documents = DocumentService(
+            pool, PostgresDocumentStore(pool, app.state.sealer), settings
+        )
         # The same codec the client encrypts with: one key ring per process.
         app.state.codec = temporal.data_converter.payload_codec
         try:
@@ -84,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         + settings.database_statement_timeout_seconds,
         action_deadline_seconds=settings.action_timeout_seconds + 5,
         body_deadline_seconds=settings.request_body_timeout_seconds,
+        max_document_bytes=settings.max_document_bytes,
+        document_deadline_seconds=settings.document_upload_timeout_seconds,
     )
     # Outermost: the Temporal UI calls the codec endpoints from the browser (with credentials).
     app.add_middleware(
@@ -105,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(RequestSpans)
     app.include_router(health.router)
     app.include_router(claims.router)
+    app.include_router(documents.router)
     app.include_router(examiners.router)
     app.include_router(webhooks.router)
     app.include_router(inbox.router)

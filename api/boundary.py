@@ -6,12 +6,19 @@ must be JSON (415), no larger than the limit (413) and arrive within its deadlin
 request gets a deadline (503 when it passes), and every request on a claim is written to the
 access log before its answer leaves. Routes then check scope and role (404/403)
 before they look at the body (422).
+
+One route is let through unbuffered: a document upload (`POST /v1/claims/{id}/documents`,
+multipart), which streams up to 100 MB into sealed storage; it is refused here only when it is not
+multipart (415) or announces a length over the document limit (413), and is held to a deadline per
+piece and one for the whole body (408). The route enforces the size as the body streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import CODEC_SESSION_COOKIE, Authenticator
 from api.errors import RequestTimeout, error_response
+from domain.documents import plausible_document_id
 from domain.errors import ClaimError, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from domain.ids import plausible_claim_id
 from domain.models import Caller
@@ -33,6 +41,15 @@ CODEC_SIGN_IN = "/codec/sign-in"
 CONSOLE = "/console/"
 _FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The one API route whose body streams through (`api.routes.documents`): a document upload.
+_DOCUMENT_UPLOAD = re.compile(r"^/v1/claims/[^/]+/documents$")
+# What a document upload's body may hold beyond the file (boundaries, part headers, fields).
+_FORM_OVERHEAD = 64 * 1024
+# The access log's `action` of the document routes (templates as the router names them).
+_DOCUMENT_ACTIONS = {
+    ("POST", "/v1/claims/{claim_id}/documents"): "document_upload",
+    ("GET", "/v1/claims/{claim_id}/documents/{doc_id}"): "document_download",
+}
 
 
 class Boundary:
@@ -45,11 +62,15 @@ class Boundary:
         read_deadline_seconds: float,
         action_deadline_seconds: float,
         body_deadline_seconds: float = 30.0,
+        max_document_bytes: int | None = None,
+        document_deadline_seconds: float | None = None,
     ) -> None:
         self.app = app
         self._max_body = max_body_bytes
         self._max_form = max_form_bytes or max_body_bytes
         self._body_deadline = body_deadline_seconds
+        self._max_document = max_document_bytes or max_body_bytes
+        self._document_deadline = document_deadline_seconds or body_deadline_seconds
         self._read_deadline = read_deadline_seconds
         self._action_deadline = action_deadline_seconds
 
@@ -101,6 +122,10 @@ class Boundary:
         if request.method not in _BODY_METHODS or not has_body:
             return receive
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if _DOCUMENT_UPLOAD.match(request.scope["path"]):
+            if request.method != "POST":
+                return receive  # no route takes it: the router answers 405, reading nothing
+            return self._streamed_upload(media_type, length, receive)
         limit = self._max_body
         if request.scope["path"].startswith(CONSOLE):
             # A console page posts a form (a file upload for bulk start), never JSON.
@@ -141,6 +166,34 @@ class Boundary:
 
         return replay
 
+    def _streamed_upload(self, media_type: str, length: str | None, receive: Receive) -> Receive:
+        """A document upload's body, passed on as it arrives (never held here): multipart only
+        (415), an announced length within the document limit (413; the route counts the rest),
+        each piece within the body deadline of the previous one and the whole within the
+        upload deadline (408)."""
+        if media_type != "multipart/form-data":
+            raise UnsupportedMediaType("send the document as multipart/form-data")
+        limit = self._max_document + _FORM_OVERHEAD
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            raise PayloadTooLarge(f"the file is larger than {self._max_document} bytes")
+        ends_at = time.monotonic() + self._document_deadline
+        done = False
+
+        async def paced() -> Message:
+            nonlocal done
+            if done:
+                return await receive()  # after the body: waiting for a disconnect, unbounded
+            left = ends_at - time.monotonic()
+            try:
+                async with asyncio.timeout(min(self._body_deadline, max(left, 0.0))):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout("the document did not arrive in time") from None
+            done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        return paced
+
     async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
@@ -152,8 +205,13 @@ class Boundary:
         # An action waits for its workflow (bounded by the action timeout); anything else only
         # for Postgres (bounded by the pool's acquire and statement timeouts).
         action = scope["method"] == "POST" and "/actions/" in scope["path"]
+        deadline = self._action_deadline if action else self._read_deadline
+        if scope["method"] == "POST" and _DOCUMENT_UPLOAD.match(scope["path"]):
+            # The body streams into the route: its own deadline (408 inside), then the checks
+            # and the commit within a read's.
+            deadline = self._document_deadline + self._read_deadline
         try:
-            async with asyncio.timeout(self._action_deadline if action else self._read_deadline):
+            async with asyncio.timeout(deadline):
                 await self.app(scope, receive, tracked)
         except TimeoutError:
             if not started:
@@ -194,9 +252,14 @@ def _entry(scope: Scope, caller: Caller, request_id: str, status: int) -> Access
         return None
     params: dict[str, Any] = scope.get("path_params", {})
     action = route.rsplit("/", 1)[1] if "/actions/" in route else None
+    action = _DOCUMENT_ACTIONS.get((scope["method"], route), action)
     claim_id = params.get("claim_id")
     if claim_id is not None and not plausible_claim_id(claim_id):
         claim_id = None  # not an id of ours: nothing to log it under (nor to echo)
+    # The document downloaded (asked for, even when refused), or the one an upload stored.
+    document_id = params.get("doc_id") or scope.get("state", {}).get("document_id")
+    if document_id is not None and not plausible_document_id(document_id):
+        document_id = None
     return AccessEntry(
         key_id=caller.key_id,
         role=caller.role.value,
@@ -208,6 +271,7 @@ def _entry(scope: Scope, caller: Caller, request_id: str, status: int) -> Access
         action=action,
         status=status,
         request_id=request_id,
+        document_id=document_id,
     )
 
 

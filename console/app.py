@@ -15,7 +15,18 @@ from starlette.formparsers import MultiPartParser
 from api.errors import error_response
 from console.headers import ConsoleHeaders
 from console.render import render_error
-from console.routes import access, accounts, bulk, claim, claims, deliveries, panel, queue, sign_in
+from console.routes import (
+    access,
+    accounts,
+    bulk,
+    claim,
+    claims,
+    clinician,
+    deliveries,
+    panel,
+    queue,
+    sign_in,
+)
 from console.session import SignInRequired
 from domain.errors import ClaimError
 from settings import Settings
@@ -31,7 +42,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     # process's only parsed multipart bodies.)
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_form_bytes)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
-    for module in (sign_in, queue, claims, claim, bulk, panel, deliveries, access, accounts):
+    modules = (sign_in, queue, clinician, claims, claim, bulk, panel, deliveries, access, accounts)
+    for module in modules:
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(ConsoleHeaders, prefix=PREFIX)
 

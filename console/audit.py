@@ -21,6 +21,7 @@ async def record(
     claim_id: str | None = None,
     action: str | None = None,
     status: int = 200,
+    document_id: str | None = None,
 ) -> None:
     """One row per page read or action, before the page leaves (a page that cannot be logged
     is not shown: the caller's exception becomes a 503)."""
@@ -40,5 +41,6 @@ async def record(
             status=status,
             request_id=request.scope.get("state", {}).get("request_id"),
             credential="console_session",
+            document_id=document_id,
         )
     )

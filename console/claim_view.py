@@ -1,7 +1,7 @@
 """What the claim page shows beyond the status: each deadline's next rung (from the escalation
 chain's table, `domain.lifecycle.DEADLINES`), and which action forms the person gets (the
 action table of `domain.access` and the stages of `domain.lifecycle`: the rules the API applies,
-not a copy of them)."""
+not a copy of them); a document's size in words."""
 
 from __future__ import annotations
 
@@ -80,3 +80,12 @@ def offered_actions(caller: Caller, claim: ClaimStatus) -> list[Offered]:
         else:
             offered.append(Offered(action, True))
     return offered
+
+
+def file_size(size: int) -> str:
+    """A document's size as people read it (powers of 1000, as browsers show a download's)."""
+    if size < 1000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:.1f} kB"
+    return f"{size / 1_000_000:.1f} MB"

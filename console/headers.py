@@ -23,6 +23,15 @@ PAGE_HEADERS = [
 _REPLACED = {name for name, _ in PAGE_HEADERS} | {b"content-security-policy"}
 
 
+def _kept(name: bytes, value: bytes) -> bool:
+    """Whether a header the route set stays. A sandboxing policy stays beside the console's (a
+    document download's, as the API serves it: both are enforced, so the stricter holds); any
+    other policy (the anti-framing one of every HTML answer) gives way to the console's."""
+    if name.lower() == b"content-security-policy":
+        return b"sandbox" in value
+    return name.lower() not in _REPLACED
+
+
 class ConsoleHeaders:
     def __init__(self, app: ASGIApp, *, prefix: str) -> None:
         self.app = app
@@ -37,7 +46,7 @@ class ConsoleHeaders:
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _REPLACED]
+                kept = [(k, v) for k, v in message.get("headers", ()) if _kept(k, v)]
                 message = {**message, "headers": [*kept, *PAGE_HEADERS]}
             await send(message)
 

@@ -75,11 +75,19 @@ class Channels:
         await _post(self._webhooks, url, payload, headers)
 
     async def page(self, recipient: str, event: dict[str, Any]) -> None:
-        """A PagerDuty Events API v2 trigger to the configured paging endpoint."""
+        """A PagerDuty Events API v2 trigger to the configured paging endpoint. Its `links` name
+        console pages by path (`store.outbox.page_event`): here they become the console's
+        address as people reach it, so the on-call clinician opens the case from the page."""
         if not self._settings.paging_url:
             raise NotDelivered("no paging endpoint is configured (IME_PAGING_URL)")
         routing_key = self._settings.paging_routing_keys.get(recipient, recipient)
-        payload = json.dumps({"routing_key": routing_key, **event}, separators=(",", ":"))
+        console = self._settings.console_url()
+        links = [
+            {**link, "href": console + link["href"]} if link["href"].startswith("/") else link
+            for link in event.get("links", [])
+        ]
+        sent = {"routing_key": routing_key, **event, **({"links": links} if links else {})}
+        payload = json.dumps(sent, separators=(",", ":"))
         await _post(
             self._http, self._settings.paging_url, payload, {"content-type": "application/json"}
         )

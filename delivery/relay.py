@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -29,14 +30,17 @@ from opentelemetry import trace
 
 from codec import Sealer
 from delivery.channels import Channels, NotDelivered
-from delivery.mail import letter, message
+from delivery.letter_pdf import render
+from delivery.mail import Addressee, letter, message
+from documents_service import DocumentService
 from domain.delivery import Channel
 from domain.models import ClaimStatus, Notification
 from domain.names import Recipient, Template
 from settings import Settings
-from store import deliveries, outbox, webhooks
+from store import deliveries, outbox, reports, webhooks
 from store.claims import get_status
 from store.db import POSTGRES_DOWN
+from store.documents import PostgresDocumentStore
 
 log = logging.getLogger("ime.dispatcher")
 _tracer = trace.get_tracer("ime.dispatcher")
@@ -63,6 +67,7 @@ class Relay:
         self._sealer = sealer
         self._channels = channels
         self._settings = settings
+        self._documents = DocumentService(pool, PostgresDocumentStore(pool, sealer), settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -179,21 +184,57 @@ class Relay:
         if status is None:
             raise NotDelivered("the claim is not in the projection", permanent=True)
         recipient = Recipient(body["recipient"])
+        template = body["template"]
+        report = None
+        to: str | Addressee
         if recipient is Recipient.CLAIMANT:
-            address, name = await self._claimant(delivery.claim_id)
+            address, to = await self._claimant(delivery.claim_id)
+            if template == Template.REPORT_COPY:
+                # The copy holds the report itself: the current version (accepted, else the
+                # latest filed), stored in the transaction that queued this notice.
+                report = await reports.current(self._pool, delivery.claim_id, self._sealer)
+                if report is None:
+                    raise NotDelivered("the report to copy is not stored")
         else:
-            address, name = await self._examiner(body.get("examiner_id"), status)
-        composed = letter(body["template"], status, body.get("details") or {}, name)
-        sender = self._settings.mail_from
-        _, _, domain = parseaddr(sender)[1].rpartition("@")
+            address, to = await self._examiner(body.get("examiner_id"), status)
+        settings = self._settings
+        composed = letter(
+            template,
+            status,
+            body.get("details") or {},
+            to,
+            contact=settings.claimant_contact,
+            report=report,
+        )
+        sender = settings.mail_from
+        sender_name, sender_address = parseaddr(sender)
+        pdf = None
+        if composed.document is not None:
+            # Rendering takes a tenth of a second: off the event loop, so the other sends go on.
+            pdf = await asyncio.to_thread(render, composed, letterhead=sender_name or "IME Claims")
+            pdf = await self._on_file(delivery, composed.document, pdf)
+        _, _, domain = sender_address.rpartition("@")
         message_id = f"<{delivery.id}@{domain or 'localhost'}>"
-        return message(composed, sender=sender, to=address, message_id=message_id)
+        return message(composed, sender=sender, to=address, message_id=message_id, pdf=pdf)
 
-    async def _claimant(self, claim_id: str) -> tuple[str, str]:
+    async def _on_file(self, delivery: Claimed, filename: str, pdf: bytes) -> bytes:
+        """The letter stored as the claim's `letter` document before it is sent, so that a
+        letter the claimant holds is always on file; once per notification, whatever the
+        retries. A retry renders again (its date may be another day's), but what is sent is
+        what was stored first: the claimant's copy and the file are the same bytes."""
+        key = delivery.outbox_key or f"delivery:{delivery.id}"
+        stored = await self._documents.store_letter(
+            delivery.claim_id, filename, pdf, source_key=key
+        )
+        if stored.sha256 == hashlib.sha256(pdf).hexdigest():
+            return pdf
+        return b"".join([chunk async for chunk in self._documents.open(stored)])
+
+    async def _claimant(self, claim_id: str) -> tuple[str, Addressee]:
         contact = await deliveries.claimant_contact(self._pool, self._sealer, claim_id)
         if not contact.get("email"):
             raise NotDelivered("no email address for the claimant", permanent=True)
-        return contact["email"], contact.get("name") or "claimant"
+        return contact["email"], Addressee.from_contact(contact)
 
     async def _examiner(self, examiner_id: object, status: ClaimStatus) -> tuple[str, str]:
         examiner = examiner_id if isinstance(examiner_id, str) else None

@@ -76,6 +76,8 @@ class Capability(StrEnum):
     READ_DELIVERIES = "read_deliveries"
     READ_ACCESS_LOG = "read_access_log"
     MANAGE_ACCOUNTS = "manage_accounts"
+    # The clinician's workplace: the open safety cases with their clinical detail.
+    WORK_SAFETY_CASES = "work_safety_cases"
 
 
 CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
@@ -92,6 +94,9 @@ CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
     Capability.READ_DELIVERIES: frozenset({Role.OPS}),
     Capability.READ_ACCESS_LOG: frozenset({Role.OPS}),
     Capability.MANAGE_ACCOUNTS: frozenset({Role.OPS}),
+    # Clinical detail (level, direction, notes) is for the clinical chain only (minimum
+    # necessary): ops follow a case in the claim's timeline, without it.
+    Capability.WORK_SAFETY_CASES: frozenset({Role.CLINICIAN}),
 }
 
 

@@ -121,6 +121,14 @@ OUTLIVE_ENDED_CLAIM = frozenset(
 CLINICAL_DETAILS = frozenset({"notes", "level", "toward"})
 CLINICAL_ROLES = frozenset({Role.CLINICIAN})
 
+
+def safety_case_page(claim_id: str) -> str:
+    """The console page of a claim's safety cases (path only), where a page links: the opaque
+    claim id is all it carries (no PHI in a URL). The sender makes it absolute
+    (`delivery.channels`), as only it knows where the console is reached."""
+    return f"/console/safety/{claim_id}"
+
+
 # An inbox item of these kinds is closed only with a record of whom was warned (Tarasoff).
 NEEDS_WARNED_RECORD = frozenset({Template.DUTY_TO_PROTECT_TASK})
 

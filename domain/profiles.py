@@ -84,6 +84,15 @@ class JurisdictionProfile(BaseModel):
     # When the decision clock starts: when the report is accepted, or when the claim was received
     # (NY-NF's proof of claim, ERISA's receipt of the claim), i.e. the referral.
     decision_from: Literal["report_accepted", "claim_received"] = "report_accepted"
+    # The claimant's letters (delivery.mail). Whether the claimant may bring a person of their
+    # choosing to the exam: the appointment notice tells them so only where a rule grants it.
+    observer_allowed: bool = False
+    # The claimant may appeal a denial within this window from receiving the decision letter;
+    # None: the profile sets no appeal window of its own (the letter points to the contact).
+    appeal_within: Duration | None = None
+    # What a denial letter must hold: "plain" (outcome, reason, contact) or "erisa" (the
+    # content 29 CFR 2560.503-1(g)(1) requires of an adverse benefit determination).
+    decision_letter: Literal["plain", "erisa"] = "plain"
     # Rule field -> the citation of the rule it comes from, or "operational (...)".
     citations: dict[str, str] = {}
 
@@ -120,6 +129,9 @@ RULE_FIELDS: tuple[str, ...] = (
     "decision_due",
     "decision_extensions",
     "claimant_gets_report",
+    "observer_allowed",
+    "appeal_within",
+    "decision_letter",
     "max_no_shows",
     "max_addenda",
     "confirm_due",
@@ -133,8 +145,10 @@ _COMPANIONS = {"decision_due": ("decision_from",), "decision_extensions": ("deci
 
 
 def _in_effect(value: object, field: str) -> bool:
-    if field == "decision_extensions":
+    if field in ("decision_extensions", "observer_allowed"):
         return bool(value)
+    if field == "decision_letter":
+        return value != "plain"
     return value is not None
 
 

@@ -41,6 +41,7 @@ _FIELDS = (
     "workflow_id",
     "user_id",
     "target_user_id",
+    "document_id",
 )
 # An entry as the row COPY takes (`dataclasses.astuple` deep-copies every value: too slow for
 # every read).
@@ -72,6 +73,8 @@ class AccessEntry:
     # An account event about someone other than who acted (ops deactivating a person, resetting
     # their authenticator): that person's account id.
     target_user_id: str | None = None
+    # A document of the claim uploaded or downloaded (`api.routes.documents`).
+    document_id: str | None = None
 
 
 @dataclass(frozen=True)

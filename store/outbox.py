@@ -24,9 +24,10 @@ from domain.delivery import (
     PAGE_TEMPLATES,
     Channel,
     DeliveryStatus,
+    safety_case_page,
 )
 from domain.models import Notification
-from domain.names import Recipient, Template
+from domain.names import Recipient, Role, Template
 from domain.profiles import PROFILES
 from domain.work_queue import DUE_WHEN_OPENED
 from store.db import Connection, Executor
@@ -152,19 +153,26 @@ def case_of(note: Notification) -> str | None:
 
 def page_event(note: Notification) -> dict[str, Any]:
     """A PagerDuty Events API v2 trigger. The summary names the case, never the examinee; the
-    clinical notes stay in the clinician's inbox."""
+    clinical notes stay in the clinician's inbox. Its link opens the case in the console, where
+    it is acknowledged and resolved: a path here (opaque ids only), made absolute when sent
+    (`delivery.channels.Channels.page`), so a page queued before the console moved still
+    leads there. Only pages to those who work the case there carry it (the clinicians' inbox:
+    the on-call clinician, the medical director); the crisis line is outside the service."""
     case = case_of(note) or note.claim_id
+    works_it = INBOX.get((note.recipient, note.template)) is Role.CLINICIAN
+    links = [{"href": safety_case_page(note.claim_id), "text": "Open the safety case"}]
     return {
         "event_action": "trigger",
         "dedup_key": case,
         "payload": {
             "summary": f"IME safety case {case}: {note.template.replace('_', ' ')} "
-            f"({note.details.get('level', 'imminent')} risk) - acknowledge through the IME API",
+            f"({note.details.get('level', 'imminent')} risk) - open the link to acknowledge",
             "severity": "critical",
             "source": "ime-claims",
             "component": str(note.recipient),
             "custom_details": {"claim_id": note.claim_id, "case": case},
         },
+        **({"links": links} if works_it else {}),
     }
 
 

@@ -130,3 +130,15 @@ async def current(db: Executor, claim_id: str, sealer: Sealer) -> ClaimReport | 
         versions=versions,
         report=ExamReport.model_validate(body),
     )
+
+
+async def filed_kind(db: Executor, claim_id: str, version: int) -> ReportKind | None:
+    """`report` or `addendum` when that version of the claim's report was filed, else None (a
+    document may be tied only to a version that exists)."""
+    kind: ReportKind | None = await db.fetchval(
+        "SELECT kind FROM claim_reports"
+        " WHERE claim_id = $1 AND version = $2 AND sealed IS NOT NULL LIMIT 1",
+        claim_id,
+        version,
+    )
+    return kind

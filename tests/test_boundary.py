@@ -215,7 +215,16 @@ async def test_the_openapi_document_declares_auth_bodies_and_every_answer(api_cl
         assert op.get("security") == [{"HTTPBearer": []}], (path, method)
         assert "401" in op["responses"] and "Who may call it" in op["description"], path
         bodiless = ("/codec/session", "/rotate-secret", "/retry")
-        if method == "post" and not path.endswith(bodiless):
+        if (path, method) == ("/v1/claims/{claim_id}/documents", "post"):
+            # A document upload: a multipart form, the file last.
+            form = op["requestBody"]["content"]["multipart/form-data"]["schema"]
+            assert form["required"] == ["kind", "file"]
+            assert form["properties"]["file"] == {"type": "string", "format": "binary"}
+            assert form["properties"]["kind"]["enum"] == [
+                "records", "report_pdf", "addendum_pdf", "letter"
+            ]  # fmt: skip
+            assert set(op["responses"]) >= {"201", "401", "403", "404", "413", "415", "422"}
+        elif method == "post" and not path.endswith(bodiless):
             body = op["requestBody"]["content"]["application/json"]["schema"]
             assert body["$ref"].startswith("#/components/schemas/"), path
     decision = operations[("/v1/claims/{claim_id}/actions/decision", "post")]

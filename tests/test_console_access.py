@@ -20,6 +20,7 @@ import pytest
 
 from console.claim_view import FORMS
 from domain.names import Role
+from store.access_log import for_claim
 from tests.helpers.app import ApiHarness
 from tests.helpers.browser import person
 from tests.helpers.referrals import referral_payload
@@ -50,6 +51,33 @@ READ = {
     "sre": 404,
 }
 
+# Downloading the claim's documents (PRODUCT §9: records to ops, the insurer and the assigned
+# examiner; letters to ops and the insurer), from the console as from the API.
+DOWNLOADS: dict[str, dict[str, int]] = {
+    "records": {
+        "ops": 200,
+        "insurer": 200,
+        "other_insurer": 404,
+        "examiner": 200,
+        "other_examiner": 404,
+        "reviewer": 404,
+        "clinician": 404,
+        "sre": 404,
+    },
+    "letter": {
+        "ops": 200,
+        "insurer": 200,
+        "other_insurer": 404,
+        "examiner": 404,
+        "other_examiner": 404,
+        "reviewer": 404,
+        "clinician": 404,
+        "sre": 404,
+    },
+}
+RECORDS_FILE = "records-scan.png"
+LETTER_FILE = "appointment-notice.pdf"
+
 # Every console page, by role.
 _OPS_ONLY = {role: 403 for role in ROLES} | {"ops": 200}
 PAGES: dict[str, dict[str, int]] = {
@@ -61,6 +89,7 @@ PAGES: dict[str, dict[str, int]] = {
     "/console/deliveries": _OPS_ONLY,
     "/console/access": _OPS_ONLY,
     "/console/accounts": _OPS_ONLY,
+    "/console/safety": {role: 403 for role in ROLES} | {"clinician": 200},
 }
 # The API's counterpart of a console page, where it has one.
 API_READS = {
@@ -170,6 +199,7 @@ async def test_the_console_answers_every_role_as_the_api_does(
             return http
 
         parties: dict[str, Party] = {}
+        user_ids: dict[str, str | None] = {}
         for name in ROLES:
             role, insurer, examiner_id = _scope(name, examiner, other_examiner)
             someone = await person(api, role, insurer=insurer, examiner=examiner_id)
@@ -179,6 +209,7 @@ async def test_the_console_answers_every_role_as_the_api_does(
             console = await stack.enter_async_context(browser({cookie: new.token}))
             key = await api.key(role, insurer=insurer, examiner=examiner_id)
             parties[name] = Party(console, new.session.csrf_token, api.client(key))
+            user_ids[name] = new.session.caller.user_id
         anonymous = await stack.enter_async_context(browser())
 
         # 1. Reading the claim: the console's page and the API's status, the same code.
@@ -187,6 +218,46 @@ async def test_the_console_answers_every_role_as_the_api_does(
             read = await party.api.get(f"/v1/claims/{claim_id}")
             assert (name, page.status_code) == (name, read.status_code) == (name, READ[name])
             _no_phi(page, phi, body=page.status_code != 200)
+
+        # 1b. The claim's documents (records the insurer sent, a letter the service wrote):
+        # listed on the page, with their names, to those who may read them; downloaded from the
+        # console with the API's answer, as the API serves them, each an access-log row.
+        png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+        sent = await insurer_api.post(
+            f"/v1/claims/{claim_id}/documents",
+            data={"kind": "records"},
+            files={"file": (RECORDS_FILE, png, "image/png")},
+        )
+        assert sent.status_code == 201, sent.text
+        letter = await api.app.state.documents.store_letter(
+            claim_id, LETTER_FILE, b"%PDF-1.7\n%a letter\n", source_key=f"{claim_id}:test"
+        )
+        ids = {"records": sent.json()["id"], "letter": letter.id}
+        for name, party in parties.items():
+            page = await party.console.get(f"/console/claims/{claim_id}")
+            for kind, filename in (("records", RECORDS_FILE), ("letter", LETTER_FILE)):
+                shown = filename in page.text
+                assert (name, kind, shown) == (name, kind, DOWNLOADS[kind][name] == 200)
+                path = f"/claims/{claim_id}/documents/{ids[kind]}"
+                fetched = await party.console.get(f"/console{path}")
+                answer = await party.api.get(f"/v1{path}")
+                got = (kind, name, fetched.status_code, answer.status_code)
+                assert got == (kind, name, DOWNLOADS[kind][name], DOWNLOADS[kind][name])
+                if fetched.status_code == 200:
+                    assert fetched.content == answer.content
+                    for header in ("content-disposition", "cache-control", "content-type"):
+                        assert fetched.headers[header] == answer.headers[header], header
+                    assert "sandbox" in fetched.headers["content-security-policy"]
+        downloads = {
+            (e.entry.user_id, e.entry.document_id, e.entry.status)
+            for e in await for_claim(api.pool, claim_id)
+            if e.entry.route == "/console/claims/{claim_id}/documents/{doc_id}"
+        }
+        assert downloads == {
+            (user_ids[name], ids[kind], DOWNLOADS[kind][name])
+            for kind in DOWNLOADS
+            for name in ("ops", "insurer", "examiner")  # the others: no claim to log it under
+        }
 
         # 2. Every page, and its API counterpart where there is one.
         for path, codes in PAGES.items():

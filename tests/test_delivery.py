@@ -225,7 +225,8 @@ async def test_pages_reach_the_on_call_tool_and_re_pages_share_the_dedup_key(
     delivery: Delivery, pool
 ):
     http = delivery.parties.insurer
-    claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
+    referral = referral_payload("DEMO")
+    claim_id = (await http.post("/v1/claims", json=referral)).json()["claim_id"]
     await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
     concern = {"level": "imminent", "toward": "self", "notes": "stated a plan"}
     assert (await post_action(http, claim_id, "safety-concern", concern)).status_code == 200
@@ -239,6 +240,14 @@ async def test_pages_reach_the_on_call_tool_and_re_pages_share_the_dedup_key(
     page = next(e for e in first if e["routing_key"] == "rk-clinician")
     assert page["event_action"] == "trigger" and page["payload"]["severity"] == "critical"
     assert "stated a plan" not in json.dumps(first)  # notes stay in the clinician's inbox
+    # The clinician's page links straight to its case in the console (where it is acknowledged): the
+    # console's address and the opaque claim id, nothing of the examinee or the claim number.
+    case_page = f"{delivery.api.settings.console_url()}/console/safety/{claim_id}"
+    assert page["links"] == [{"href": case_page, "text": "Open the safety case"}]
+    (crisis_line,) = [e for e in first if e is not page]
+    assert "links" not in crisis_line  # outside the service: no console to open
+    for phi in (referral["claimant"]["full_name"], referral["claim_number"]):
+        assert phi not in json.dumps(first)
     # The DEMO acknowledgement window is 10 s: the re-page comes with the same dedup key.
     repages = await until(lambda: pages_of_case(3), timeout=40)
     assert {e["dedup_key"] for e in repages} == {case_id}

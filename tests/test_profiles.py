@@ -294,6 +294,7 @@ REGULATED = {
         "notice_lead": "12 NYCRR 300.2",
         "report_due": "12 NYCRR 300.2(d)(11)",
         "claimant_gets_report": "WCL 137",
+        "observer_allowed": "12 NYCRR 300.2",
     },
     "NY-NF": {"exam_within": "11 NYCRR 65-3.5", "decision_due": "11 NYCRR 65-3.8"},
     "CA-QME": {
@@ -313,6 +314,8 @@ REGULATED = {
         "decision_due": "29 CFR 2560.503-1(f)(3)",
         "decision_extensions": "29 CFR 2560.503-1(f)(3)",
         "claimant_gets_report": "29 CFR 2560.503-1",
+        "decision_letter": "29 CFR 2560.503-1(g)(1)",
+        "appeal_within": "29 CFR 2560.503-1(h)(4)",
     },
 }
 

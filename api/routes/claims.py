@@ -67,6 +67,14 @@ _CLAIM_LINKS = {
         "operationId": "claim_report",
         "parameters": {"claim_id": "$response.body#/claim_id"},
     },
+    "ListDocuments": {
+        "operationId": "list_documents",
+        "parameters": {"claim_id": "$response.body#/claim_id"},
+    },
+    "UploadDocument": {
+        "operationId": "upload_document",
+        "parameters": {"claim_id": "$response.body#/claim_id"},
+    },
     **{
         f"Act{action.name.title().replace('_', '')}": {
             "operationId": f"act_{action.name.lower()}",

@@ -1,8 +1,9 @@
-"""The claim page: what `GET /v1/claims/{id}` (and its events, report and deliveries) shows this
-person, and each action they may take as a form. A form posts to the same service method the
-API's action route calls (`ClaimService.act`), with an idempotency key minted with the form, so a
-double click or a resent form is applied once; a refusal is shown at the form in the API's own
-words."""
+"""The claim page: what `GET /v1/claims/{id}` (and its events, report, documents and deliveries)
+shows this person, and each action they may take as a form. A form posts to the same service
+method the API's action route calls (`ClaimService.act`), with an idempotency key minted with the
+form, so a double click or a resent form is applied once; a refusal is shown at the form in the
+API's own words. A document listed downloads through `documents_service` with the person's own
+rights, as `GET /v1/claims/{id}/documents/{doc_id}` serves it."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import FormData
 
+from api.routes.documents import download
 from claim_service import ClaimService
 from console.audit import record
-from console.claim_view import deadline_state, next_rung, offered_actions
+from console.claim_view import deadline_state, file_size, next_rung, offered_actions
 from console.render import page
 from console.session import Acting, Person
+from documents_service import DocumentService
 from domain.access import may_act, may_read_report
+from domain.documents import plausible_document_id
 from domain.errors import ClaimError, NotFound
 from domain.models import ClaimStatus
 from domain.names import Action
@@ -29,10 +33,18 @@ from store import deliveries, panel
 
 router = APIRouter(prefix="/console")
 ROUTE = "/console/claims/{claim_id}"
+DOCUMENT_ROUTE = f"{ROUTE}/documents/{{doc_id}}"
+# The access log's `action` of a download, as the API's boundary names it.
+_DOWNLOAD = "document_download"
 
 
 def _claims(request: Request) -> ClaimService:
     service: ClaimService = request.app.state.claims
+    return service
+
+
+def _documents(request: Request) -> DocumentService:
+    service: DocumentService = request.app.state.documents
     return service
 
 
@@ -92,6 +104,9 @@ async def _claim_page(
             report = await claims.report(claim, caller)
         except NotFound:
             report = None
+    # The kinds the person reads, as the API lists them (file names opened for those only).
+    stored = await _documents(request).documents(claim.claim_id, caller)
+    documents = [(d.info(caller), file_size(d.size)) for d in stored]
     pool = request.app.state.pool
     sent = await deliveries.for_claim(pool, claim.claim_id)
     examiners = await panel.list_examiners(pool)
@@ -107,6 +122,7 @@ async def _claim_page(
     return page(
         request, "claim.html", person, status_code=status_code,
         title=f"Claim {claim.claim_number}", claim=claim, timeline=timeline, report=report,
+        documents=documents,
         deliveries=sent, examiners=examiners, excluded=excluded, checked=bool(choices),
         zone=profile.timezone if profile else None,
         deadlines=[(d, deadline_state(d), next_rung(d)) for d in claim.deadlines],
@@ -127,6 +143,35 @@ async def claim_page(
     await record(request, person, ROUTE, claim_id=claim.claim_id)
     shown = done if done in {a.value for a in Action} else None
     return await _claim_page(request, person, claim, done=shown)
+
+
+@router.get("/claims/{claim_id}/documents/{doc_id}")
+async def download_document(
+    request: Request, claim_id: str, doc_id: str, person: Person
+) -> StreamingResponse:
+    """As the API's download: no claim the person reads, or no document of a kind they read, is
+    404; else the bytes, streamed (`attachment`, `no-store`), after the access-log row with their
+    account id and the document's."""
+    asked = doc_id if plausible_document_id(doc_id) else None  # an id of ours, or nothing logged
+    try:
+        claim = await _claims(request).get(claim_id, person.caller)
+    except NotFound:
+        await record(request, person, DOCUMENT_ROUTE, action=_DOWNLOAD, status=404)
+        raise
+    documents = _documents(request)
+    try:
+        document = await documents.document(claim.claim_id, person.caller, doc_id)
+    except NotFound:
+        await record(
+            request, person, DOCUMENT_ROUTE, claim_id=claim.claim_id, action=_DOWNLOAD,
+            status=404, document_id=asked,
+        )  # fmt: skip
+        raise
+    await record(
+        request, person, DOCUMENT_ROUTE, claim_id=claim.claim_id, action=_DOWNLOAD,
+        document_id=document.id,
+    )  # fmt: skip
+    return download(documents, document)
 
 
 @router.post("/claims/{claim_id}/actions/{action_name}")

@@ -122,6 +122,17 @@ async def deliveries(
     return [Delivery(*r) for r in rows]
 
 
+async def page_bodies(pool: asyncpg.Pool, sealer: Any, claim_id: str) -> list[dict[str, Any]]:
+    """The bodies of the claim's queued pages (opened with the key ring), oldest first: what the
+    relay hands the on-call tool (`delivery.channels.Channels.page`)."""
+    rows = await pool.fetch(
+        "SELECT sealed_body FROM deliveries WHERE claim_id = $1 AND channel = 'page'"
+        " ORDER BY created_at, dedup",
+        claim_id,
+    )
+    return [sealer.open_json(bytes(r["sealed_body"])) for r in rows]
+
+
 async def delivery_statuses(
     pool: asyncpg.Pool, *, claim_id: str | None = None, webhook_id: str | None = None
 ) -> dict[str, int]:
