@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from api.routes.documents import download
 from claim_service import ClaimService
+from console.acting import form_text, refusal, take_action
 from console.audit import record
 from console.claim_view import deadline_state, file_size, next_rung, offered_actions
 from console.render import page
@@ -23,7 +24,7 @@ from console.session import Acting, Person
 from documents_service import DocumentService
 from domain.access import may_act, may_read_report
 from domain.documents import plausible_document_id
-from domain.errors import ClaimError, NotFound
+from domain.errors import NotFound
 from domain.models import ClaimStatus
 from domain.names import Action
 from domain.parsing import known_action
@@ -48,9 +49,7 @@ def _documents(request: Request) -> DocumentService:
     return service
 
 
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+_text = form_text
 
 
 def action_body(action: Action, form: FormData) -> dict[str, Any]:
@@ -176,37 +175,13 @@ async def download_document(
 
 @router.post("/claims/{claim_id}/actions/{action_name}")
 async def act(request: Request, claim_id: str, action_name: str, person: Acting) -> Response:
-    """As the API's action route: the claim (404), the role (403), the payload (422), the
-    claim's state (409); a refusal is shown at its form."""
     action = known_action(action_name)
-    claims = _claims(request)
     route = f"{ROUTE}/actions/{action.value}"
-    try:
-        current = await claims.get(claim_id, person.caller)
-    except NotFound:
-        await record(request, person, route, action=action.value, status=404)
-        raise
-    form = await request.form()
-    key = _text(form, "idempotency_key")
-    try:
-        claims.authorize(person.caller, action)
-        await claims.act_on(
-            current, action, action_body(action, form), person.caller,
-            idempotency_key=f"console:{key}" if key else None,
-        )  # fmt: skip
-    except ClaimError as err:
-        await record(
-            request, person, route, claim_id=claim_id, action=action.value, status=err.status_code
-        )
-        if err.status_code == 403:
-            raise
-        message = err.message
-        for detail in err.details if isinstance(err.details, list) else []:
-            if isinstance(detail, dict) and detail.get("field"):
-                message += f" ({detail['field']}: {detail.get('message', 'invalid')})"
-        fresh = await claims.get(claim_id, person.caller)
+    refused = await take_action(request, person, claim_id, action, route, action_body)
+    if refused is not None:
+        fresh = await _claims(request).get(claim_id, person.caller)
         return await _claim_page(
-            request, person, fresh, status_code=err.status_code, refused={action.value: message}
-        )
-    await record(request, person, route, claim_id=claim_id, action=action.value)
+            request, person, fresh, status_code=refused.status_code,
+            refused={action.value: refusal(refused)},
+        )  # fmt: skip
     return RedirectResponse(f"/console/claims/{claim_id}?done={action.value}", status_code=303)

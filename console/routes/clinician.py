@@ -19,12 +19,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from claim_service import ClaimService
+from console.acting import form_text, refusal, take_action
 from console.audit import record
 from console.render import fragment, page
 from console.session import Acting, Person
 from domain.access import Capability
 from domain.delivery import safety_case_page
-from domain.errors import ClaimError, NotFound
+from domain.errors import NotFound
 from domain.models import ClaimStatus, QueueQuery
 from domain.names import SAFETY_CASE_ACTIONS, Action, Template
 from domain.parsing import known_action
@@ -61,9 +62,7 @@ def _queue(request: Request) -> WorkQueue:
     return queue
 
 
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+_text = form_text
 
 
 def action_body(action: Action, form: FormData) -> dict[str, Any]:
@@ -152,40 +151,12 @@ async def act(request: Request, claim_id: str, action_name: str, person: Acting)
     action = known_action(action_name)
     if action not in SAFETY_CASE_ACTIONS:
         raise NotFound("unknown action")  # the claim page has the other forms
-    claims = _claims(request)
     route = f"{ROUTE}/actions/{action.value}"
-    try:
-        current = await claims.get(claim_id, person.caller)
-    except NotFound:
-        await record(request, person, route, action=action.value, status=404)
-        raise
-    form = await request.form()
-    key = _text(form, "idempotency_key")
-    try:
-        claims.authorize(person.caller, action)
-        await claims.act_on(
-            current, action, action_body(action, form), person.caller,
-            idempotency_key=f"console:{key}" if key else None,
-        )  # fmt: skip
-    except ClaimError as err:
-        await record(
-            request, person, route, claim_id=claim_id, action=action.value, status=err.status_code
-        )
-        if err.status_code == 403:
-            raise
-        fresh = await claims.get(claim_id, person.caller)
+    refused = await take_action(request, person, claim_id, action, route, action_body)
+    if refused is not None:
+        fresh = await _claims(request).get(claim_id, person.caller)
         return await _case_page(
-            request, person, fresh, status_code=err.status_code,
-            refused={action.value: _refusal(err)},
+            request, person, fresh, status_code=refused.status_code,
+            refused={action.value: refusal(refused)},
         )  # fmt: skip
-    await record(request, person, route, claim_id=claim_id, action=action.value)
     return RedirectResponse(f"{safety_case_page(claim_id)}?done={action.value}", status_code=303)
-
-
-def _refusal(err: ClaimError) -> str:
-    """The API's own words, with the fields it names (never a value the person typed)."""
-    message = err.message
-    for detail in err.details if isinstance(err.details, list) else []:
-        if isinstance(detail, dict) and detail.get("field"):
-            message += f" ({detail['field']}: {detail.get('message', 'invalid')})"
-    return message
