@@ -1,6 +1,12 @@
-"""The examiner panel for a caller: list with load, add, edit, deactivate. The one path the API
-(`api.routes.examiners`), the CLI (`cli.panel`) and the console share; every method takes the
-`Caller` and requires `Capability.MANAGE_PANEL` (403 otherwise).
+"""The examiner panel for a caller: list with load, add, edit, deactivate, away periods. The one
+path the API (`api.routes.examiners`), the CLI (`cli.panel`) and the console share; every method
+takes the `Caller` and requires `Capability.MANAGE_PANEL` (403 otherwise), but the away periods,
+which the examiner keeps too (`domain.access.may_manage_away`).
+
+Away periods (`away`, `set_away`): whole days, `ends_on` inclusive, read in the timezone the
+booking uses (the claim's profile timezone); the booking never offers a slot on one
+(`store.panel.book`). Setting them moves no booking: the claims already booked with the examiner
+on a new away day come back as `conflicts`, for ops to reschedule or assign.
 
 Deactivating takes the examiner off the panel (the booking SQL books only active examiners) and
 moves their open bookings on through each claim's own actions, sent by the caller as any ops
@@ -32,20 +38,23 @@ import asyncpg
 from pydantic import ValidationError
 
 from claim_service import ClaimService
-from domain.access import Capability
+from domain.access import Capability, may_manage_away
 from domain.errors import (
     ActionNotAllowed,
     ClaimError,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     Unavailable,
 )
 from domain.models import (
     INTAKE,
+    AwayPeriods,
     Caller,
     Deactivation,
     Examiner,
+    ExaminerAway,
     ExaminerEdited,
     ExaminerPatch,
     ExaminerWithLoad,
@@ -62,7 +71,7 @@ DEACTIVATED = "examiner_deactivated"
 # How many claims are acted on at once, and how long the answer waits for the next bookings.
 _CONCURRENCY = 8
 _REBOOK_WAIT_SECONDS = 3.0
-M = TypeVar("M", Examiner, ExaminerPatch)
+M = TypeVar("M", Examiner, ExaminerPatch, AwayPeriods)
 
 
 class Panel:
@@ -123,6 +132,37 @@ class Panel:
         await self.get(caller, examiner_id)
         await panel_store.update_examiner(self._pool, examiner_id, {"active": False})
         return await self._rebook_all(caller, examiner_id)
+
+    # --- away periods ----------------------------------------------------------------------
+
+    async def away(self, caller: Caller, examiner_id: str) -> ExaminerAway:
+        """The examiner's away periods, soonest first, with the claims booked on an away day.
+        403 (whatever the id) for a caller other than ops or that examiner, then 404."""
+        await self.may_keep_away(caller, examiner_id)
+        found = await panel_store.away_periods(self._pool, [examiner_id])
+        periods = found.get(examiner_id, [])
+        conflicts = await panel_store.away_conflicts(self._pool, examiner_id, periods)
+        return ExaminerAway(examiner_id=examiner_id, periods=periods, conflicts=conflicts)
+
+    async def set_away(
+        self, caller: Caller, examiner_id: str, periods: AwayPeriods | Any
+    ) -> ExaminerAway:
+        """Replace the examiner's away periods (a model, or the JSON a caller sent: 422 naming
+        the fields). No booking moves: `conflicts` lists the claims booked on an away day."""
+        await self.may_keep_away(caller, examiner_id)
+        if not isinstance(periods, AwayPeriods):
+            periods = _parse(AwayPeriods, periods, "the away periods")
+        async with self._pool.acquire() as conn:
+            if not await panel_store.replace_away(conn, examiner_id, periods.periods, caller):
+                raise NotFound("no such examiner")
+        return await self.away(caller, examiner_id)
+
+    async def may_keep_away(self, caller: Caller, examiner_id: str) -> None:
+        """403 unless the caller may keep the examiner's away periods, then 404 if unknown."""
+        if not may_manage_away(caller, examiner_id):
+            raise Forbidden(f"the {caller.role} role may not keep this examiner's away periods")
+        if await panel_store.get_with_load(self._pool, examiner_id) is None:
+            raise NotFound("no such examiner")
 
     # --- deactivation ----------------------------------------------------------------------
 

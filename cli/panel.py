@@ -1,4 +1,5 @@
-"""The examiner panel: list with load, add, edit, deactivate (`panel_service.Panel`, as ops)."""
+"""The examiner panel: list with load, add, edit, deactivate, away periods (`panel_service.Panel`,
+as ops)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from claim_service import ClaimService
 from cli.common import err, fail_with, finish, load_json, operator, out, print_json, run
 from connections import connect_temporal, sealer
 from domain.errors import ClaimError
-from domain.models import Deactivation, ExaminerWithLoad, Specialty
+from domain.models import Deactivation, ExaminerAway, ExaminerWithLoad, Specialty
 from panel_service import Panel
 from settings import Settings
 
-app = typer.Typer(no_args_is_help=True, help="The examiner panel: list, add, edit, deactivate")
+app = typer.Typer(
+    no_args_is_help=True, help="The examiner panel: list, add, edit, deactivate, away"
+)
 
 AsJson = Annotated[bool, typer.Option("--json", help="the answer as JSON")]
 
@@ -150,4 +153,45 @@ def deactivate(examiner_id: str, as_json: AsJson = False) -> None:
         out.print(_deactivation(done))
     else:
         err.print("no open bookings to move")
+    finish(0)
+
+
+@app.command()
+def away(
+    examiner_id: str,
+    add: Annotated[
+        tuple[str, str] | None,
+        typer.Option(metavar="START END", help="add a period: first and last day (YYYY-MM-DD)"),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="remove every period")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """An examiner's away periods (no booking on those days, in the claim's profile timezone):
+    list them, add one, or clear them. Claims already booked on an away day are listed as
+    conflicts, not moved: reschedule or assign them."""
+
+    async def work(panel: Panel) -> ExaminerAway:
+        caller = operator()
+        if clear:
+            return await panel.set_away(caller, examiner_id, {"periods": []})
+        current = await panel.away(caller, examiner_id)
+        if add is None:
+            return current
+        periods = [p.model_dump(mode="json") for p in current.periods]
+        periods.append({"starts_on": add[0], "ends_on": add[1]})
+        return await panel.set_away(caller, examiner_id, {"periods": periods})
+
+    shown = _panel(work)
+    if as_json:
+        print_json(shown.model_dump(mode="json"))
+        finish(0)
+    table = Table("from", "to (inclusive)")
+    for period in shown.periods:
+        table.add_row(period.starts_on.isoformat(), period.ends_on.isoformat())
+    if shown.periods:
+        out.print(table)
+    else:
+        err.print("no away periods")
+    if shown.conflicts:
+        err.print("booked on an away day (not moved): " + ", ".join(shown.conflicts))
     finish(0)

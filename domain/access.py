@@ -137,3 +137,16 @@ def may_act(caller: Caller, action: Action) -> bool:
 
 def may(caller: Caller, capability: Capability) -> bool:
     return caller.role in CAPABILITY_ROLES[capability]
+
+
+# Who keeps an examiner's away periods: those who manage the panel, and the examiner themself.
+AWAY_ROLES = CAPABILITY_ROLES[Capability.MANAGE_PANEL] | {Role.EXAMINER}
+
+
+def may_manage_away(caller: Caller, examiner_id: str) -> bool:
+    """An examiner's away periods: ops (any examiner), and an examiner (a key or a person scoped
+    to them) their own. Anyone else is refused (403) whatever the id, as for the panel, so an
+    unknown id tells them nothing."""
+    if may(caller, Capability.MANAGE_PANEL):
+        return True
+    return caller.role is Role.EXAMINER and caller.examiner_id == examiner_id

@@ -310,3 +310,7 @@ class PassOverRule(StrEnum):
     CAPACITY = "capacity"  # as many open bookings as their capacity
     # Eligible, but no free slot before the profile's exam window closes.
     NO_SLOT = "no_slot"
+    # Eligible, but away (`examiner_away`) on every slot the booking could offer in the exam
+    # window. Added last: the rules above keep their order. Named only in a search across the
+    # panel; for ops' own pick the refusal says `no_slot` (the words the workflow knows).
+    AWAY = "away"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from domain.deadlines import business_slots
 from domain.models import (
     AppointmentRef,
+    AwayPeriod,
+    Caller,
     ClaimStatus,
     Examiner,
     ExaminerRef,
@@ -21,6 +24,7 @@ from domain.models import (
     ScheduleRequest,
 )
 from domain.names import AppointmentStatus, PassOverRule, Stage, Template
+from domain.profiles import PROFILES
 from store.db import Connection, Executor
 
 # How far ahead the slot search looks before giving up on an examiner.
@@ -153,14 +157,27 @@ async def search(
         req.claim_id,
         req.only_examiner_id,
     )
+    rules = {r["id"]: PassOverRule(r["rule"]) for r in rows}
     without = 0
     if req.only_examiner_id is None:
         without = await conn.fetchval(
             "SELECT count(*) FROM examiners WHERE specialty <> $1", req.specialty.value
         )
+        # Away on every slot the booking could offer: absence alone kept them off. (Not for
+        # ops' own pick: the workflow words its refusal from the rules up to `no_slot`, and
+        # workflow code is frozen; `no_slot` is true there too.)
+        eligible = [i for i, rule in rules.items() if rule is PassOverRule.NO_SLOT]
+        away = await away_periods(conn, eligible)
+        if away:
+            slots = _window(req)
+            zone = ZoneInfo(req.timezone)
+            duration = timedelta(seconds=req.duration_seconds)
+            for examiner_id, periods in away.items():
+                if slots and all(_touches(s, s + duration, periods, zone) for s in slots):
+                    rules[examiner_id] = PassOverRule.AWAY
     return ExaminerSearch(
         searched_at=at,
-        passed_over=[PassedOver(examiner_id=r["id"], rule=PassOverRule(r["rule"])) for r in rows],
+        passed_over=[PassedOver(examiner_id=i, rule=rule) for i, rule in rules.items()],
         without_specialty=without,
     )
 
@@ -203,6 +220,28 @@ def _candidate_starts(req: ScheduleRequest) -> Iterator[datetime]:
     return (req.earliest_start + i * duration for i in range(_MAX_SLOTS_PER_EXAMINER))
 
 
+def _window(req: ScheduleRequest) -> list[datetime]:
+    """Every start `book` may try with an examiner: up to its horizon, none past the window."""
+    found = []
+    for n, starts_at in enumerate(_candidate_starts(req)):
+        if n >= _MAX_SLOTS_PER_EXAMINER:
+            break
+        if req.latest_start is not None and starts_at > req.latest_start:
+            break
+        found.append(starts_at)
+    return found
+
+
+def _touches(
+    starts_at: datetime, ends_at: datetime, periods: Iterable[AwayPeriod], zone: ZoneInfo
+) -> bool:
+    """Whether an appointment falls, even in part, on an away day: its first and last instant
+    read as dates in `zone` (the booking's timezone, the claim's profile's)."""
+    first = starts_at.astimezone(zone).date()
+    last = (ends_at - timedelta(microseconds=1)).astimezone(zone).date()
+    return any(p.starts_on <= last and first <= p.ends_on for p in periods)
+
+
 async def book(
     conn: Connection, req: ScheduleRequest, claimant_key: str
 ) -> tuple[ExaminerRef, AppointmentRef] | None:
@@ -219,12 +258,18 @@ async def book(
         return _refs(dict(existing), dict(existing))
 
     duration = timedelta(seconds=req.duration_seconds)
-    for examiner in await eligible_examiners(conn, req, claimant_key):
+    examiners = await eligible_examiners(conn, req, claimant_key)
+    away = await away_periods(conn, [e["id"] for e in examiners])
+    zone = ZoneInfo(req.timezone)
+    for examiner in examiners:
+        periods = away.get(examiner["id"], [])
         for n, starts_at in enumerate(_candidate_starts(req)):
             if n >= _MAX_SLOTS_PER_EXAMINER:
                 break
             if req.latest_start is not None and starts_at > req.latest_start:
                 break  # past the profile's exam window: this examiner cannot make it
+            if periods and _touches(starts_at, starts_at + duration, periods, zone):
+                continue  # away that day: a later slot of theirs, or the next examiner
             try:
                 async with conn.transaction():
                     # Serialise bookings per examiner so concurrent claims cannot overrun capacity.
@@ -406,3 +451,83 @@ async def claims_after_exam(conn: Executor, examiner_id: str) -> list[tuple[str,
         [Stage.REPORT.value, Stage.REVIEW.value],
     )
     return [(r["claim_id"], Stage(r["stage"])) for r in rows]
+
+
+# --- away periods (`panel_service.Panel.away`) ------------------------------------------------
+
+
+async def away_periods(conn: Executor, examiner_ids: Sequence[str]) -> dict[str, list[AwayPeriod]]:
+    """The away periods of each examiner given who has any, soonest first."""
+    if not examiner_ids:
+        return {}
+    rows = await conn.fetch(
+        """SELECT examiner_id, starts_on, ends_on FROM examiner_away
+           WHERE examiner_id = ANY ($1::text[]) ORDER BY examiner_id, starts_on""",
+        list(examiner_ids),
+    )
+    found: dict[str, list[AwayPeriod]] = {}
+    for r in rows:
+        period = AwayPeriod(starts_on=r["starts_on"], ends_on=r["ends_on"])
+        found.setdefault(r["examiner_id"], []).append(period)
+    return found
+
+
+async def replace_away(
+    conn: Connection, examiner_id: str, periods: Sequence[AwayPeriod], by: Caller
+) -> bool:
+    """Make `periods` the examiner's away list; False when there is no such examiner. A period
+    kept as it was keeps its row (who set it, when); the others go, the new ones come."""
+    async with conn.transaction():
+        # One replacement at a time per examiner (two at once would each keep the other's out).
+        if (
+            await conn.fetchval("SELECT id FROM examiners WHERE id = $1 FOR UPDATE", examiner_id)
+            is None
+        ):
+            return False
+        starts = [p.starts_on for p in periods]
+        ends = [p.ends_on for p in periods]
+        await conn.execute(
+            """DELETE FROM examiner_away a WHERE a.examiner_id = $1
+                 AND (a.starts_on, a.ends_on) NOT IN
+                     (SELECT * FROM unnest($2::date[], $3::date[]))""",
+            examiner_id,
+            starts,
+            ends,
+        )
+        await conn.execute(
+            """INSERT INTO examiner_away (examiner_id, starts_on, ends_on, created_by)
+               SELECT $1, s, e, $4 FROM unnest($2::date[], $3::date[]) AS p (s, e)
+               WHERE NOT EXISTS (SELECT 1 FROM examiner_away a WHERE a.examiner_id = $1
+                                   AND a.starts_on = p.s AND a.ends_on = p.e)""",
+            examiner_id,
+            starts,
+            ends,
+            by.model_dump(mode="json", exclude_none=True),
+        )
+    return True
+
+
+async def away_conflicts(
+    conn: Executor, examiner_id: str, periods: Sequence[AwayPeriod]
+) -> list[str]:
+    """The claims with an open (`booked`) appointment of the examiner on one of their away days,
+    each day read in the claim's profile timezone, as the booking does. Not moved: for ops."""
+    if not periods:
+        return []
+    rows = await conn.fetch(
+        """SELECT a.claim_id, a.starts_at, a.ends_at, c.jurisdiction
+           FROM appointments a LEFT JOIN claims c ON c.claim_id = a.claim_id
+           WHERE a.examiner_id = $1 AND a.status = 'booked'
+             AND a.ends_at > $2::date - interval '1 day'
+             AND a.starts_at < $3::date + interval '2 days'""",
+        examiner_id,
+        min(p.starts_on for p in periods),
+        max(p.ends_on for p in periods),
+    )
+    found = set()
+    for r in rows:
+        profile = PROFILES.get(r["jurisdiction"] or "")
+        zone = ZoneInfo(profile.timezone if profile else "UTC")
+        if _touches(r["starts_at"], r["ends_at"], periods, zone):
+            found.add(r["claim_id"])
+    return sorted(found)

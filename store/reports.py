@@ -3,11 +3,14 @@ rest with the payload key ring, written within the transaction of the transition
 (`store.claims.apply_projection`).
 
 Every write is idempotent on (claim, version), whatever the order writes arrive in: a version's
-body is stored once and never changes; its status follows the newest event that set it.
+body is stored once and never changes; its status follows the newest event that set it. Why a
+version went back for an addendum (the reviewer's reasons, the QA's findings) is sealed beside it
+by the write that sent it back, also once.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +36,9 @@ async def record(
 ) -> None:
     """Store `change` as written by the event `seq` of the claim (recorded at `at`) in its reset
     lineage (`store.lineage`; "" for a claim never reset)."""
+    reasons = _seal_reasons(sealer, change, claim_id, lineage)
     if change.body is None:
-        await _set_status(conn, claim_id, change, seq, lineage)
+        await _set_status(conn, claim_id, change, seq, lineage, reasons)
         return
     body = change.body
     # The report as the examiner wrote it; who filed it is kept beside it, not sealed in it.
@@ -46,12 +50,12 @@ async def record(
         else None
     )
     # A verdict that arrived first left the row without its body: fill it in, keep the newer
-    # status. A retry finds the body there and changes nothing.
+    # status (and the reasons it stored). A retry finds the body there and changes nothing.
     await conn.execute(
         """INSERT INTO claim_reports
                (claim_id, version, kind, sealed, submitted_at, submitted_by, status, status_seq,
-                lineage, filed_seq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8)
+                lineage, filed_seq, addendum_reasons)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10)
            ON CONFLICT (claim_id, lineage, version) DO UPDATE SET
                sealed = EXCLUDED.sealed,
                submitted_at = EXCLUDED.submitted_at,
@@ -59,7 +63,9 @@ async def record(
                filed_seq = EXCLUDED.filed_seq,
                status = CASE WHEN claim_reports.status_seq < EXCLUDED.status_seq
                              THEN EXCLUDED.status ELSE claim_reports.status END,
-               status_seq = GREATEST(claim_reports.status_seq, EXCLUDED.status_seq)
+               status_seq = GREATEST(claim_reports.status_seq, EXCLUDED.status_seq),
+               addendum_reasons = COALESCE(claim_reports.addendum_reasons,
+                                           EXCLUDED.addendum_reasons)
            WHERE claim_reports.sealed IS NULL""",
         claim_id,
         change.version,
@@ -70,17 +76,27 @@ async def record(
         change.status,
         seq,
         lineage,
+        reasons,
     )
 
 
 async def _set_status(
-    conn: Connection, claim_id: str, change: ReportWrite, seq: int, lineage: str
+    conn: Connection,
+    claim_id: str,
+    change: ReportWrite,
+    seq: int,
+    lineage: str,
+    reasons: bytes | None,
 ) -> None:
+    # The reasons are kept as first stored (sealing is randomised: a retry's differ in bytes).
     await conn.execute(
-        """INSERT INTO claim_reports (claim_id, version, kind, status, status_seq, lineage)
-           VALUES ($1, $2, $3, $4, $5, $6)
+        """INSERT INTO claim_reports
+               (claim_id, version, kind, status, status_seq, lineage, addendum_reasons)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (claim_id, lineage, version) DO UPDATE SET
-               status = EXCLUDED.status, status_seq = EXCLUDED.status_seq
+               status = EXCLUDED.status, status_seq = EXCLUDED.status_seq,
+               addendum_reasons = COALESCE(claim_reports.addendum_reasons,
+                                           EXCLUDED.addendum_reasons)
            WHERE claim_reports.status_seq < EXCLUDED.status_seq""",
         claim_id,
         change.version,
@@ -88,14 +104,37 @@ async def _set_status(
         change.status,
         seq,
         lineage,
+        reasons,
     )
+
+
+def _reasons_place(claim_id: str, lineage: str, version: int) -> bytes:
+    """What a version's sealed reasons are bound to (its row): they open nowhere else."""
+    return f"claim_reports:{claim_id}:{lineage}:{version}:addendum_reasons".encode()
+
+
+def _seal_reasons(sealer: Sealer, change: ReportWrite, claim_id: str, lineage: str) -> bytes | None:
+    if not change.addendum_reasons:
+        return None
+    plaintext = json.dumps(change.addendum_reasons, ensure_ascii=False).encode()
+    return sealer.seal(plaintext, _reasons_place(claim_id, lineage, change.version))
+
+
+def _open_reasons(sealer: Sealer, claim_id: str, row: Any) -> list[str] | None:
+    sealed = row["addendum_reasons"]
+    if sealed is None:
+        return None
+    place = _reasons_place(claim_id, row["lineage"], row["version"])
+    reasons: list[str] = json.loads(sealer.open(sealed, place))
+    return reasons
 
 
 async def current(db: Executor, claim_id: str, sealer: Sealer) -> ClaimReport | None:
     """The accepted version if there is one, else the latest, with the history of versions;
     None while no report of the claim is stored."""
     rows = await db.fetch(
-        """SELECT version, kind, status, submitted_at, sealed, lineage, filed_seq
+        """SELECT version, kind, status, submitted_at, sealed, lineage, filed_seq,
+                  addendum_reasons
            FROM claim_reports WHERE claim_id = $1 AND sealed IS NOT NULL ORDER BY version""",
         claim_id,
     )
@@ -115,6 +154,7 @@ async def current(db: Executor, claim_id: str, sealer: Sealer) -> ClaimReport | 
             kind=r["kind"],
             status=r["status"],
             submitted_at=r["submitted_at"],
+            addendum_reasons=_open_reasons(sealer, claim_id, r),
         )
         for r in rows
     ]

@@ -39,6 +39,12 @@ from tests.helpers.walk import Parties, post_action, walk_to_report_stage
 
 FIRST = "no lifting over 20 lb until re-examined"
 SECOND = "no lifting over 10 lb; desk work only"
+# The reviewer's reasons: free text that may name the claimant (the marker stands for that).
+MARKER = "Zebulon-Quartermaine-7731"
+REASONS = [
+    "state the restrictions' duration",
+    f"reconcile with Dr. {MARKER}'s MRI note of 2026-10-02",
+]
 
 
 # --- through the API: who reads the report, and its versions -----------------------------------
@@ -65,10 +71,7 @@ async def test_the_report_is_read_by_the_claims_parties_only_and_keeps_its_versi
     assert (latest["version"], latest["kind"], latest["status"]) == (1, "report", "submitted")
     assert latest["report"]["work_restrictions"] == FIRST
     sent_back = await post_action(
-        parties.reviewer,
-        claim_id,
-        "review",
-        {"result": "addendum_requested", "reasons": ["state the restrictions' duration"]},
+        parties.reviewer, claim_id, "review", {"result": "addendum_requested", "reasons": REASONS}
     )
     assert sent_back.json()["stage"] == "REPORT", sent_back.text
     addendum = complete_report() | {"work_restrictions": SECOND}
@@ -113,6 +116,12 @@ async def test_the_report_is_read_by_the_claims_parties_only_and_keeps_its_versi
     assert body["report"]["diagnoses"] == ["lumbar strain"]
     assert "acted_by" not in body["report"]
 
+    # The reviewer's reasons reach every reader of the report verbatim, with the version they
+    # sent back (the insurer reads the report, so its reasons too: REPORT_READERS).
+    for who in ("ops", "insurer", "examiner", "reviewer"):
+        versions = (await callers[who].get(url)).json()["versions"]
+        assert [v["addendum_reasons"] for v in versions] == [REASONS, None], who
+
     # At rest each version is sealed: not readable without the key ring, readable with it.
     rows = await pool.fetch(
         "SELECT version, sealed, submitted_by FROM claim_reports WHERE claim_id = $1"
@@ -126,9 +135,25 @@ async def test_the_report_is_read_by_the_claims_parties_only_and_keeps_its_versi
         assert TEST_SEALER.open_json(row["sealed"])["work_restrictions"] == restrictions
         assert row["submitted_by"]["role"] == "examiner"
         assert row["submitted_by"]["examiner_id"] == claim["examiner"]["id"]
-    # Nor is the report's content in the audit timeline.
+    # Nor is the report's content in the audit timeline; of the reasons, only their count.
     timeline = (await parties.ops.get(f"/v1/claims/{claim_id}/events")).text
-    assert FIRST not in timeline and SECOND not in timeline
+    assert FIRST not in timeline and SECOND not in timeline and MARKER not in timeline
+    [requested] = [
+        e
+        for e in (await parties.ops.get(f"/v1/claims/{claim_id}/events")).json()
+        if e["type"] == EventType.ADDENDUM_REQUESTED
+    ]
+    assert requested["details"]["reasons"] == 2
+    # The reasons are sealed at rest (bound to their version's row); nothing of them in clear.
+    for table in ("claim_reports", "claim_events"):
+        dumped = await pool.fetch(
+            f"SELECT t::text AS row FROM {table} t WHERE claim_id = $1", claim_id
+        )
+        assert dumped and not any(MARKER in r["row"] for r in dumped), table
+    sealed_reasons = await pool.fetchval(
+        "SELECT addendum_reasons FROM claim_reports WHERE claim_id = $1 AND version = 1", claim_id
+    )
+    assert MARKER.encode() not in sealed_reasons
 
     # DEMO gives the claimant a copy on acceptance: nothing to request.
     asked = await post_action(parties.insurer, claim_id, "request-report-copy", {})
@@ -197,10 +222,9 @@ async def test_retried_and_reordered_writes_leave_one_row_per_version_with_the_n
                 )
         assert await stored(pool) == [(1, "report", "submitted", True)]
 
+        sent_back = ReportWrite(version=1, status="addendum_requested", addendum_reasons=REASONS)
         writes = {
-            2: transition(
-                2, EventType.ADDENDUM_REQUESTED, ReportWrite(version=1, status="addendum_requested")
-            ),
+            2: transition(2, EventType.ADDENDUM_REQUESTED, sent_back),
             3: transition(3, EventType.REPORT_SUBMITTED, filed(2, "submitted", SECOND)),
             4: transition(4, EventType.REPORT_ACCEPTED, ReportWrite(version=2, status="accepted")),
         }
@@ -215,14 +239,19 @@ async def test_retried_and_reordered_writes_leave_one_row_per_version_with_the_n
     assert current is not None
     assert (current.version, current.status) == (2, "accepted")
     assert current.report.work_restrictions == SECOND
-    assert [(v.version, v.status) for v in current.versions] == [
-        (1, "addendum_requested"),
-        (2, "accepted"),
+    assert [(v.version, v.status, v.addendum_reasons) for v in current.versions] == [
+        (1, "addendum_requested", REASONS),
+        (2, "accepted", None),
     ]
 
-    # A stored body never changes and no version goes away; only the status moves.
+    # A stored body never changes, nor do a version's reasons, and no version goes away; only
+    # the status moves.
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await pool.execute("UPDATE claim_reports SET sealed = 'x' WHERE claim_id = 'c1'")
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute(
+            "UPDATE claim_reports SET addendum_reasons = NULL WHERE claim_id = 'c1' AND version = 1"
+        )
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await pool.execute("DELETE FROM claim_reports WHERE claim_id = 'c1'")
 
@@ -329,9 +358,10 @@ async def test_on_request_the_copy_goes_once_on_acceptance_or_at_once_if_accepte
     assert await claimant_copies(pool, claim_id) == 1
     current = await reports.current(pool, claim_id, TEST_SEALER)
     assert current is not None
-    assert [(v.version, v.kind, v.status) for v in current.versions] == [
-        (1, "report", "qa_failed"),
-        (2, "addendum", "accepted"),
+    # The QA's findings go back with the version it sent back, as a reviewer's reasons do.
+    assert [(v.version, v.kind, v.status, v.addendum_reasons) for v in current.versions] == [
+        (1, "report", "qa_failed", ["causation: no causation opinion"]),
+        (2, "addendum", "accepted", None),
     ]
     assert current.version == 2 and current.report.causation is not None
     await keep_history(early, "erisa_report_copy_requested_early")

@@ -253,6 +253,7 @@ _RULES_IN_WORDS = {
     PassOverRule.CONFLICT: "has a conflict with the claimant (treats or examined them)",
     PassOverRule.CAPACITY: "has no capacity left",
     PassOverRule.NO_SLOT: "has no free slot within the exam window",
+    PassOverRule.AWAY: "is away on every free slot within the exam window",
 }
 
 

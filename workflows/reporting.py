@@ -6,7 +6,7 @@ copy as the jurisdiction profile says (on filing, on acceptance, on request, or 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from temporalio import workflow
 
@@ -73,7 +73,7 @@ class Reporting:
                 EventType.REPORT_QA_FAILED,
                 actor=Actor.EXAMINER,
                 acted_by=report.acted_by,
-                report=self._version(report, "qa_failed"),
+                report=self._version(report, "qa_failed", reasons=findings),
                 findings=findings,
             )
             return
@@ -107,12 +107,13 @@ class Reporting:
     async def review(self, review: ReviewResult) -> None:
         state, profile = self._state, self._state.require_profile()
         if review.result == "addendum_requested":
-            # Reasons are free text: only their count goes to the audit log.
+            # Reasons are free text: only their count goes to the audit log; the reasons
+            # themselves are stored sealed with the version they send back, for its readers.
             await self.request_addendum(
                 EventType.ADDENDUM_REQUESTED,
                 actor=Actor.REVIEWER,
                 acted_by=review.acted_by,
-                report=self._verdict("addendum_requested"),
+                report=self._verdict("addendum_requested", reasons=review.reasons),
                 reasons=len(review.reasons),
             )
             return
@@ -171,14 +172,24 @@ class Reporting:
             sent=accepted,
         )
 
-    def _version(self, report: ExamReport, status: ReportStatus) -> ReportWrite:
+    # Why a version goes back rides in the transition write (an activity's input), and only when
+    # there is a reason: the workflow issues the same commands as before (replay matches them by
+    # type and id, not by input) and a write without reasons is the same payload: no patch.
+    def _version(
+        self, report: ExamReport, status: ReportStatus, *, reasons: Sequence[str] = ()
+    ) -> ReportWrite:
         """The report just filed, as the newest stored version."""
-        return ReportWrite(version=self._state.reports_submitted, status=status, body=report)
+        version = self._state.reports_submitted
+        return ReportWrite(
+            version=version, status=status, body=report, addendum_reasons=_reasons(reasons)
+        )
 
-    def _verdict(self, status: ReportStatus) -> ReportWrite | None:
+    def _verdict(self, status: ReportStatus, *, reasons: Sequence[str] = ()) -> ReportWrite | None:
         """The verdict on the newest version (none for reports filed before versions counted)."""
         version = self._state.reports_submitted
-        return ReportWrite(version=version, status=status) if version else None
+        if not version:
+            return None
+        return ReportWrite(version=version, status=status, addendum_reasons=_reasons(reasons))
 
     async def request_addendum(
         self,
@@ -205,6 +216,12 @@ class Reporting:
             addendum=addendum,
             **details,
         )
+
+
+def _reasons(reasons: Sequence[str]) -> list[str] | None:
+    """Why a version goes back for an addendum, as a `ReportWrite` carries them: None if none
+    (then the write's payload leaves the field out)."""
+    return list(reasons) or None
 
 
 def _copy_on_request() -> Notice:

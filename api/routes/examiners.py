@@ -1,5 +1,6 @@
-"""The examiner panel (operations only): list with load, add, edit, deactivate. The work is
-`panel_service.Panel`'s, shared with the CLI and the console."""
+"""The examiner panel (operations only): list with load, add, edit, deactivate; and an examiner's
+away periods (ops, and the examiner themself). The work is `panel_service.Panel`'s, shared with
+the CLI and the console."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from fastapi import APIRouter, Depends
 
 from api.deps import CallerDep, ClaimsDep, JsonBody, PoolDep, capability
 from api.openapi import errors, json_body, who
-from domain.access import CAPABILITY_ROLES, Capability
+from domain.access import AWAY_ROLES, CAPABILITY_ROLES, Capability
 from domain.models import (
+    AwayPeriods,
     Caller,
     Examiner,
+    ExaminerAway,
     ExaminerEdited,
     ExaminerPatch,
     ExaminerWithLoad,
@@ -21,6 +24,11 @@ from panel_service import Panel
 
 router = APIRouter(prefix="/v1/examiners", tags=["examiners"])
 _WHO = who(r.value for r in CAPABILITY_ROLES[Capability.MANAGE_PANEL])
+_AWAY_WHO = who(
+    (r.value for r in AWAY_ROLES),
+    "An examiner only their own (403 for another examiner, and for every other role, whatever"
+    " the id; then 404 for an unknown examiner).",
+)
 PanelManager = Annotated[Caller, capability(Capability.MANAGE_PANEL)]
 
 
@@ -83,3 +91,48 @@ async def edit_examiner(
     examiner: KnownExaminer, caller: CallerDep, panel: PanelDep, body: JsonBody
 ) -> ExaminerEdited:
     return await panel.edit(caller, examiner.id, body)
+
+
+_AWAY_NOTE = (
+    " Whole days, `ends_on` inclusive, read in the timezone the booking uses (the claim's"
+    " profile timezone): no booking is offered a slot on an away day. `conflicts` lists the"
+    " claims already booked with the examiner on an away day; they are not moved (ops"
+    " reschedule or assign them)."
+)
+
+
+@router.get(
+    "/{examiner_id}/away",
+    response_model=ExaminerAway,
+    operation_id="get_examiner_away",
+    description=_AWAY_WHO + " The examiner's away periods, soonest first." + _AWAY_NOTE,
+    responses=errors(401, 403, 404, 503),
+)
+async def get_examiner_away(examiner_id: str, caller: CallerDep, panel: PanelDep) -> ExaminerAway:
+    return await panel.away(caller, examiner_id)
+
+
+async def _away_keeper(examiner_id: str, caller: CallerDep, panel: PanelDep) -> str:
+    """The examiner of the path, once the caller may keep their away periods (403) and they
+    are on the panel (404): before the body is read."""
+    await panel.may_keep_away(caller, examiner_id)
+    return examiner_id
+
+
+@router.put(
+    "/{examiner_id}/away",
+    response_model=ExaminerAway,
+    operation_id="set_examiner_away",
+    description=_AWAY_WHO
+    + " Replaces the examiner's away periods with the list sent (at most 100, each at most"
+    " 366 days, none overlapping; past periods are kept as sent); `[]` clears them." + _AWAY_NOTE,
+    responses=errors(401, 403, 404, 413, 415, 422, 503),
+    openapi_extra=json_body(AwayPeriods),
+)
+async def set_examiner_away(
+    examiner: Annotated[str, Depends(_away_keeper)],
+    caller: CallerDep,
+    panel: PanelDep,
+    body: JsonBody,
+) -> ExaminerAway:
+    return await panel.set_away(caller, examiner, body)

@@ -13,6 +13,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
@@ -324,6 +325,51 @@ class ExaminerPatch(Input):
     def changes(self) -> dict[str, Any]:
         """The fields sent, as the panel stores them."""
         return self.model_dump(mode="json", exclude_unset=True)
+
+
+# How many away periods an examiner keeps, and how long one may be.
+MAX_AWAY_PERIODS = 100
+MAX_AWAY_DAYS = 366
+
+
+class AwayPeriod(Input):
+    """Whole days an examiner is away, `ends_on` inclusive, in the examiner's local sense: the
+    booking reads a slot's day in the timezone it books in (the claim's profile timezone)."""
+
+    starts_on: date
+    ends_on: date
+
+    @field_validator("ends_on")
+    @classmethod
+    def _ends_after_start(cls, ends_on: date, info: ValidationInfo) -> date:
+        starts_on = info.data.get("starts_on")
+        if isinstance(starts_on, date):
+            if ends_on < starts_on:
+                raise ValueError("must be on or after starts_on")
+            if (ends_on - starts_on).days >= MAX_AWAY_DAYS:
+                raise ValueError(f"a period is at most {MAX_AWAY_DAYS} days long")
+        return ends_on
+
+
+class AwayPeriods(Input):
+    """An examiner's away periods, the whole list (`PUT /v1/examiners/{id}/away`): it replaces
+    the one kept. Periods may lie in the past (a list read and sent back never fails because a
+    day went by; the booking never looks there); they may not overlap."""
+
+    model_config = example_config(
+        {"periods": [{"starts_on": "2026-12-21", "ends_on": "2027-01-01"}]}
+    )
+
+    periods: list[AwayPeriod] = Field(max_length=MAX_AWAY_PERIODS)
+
+    @field_validator("periods")
+    @classmethod
+    def _no_overlap(cls, periods: list[AwayPeriod]) -> list[AwayPeriod]:
+        ordered = sorted(range(len(periods)), key=lambda i: periods[i].starts_on)
+        for before, after in pairwise(ordered):
+            if periods[after].starts_on <= periods[before].ends_on:
+                raise ValueError(f"periods {min(before, after)} and {max(before, after)} overlap")
+        return sorted(periods, key=lambda p: p.starts_on)
 
 
 class ClaimQuery(Input):

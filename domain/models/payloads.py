@@ -14,9 +14,17 @@ the package's other modules and keep the same rule.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 from domain.models.base import Caller, Model, StateCode
 from domain.models.delivery import Notification
@@ -54,11 +62,24 @@ class ClaimIntake(Referral):
 
 class ReportWrite(Model):
     """What a transition records of the report: a new version (`body` set: the examiner's report,
-    stored sealed) or the verdict on version `version` (`body` None: its status changes)."""
+    stored sealed) or the verdict on version `version` (`body` None: its status changes).
+
+    `addendum_reasons`: why the version goes back for an addendum, for its readers: the
+    reviewer's reasons as written (free text, so PHI-capable: stored sealed, never in the audit
+    event), or the automatic QA's findings. Set only when there are some, and left out of the
+    payload when unset, so a write without reasons is the same JSON as before the field."""
 
     version: int = Field(ge=1)
     status: ReportStatus
     body: ExamReport | None = None
+    addendum_reasons: list[str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _reasons_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if self.addendum_reasons is None:
+            dumped.pop("addendum_reasons", None)
+        return dumped
 
 
 class AppointmentStatusChange(BaseModel):

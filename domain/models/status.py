@@ -16,7 +16,14 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from domain.models.base import Caller, Model
-from domain.models.inputs import ClaimType, Examiner, ExamReport, Referral, Specialty
+from domain.models.inputs import (
+    AwayPeriod,
+    ClaimType,
+    Examiner,
+    ExamReport,
+    Referral,
+    Specialty,
+)
 from domain.names import DeadlineName, EventType, Outcome, PassOverRule, Stage
 
 
@@ -200,6 +207,15 @@ class ReportVersion(Model):
     kind: ReportKind
     status: ReportStatus
     submitted_at: datetime
+    # Why this version went back for an addendum: the reviewer's reasons verbatim (status
+    # `addendum_requested`) or the automatic QA's findings (`qa_failed`); None otherwise, and for
+    # versions sent back before reasons were kept.
+    addendum_reasons: list[str] | None = Field(
+        default=None,
+        description="why this version was sent back for an addendum: the reviewer's reasons as "
+        "written (`addendum_requested`) or the automatic QA checklist's findings (`qa_failed`); "
+        "null for other versions and those sent back before reasons were kept",
+    )
 
 
 class ClaimReport(Model):
@@ -261,6 +277,15 @@ class Deactivation(Model):
     examiner: ExaminerWithLoad
     rebooked: list[RebookedClaim] = Field(default_factory=list)
     left: list[LeftClaim] = Field(default_factory=list)
+
+
+class ExaminerAway(Model):
+    """An examiner's away periods, soonest first, and the claims booked with them on an away day
+    (`conflicts`): those bookings are not moved; ops act on them (reschedule or assign)."""
+
+    examiner_id: str
+    periods: list[AwayPeriod]
+    conflicts: list[str] = Field(default_factory=list)
 
 
 class ExaminerEdited(ExaminerWithLoad):
