@@ -26,6 +26,7 @@ from console.routes import (
     panel,
     queue,
     sign_in,
+    worklist,
 )
 from console.session import SignInRequired
 from domain.errors import ClaimError
@@ -42,7 +43,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     # process's only parsed multipart bodies.)
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_form_bytes)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
-    modules = (sign_in, queue, clinician, claims, claim, bulk, panel, deliveries, access, accounts)
+    modules = (
+        sign_in, queue, clinician, worklist, claims, claim, bulk, panel, deliveries, access,
+        accounts,
+    )  # fmt: skip
     for module in modules:
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(ConsoleHeaders, prefix=PREFIX)

@@ -48,6 +48,7 @@ class NavItem:
 NAV = (
     NavItem("Work queue", "/console/queue", Capability.USE_INBOX),
     NavItem("Safety cases", "/console/safety", Capability.WORK_SAFETY_CASES),
+    NavItem("Worklist", "/console/worklist", Capability.WORK_EXAMINATIONS),
     NavItem("Claims", "/console/claims", Capability.LIST_CLAIMS),
     NavItem("Bulk start", "/console/bulk", Capability.START_CLAIM),
     NavItem("Panel", "/console/panel", Capability.MANAGE_PANEL),

@@ -78,6 +78,8 @@ class Capability(StrEnum):
     MANAGE_ACCOUNTS = "manage_accounts"
     # The clinician's workplace: the open safety cases with their clinical detail.
     WORK_SAFETY_CASES = "work_safety_cases"
+    # The examiner's worklist: their appointments, exams and reports (the console).
+    WORK_EXAMINATIONS = "work_examinations"
 
 
 CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
@@ -97,6 +99,7 @@ CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
     # Clinical detail (level, direction, notes) is for the clinical chain only (minimum
     # necessary): ops follow a case in the claim's timeline, without it.
     Capability.WORK_SAFETY_CASES: frozenset({Role.CLINICIAN}),
+    Capability.WORK_EXAMINATIONS: frozenset({Role.EXAMINER}),
 }
 
 

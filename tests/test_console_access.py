@@ -90,6 +90,7 @@ PAGES: dict[str, dict[str, int]] = {
     "/console/access": _OPS_ONLY,
     "/console/accounts": _OPS_ONLY,
     "/console/safety": {role: 403 for role in ROLES} | {"clinician": 200},
+    "/console/worklist": {role: 403 for role in ROLES} | {"examiner": 200, "other_examiner": 200},
 }
 # The API's counterpart of a console page, where it has one.
 API_READS = {
