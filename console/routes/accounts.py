@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from claim_service import ClaimService
+from console import services
 from console.render import page
 from console.session import Acting, Person
 from domain.access import Capability
@@ -18,15 +19,10 @@ from store.users import User
 router = APIRouter(prefix="/console")
 
 
-def _accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
-
-
 async def _page(
     request: Request, person: Person, *, status_code: int = 200, **context: object
 ) -> HTMLResponse:
-    users = await _accounts(request).list_users()
+    users = await services.accounts(request).list_users()
     return page(request, "accounts.html", person, status_code=status_code, title="Accounts",
                 users=users, roles=[r.value for r in Role], **context)  # fmt: skip
 
@@ -51,7 +47,7 @@ async def add_person(request: Request, person: Acting) -> Response:
     except ValueError:
         return await _page(request, person, status_code=422, error="Choose a role.")
     try:
-        _, link = await _accounts(request).create_user(
+        _, link = await services.accounts(request).create_user(
             role=role,
             email=_field(form, "email") or "",
             name=_field(form, "name") or "",
@@ -74,7 +70,7 @@ async def _find(accounts: Accounts, user_id: str) -> User:
 @router.post("/accounts/{user_id}/deactivate")
 async def deactivate(request: Request, user_id: str, person: Acting) -> Response:
     ClaimService.require(person.caller, Capability.MANAGE_ACCOUNTS)
-    accounts = _accounts(request)
+    accounts = services.accounts(request)
     user = await _find(accounts, user_id)
     await accounts.deactivate(user.email, by=person.caller)
     return await _page(request, person, notice=f"{user.name} is deactivated; their sessions ended.")
@@ -83,7 +79,7 @@ async def deactivate(request: Request, user_id: str, person: Acting) -> Response
 @router.post("/accounts/{user_id}/reset-mfa")
 async def reset_mfa(request: Request, user_id: str, person: Acting) -> Response:
     ClaimService.require(person.caller, Capability.MANAGE_ACCOUNTS)
-    accounts = _accounts(request)
+    accounts = services.accounts(request)
     user = await _find(accounts, user_id)
     link = await accounts.reset_mfa(user.email, by=person.caller)
     notice = f"{user.name}'s authenticator is reset; their sessions ended."

@@ -15,13 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from starlette.datastructures import FormData
 
 from api.routes.documents import download
-from claim_service import ClaimService
+from console import services
 from console.acting import form_text, refusal, take_action
 from console.audit import record
 from console.claim_view import deadline_state, file_size, next_rung, offered_actions
 from console.render import page
 from console.session import Acting, Person
-from documents_service import DocumentService
 from domain.access import may_act, may_read_report
 from domain.documents import plausible_document_id
 from domain.errors import NotFound
@@ -39,47 +38,37 @@ DOCUMENT_ROUTE = f"{ROUTE}/documents/{{doc_id}}"
 _DOWNLOAD = "document_download"
 
 
-def _claims(request: Request) -> ClaimService:
-    service: ClaimService = request.app.state.claims
-    return service
-
-
-def _documents(request: Request) -> DocumentService:
-    service: DocumentService = request.app.state.documents
-    return service
-
-
-_text = form_text
-
-
 def action_body(action: Action, form: FormData) -> dict[str, Any]:
     """The action's JSON body from its form (the API validates it, as for any caller)."""
     match action:
         case Action.ASSIGN:
-            return {"examiner_id": _text(form, "examiner_id")}
+            return {"examiner_id": form_text(form, "examiner_id")}
         case Action.DECLINE_APPOINTMENT | Action.WITHDRAW | Action.EXTEND_DECISION:
-            return {"reason": _text(form, "reason")}
+            return {"reason": form_text(form, "reason")}
         case Action.RESCHEDULE:
-            return {"reason": _text(form, "reason"), "requested_by": _text(form, "requested_by")}
+            return {
+                "reason": form_text(form, "reason"),
+                "requested_by": form_text(form, "requested_by"),
+            }
         case Action.EXAM:
-            level = _text(form, "risk_level") or "none"
-            screen: dict[str, Any] = {"level": level, "notes": _text(form, "risk_notes") or ""}
+            level = form_text(form, "risk_level") or "none"
+            screen: dict[str, Any] = {"level": level, "notes": form_text(form, "risk_notes") or ""}
             if level != "none":
-                screen["toward"] = _text(form, "risk_toward")
+                screen["toward"] = form_text(form, "risk_toward")
             # Neither "yes" nor "no" is no answer (the API refuses it, 422), never a no-show.
-            attended = {"yes": True, "no": False}.get(_text(form, "attended") or "")
+            attended = {"yes": True, "no": False}.get(form_text(form, "attended") or "")
             return {"attended": attended, "risk_screen": screen}
         case Action.SAFETY_CONCERN:
             return {
-                "level": _text(form, "level"),
-                "toward": _text(form, "toward"),
-                "notes": _text(form, "notes") or "",
+                "level": form_text(form, "level"),
+                "toward": form_text(form, "toward"),
+                "notes": form_text(form, "notes") or "",
             }
         case Action.DECISION:
             return {
-                "outcome": _text(form, "outcome"),
-                "reason_code": _text(form, "reason_code"),
-                "notes": _text(form, "notes") or "",
+                "outcome": form_text(form, "outcome"),
+                "reason_code": form_text(form, "reason_code"),
+                "notes": form_text(form, "notes") or "",
             }
         case _:
             return {}
@@ -94,7 +83,7 @@ async def _claim_page(
     refused: dict[str, str] | None = None,
     done: str | None = None,
 ) -> HTMLResponse:
-    claims = _claims(request)
+    claims = services.claim_service(request)
     caller = person.caller
     timeline = await claims.timeline(claim, caller)
     report = None
@@ -104,18 +93,15 @@ async def _claim_page(
         except NotFound:
             report = None
     # The kinds the person reads, as the API lists them (file names opened for those only).
-    stored = await _documents(request).documents(claim.claim_id, caller)
+    stored = await services.document_service(request).documents(claim.claim_id, caller)
     documents = [(d.info(caller), file_size(d.size)) for d in stored]
     pool = request.app.state.pool
     sent = await deliveries.for_claim(pool, claim.claim_id)
-    examiners = await panel.list_examiners(pool)
-    # Each examiner with the rule that keeps them off this claim (the booking's own rules);
-    # `no_slot` there means no rule does. Only for those who may assign.
-    choices = (
-        await claims.examiner_choices(claim, caller)
-        if may_act(caller, Action.ASSIGN) and claim.status == "open"
-        else []
-    )
+    # The assign form's examiners, each with the rule that keeps them off this claim (the
+    # booking's own rules; `no_slot` there means no rule does): read only for those who assign.
+    assigning = may_act(caller, Action.ASSIGN) and claim.status == "open"
+    examiners = await panel.list_examiners(pool) if assigning else []
+    choices = await claims.examiner_choices(claim, caller) if assigning else []
     excluded = {c.examiner_id: c.rule.value for c in choices if c.rule.value != "no_slot"}
     profile = PROFILES.get(claim.jurisdiction)
     return page(
@@ -135,7 +121,7 @@ async def claim_page(
     request: Request, claim_id: str, person: Person, done: str | None = None
 ) -> HTMLResponse:
     try:
-        claim = await _claims(request).get(claim_id, person.caller)
+        claim = await services.claim_service(request).get(claim_id, person.caller)
     except NotFound:
         await record(request, person, ROUTE, status=404)
         raise
@@ -153,11 +139,11 @@ async def download_document(
     account id and the document's."""
     asked = doc_id if plausible_document_id(doc_id) else None  # an id of ours, or nothing logged
     try:
-        claim = await _claims(request).get(claim_id, person.caller)
+        claim = await services.claim_service(request).get(claim_id, person.caller)
     except NotFound:
         await record(request, person, DOCUMENT_ROUTE, action=_DOWNLOAD, status=404)
         raise
-    documents = _documents(request)
+    documents = services.document_service(request)
     try:
         document = await documents.document(claim.claim_id, person.caller, doc_id)
     except NotFound:
@@ -179,7 +165,7 @@ async def act(request: Request, claim_id: str, action_name: str, person: Acting)
     route = f"{ROUTE}/actions/{action.value}"
     refused = await take_action(request, person, claim_id, action, route, action_body)
     if refused is not None:
-        fresh = await _claims(request).get(claim_id, person.caller)
+        fresh = await services.claim_service(request).get(claim_id, person.caller)
         return await _claim_page(
             request, person, fresh, status_code=refused.status_code,
             refused={action.value: refusal(refused)},

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from claim_service import ClaimService
+from console import services
 from console.audit import record
 from console.render import page
 from console.session import Acting, Person
@@ -21,11 +21,6 @@ from domain.profiles import PROFILES
 
 router = APIRouter(prefix="/console")
 ROUTE = "/console/claims"
-
-
-def _claims(request: Request) -> ClaimService:
-    service: ClaimService = request.app.state.claims
-    return service
 
 
 def _query(params: dict[str, Any]) -> ClaimQuery:
@@ -49,7 +44,7 @@ def _choices() -> dict[str, Any]:
 @router.get(ROUTE.removeprefix("/console"))
 async def claims_page(request: Request, person: Person) -> HTMLResponse:
     query = _query(dict(request.query_params))
-    found: ClaimPage = await _claims(request).list_claims(query, person.caller)
+    found: ClaimPage = await services.claim_service(request).list_claims(query, person.caller)
     await record(request, person, ROUTE)
     return page(
         request, "claims.html", person, title="Claims", claims=found, query=query,
@@ -67,7 +62,9 @@ async def find_by_claimant(request: Request, person: Acting) -> HTMLResponse:
     try:
         lookup: ClaimantLookup = parse_lookup(body)
         query = ClaimQuery(limit=50, sort="next_deadline")
-        found = await _claims(request).list_claims(query, person.caller, claimant=lookup)
+        found = await services.claim_service(request).list_claims(
+            query, person.caller, claimant=lookup
+        )
     except InvalidInput:
         # Which field, never what was typed.
         error = "Give the claimant's full name and date of birth (YYYY-MM-DD)."

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from claim_service import ClaimService
+from console import services
 from console.acting import form_text, refusal, take_action
 from console.audit import record
 from console.render import fragment, page
@@ -31,7 +31,6 @@ from domain.names import SAFETY_CASE_ACTIONS, Action, Template
 from domain.parsing import known_action
 from domain.profiles import PROFILES
 from people.accounts import ActiveSession
-from work_queue import WorkQueue
 
 router = APIRouter(prefix="/console")
 LIST = "/console/safety"
@@ -52,35 +51,22 @@ _CASE_DONE = {
 }
 
 
-def _claims(request: Request) -> ClaimService:
-    service: ClaimService = request.app.state.claims
-    return service
-
-
-def _queue(request: Request) -> WorkQueue:
-    queue: WorkQueue = request.app.state.work_queue
-    return queue
-
-
-_text = form_text
-
-
 def action_body(action: Action, form: FormData) -> dict[str, Any]:
     """The action's JSON body from its form (the API validates it, as for any caller)."""
     if action is Action.SAFETY_ACK:
-        return {"clinician_id": _text(form, "clinician_id")}
+        return {"clinician_id": form_text(form, "clinician_id")}
     return {
         "actions_taken": [v for v in form.getlist("actions_taken") if isinstance(v, str)],
-        "notes": _text(form, "notes") or "",
+        "notes": form_text(form, "notes") or "",
     }
 
 
 @router.get("/safety")
 async def safety_cases(request: Request, person: Person, done: str | None = None) -> HTMLResponse:
     caller = person.caller
-    cases = await _claims(request).safety_cases(caller)
+    cases = await services.claim_service(request).safety_cases(caller)
     # Moderate risk: no case and no hold, a task in the clinicians' inbox (PRODUCT §4).
-    tasks = await _queue(request).page(
+    tasks = await services.work_queue(request).page(
         caller, QueueQuery(kind=Template.REFERRAL_TO_TREATMENT.value, limit=100)
     )
     await record(request, person, LIST)
@@ -94,7 +80,7 @@ async def safety_cases(request: Request, person: Person, done: str | None = None
 async def safety_lists(request: Request, person: Person) -> HTMLResponse:
     """The cases alone: what the page's live refresh swaps in (a new page shows up unasked).
     The tasks are not refreshed: a refresh would wipe a note being typed."""
-    cases = await _claims(request).safety_cases(person.caller)
+    cases = await services.claim_service(request).safety_cases(person.caller)
     return fragment(request, "_safety_cases.html", person=person, cases=cases)
 
 
@@ -103,7 +89,9 @@ async def task_done(request: Request, item_id: str, person: Acting) -> Response:
     """A referral to treatment followed up: closed by hand with a note (as
     `POST /v1/inbox/{id}/done`)."""
     form = await request.form()
-    await _queue(request).done(person.caller, item_id, {"note": _text(form, "note")})
+    await services.work_queue(request).done(
+        person.caller, item_id, {"note": form_text(form, "note")}
+    )
     return RedirectResponse(f"{LIST}?done=task", status_code=303)
 
 
@@ -116,7 +104,7 @@ async def _case_page(
     refused: dict[str, str] | None = None,
     done: str | None = None,
 ) -> HTMLResponse:
-    claims = _claims(request)
+    claims = services.claim_service(request)
     caller = person.caller
     cases = await claims.safety_cases(caller, claim=claim)
     timeline = await claims.timeline(claim, caller)
@@ -134,7 +122,7 @@ async def _case_page(
 async def case_page(
     request: Request, claim_id: str, person: Person, done: str | None = None
 ) -> HTMLResponse:
-    claims = _claims(request)
+    claims = services.claim_service(request)
     # The role first (a page for clinicians), then the claim (404 outside their scope).
     claims.require(person.caller, Capability.WORK_SAFETY_CASES)
     try:
@@ -154,7 +142,7 @@ async def act(request: Request, claim_id: str, action_name: str, person: Acting)
     route = f"{ROUTE}/actions/{action.value}"
     refused = await take_action(request, person, claim_id, action, route, action_body)
     if refused is not None:
-        fresh = await _claims(request).get(claim_id, person.caller)
+        fresh = await services.claim_service(request).get(claim_id, person.caller)
         return await _case_page(
             request, person, fresh, status_code=refused.status_code,
             refused={action.value: refusal(refused)},

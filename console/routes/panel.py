@@ -10,24 +10,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from console import services
 from console.render import page
 from console.session import Acting, Person
 from domain.errors import ClaimError
 from domain.models import Specialty
-from panel_service import Panel
 
 router = APIRouter(prefix="/console")
-
-
-def _panel(request: Request) -> Panel:
-    panel: Panel = request.app.state.panel
-    return panel
 
 
 async def _page(
     request: Request, person: Person, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    examiners = await _panel(request).list(person.caller)
+    examiners = await services.panel(request).list(person.caller)
     return page(request, "panel.html", person, status_code=status_code, title="Panel",
                 examiners=examiners, specialties=[s.value for s in Specialty],
                 **context)  # fmt: skip
@@ -62,7 +57,7 @@ def _examiner_fields(form: FormData, *, new: bool) -> dict[str, Any]:
 async def add_examiner(request: Request, person: Acting) -> Response:
     form = await request.form()
     try:
-        await _panel(request).add(person.caller, _examiner_fields(form, new=True))
+        await services.panel(request).add(person.caller, _examiner_fields(form, new=True))
     except ClaimError as err:
         if err.status_code == 403:
             raise
@@ -74,7 +69,9 @@ async def add_examiner(request: Request, person: Acting) -> Response:
 async def edit_examiner(request: Request, examiner_id: str, person: Acting) -> Response:
     form = await request.form()
     try:
-        await _panel(request).edit(person.caller, examiner_id, _examiner_fields(form, new=False))
+        await services.panel(request).edit(
+            person.caller, examiner_id, _examiner_fields(form, new=False)
+        )
     except ClaimError as err:
         if err.status_code in (403, 404):
             raise
@@ -84,7 +81,7 @@ async def edit_examiner(request: Request, examiner_id: str, person: Acting) -> R
 
 @router.post("/panel/{examiner_id}/deactivate")
 async def deactivate(request: Request, examiner_id: str, person: Acting) -> Response:
-    done = await _panel(request).deactivate(person.caller, examiner_id)
+    done = await services.panel(request).deactivate(person.caller, examiner_id)
     return await _page(request, person, deactivation=done,
                        notice=f"{done.examiner.name} is off the panel.")  # fmt: skip
 

@@ -10,20 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from console import services
 from console.render import fragment, page
 from console.session import Acting, Person
 from domain.errors import InvalidInput
 from domain.models import QueuePage, QueueQuery
 from people.accounts import ActiveSession
-from work_queue import WorkQueue
 
 router = APIRouter(prefix="/console")
 REFRESH_SECONDS = 5
-
-
-def _queue(request: Request) -> WorkQueue:
-    queue: WorkQueue = request.app.state.work_queue
-    return queue
 
 
 def _query(params: dict[str, Any]) -> QueueQuery:
@@ -37,7 +32,7 @@ def _query(params: dict[str, Any]) -> QueueQuery:
 
 async def _lists(request: Request, person: ActiveSession) -> dict[str, Any]:
     query = _query(dict(request.query_params))
-    queue = _queue(request)
+    queue = services.work_queue(request)
     team: QueuePage = await queue.page(person.caller, query)
     mine: QueuePage = await queue.page(
         person.caller, query.model_copy(update={"owner": "me", "cursor": None})
@@ -60,11 +55,11 @@ async def queue_items(request: Request, person: Person) -> HTMLResponse:
 
 @router.post("/queue/{item_id}/take")
 async def take(request: Request, item_id: str, person: Acting) -> Response:
-    await _queue(request).take(person.caller, item_id)
+    await services.work_queue(request).take(person.caller, item_id)
     return RedirectResponse("/console/queue", status_code=303)
 
 
 @router.post("/queue/{item_id}/release")
 async def release(request: Request, item_id: str, person: Acting) -> Response:
-    await _queue(request).release(person.caller, item_id)
+    await services.work_queue(request).release(person.caller, item_id)
     return RedirectResponse("/console/queue", status_code=303)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from console import services
 from console.render import page
 from console.session import (
     Acting,
@@ -16,18 +17,12 @@ from console.session import (
     set_cookie,
 )
 from domain.errors import ClaimError, InvalidInput, Unauthenticated
-from people.accounts import Accounts
 
 router = APIRouter(prefix="/console")
 SIGN_IN = "/console/sign-in"
 HOME = "/console/queue"
 # One answer for every failed sign-in: nobody learns which of the three was wrong.
 REFUSED = "The email, password or authentication code is not right."
-
-
-def _accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
 
 
 def _form_page(
@@ -71,7 +66,7 @@ async def sign_in(request: Request) -> Response:
     code = str(form.get("code") or "").strip()
     client = request.client.host if request.client else None
     try:
-        new = await _accounts(request).sign_in(email, password, code, client)
+        new = await services.accounts(request).sign_in(email, password, code, client)
     except Unauthenticated:
         return _form_page(request, status_code=401, message=REFUSED, email=email[:320])
     except ClaimError as err:  # too many attempts (429, with Retry-After)
@@ -98,19 +93,19 @@ def _signed_out(request: Request) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request, person: Acting) -> Response:
     token = request.cookies.get(session_cookie(request.app.state.settings)) or ""
-    await _accounts(request).sign_out(token)
+    await services.accounts(request).sign_out(token)
     return _signed_out(request)
 
 
 @router.post("/sign-out-everywhere")
 async def sign_out_everywhere(request: Request, person: Acting) -> Response:
-    await _accounts(request).sign_out_everywhere(person.user.id)
+    await services.accounts(request).sign_out_everywhere(person.user.id)
     return _signed_out(request)
 
 
 @router.get("/sign-up/{token}")
 async def sign_up_form(request: Request, token: str) -> HTMLResponse:
-    enrolment = await _accounts(request).enrolment(token)
+    enrolment = await services.accounts(request).enrolment(token)
     if enrolment is None:
         return page(
             request, "error.html", None, status_code=404, title="This link does not work",
@@ -122,7 +117,7 @@ async def sign_up_form(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/sign-up/{token}")
 async def sign_up(request: Request, token: str) -> Response:
-    accounts = _accounts(request)
+    accounts = services.accounts(request)
     form = await request.form()
     password = str(form.get("password") or "")
     again = str(form.get("password_again") or "")
