@@ -43,9 +43,14 @@ def frozen(server: EmbeddedPostgres) -> Iterator[None]:
     pid = server.pid()
     assert pid is not None
     postmaster = psutil.Process(pid)
-    processes = [postmaster, *postmaster.children(recursive=True)]
-    for process in processes:
-        process.send_signal(signal.SIGSTOP)
+    postmaster.send_signal(signal.SIGSTOP)  # first: it forks no backend after this
+    processes = [postmaster]
+    # A backend forked while the list was read escapes a single pass: stop until none is new.
+    while new := [p for p in postmaster.children(recursive=True) if p not in processes]:
+        for process in new:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGSTOP)
+        processes += new
     try:
         yield
     finally:
