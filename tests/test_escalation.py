@@ -308,7 +308,16 @@ async def test_a_claim_with_many_rebookings_continues_as_new_and_carries_its_sta
     first = client.get_workflow_handle(handle.id, run_id=first_run)
     first_history = await first.fetch_history()
     assert first_history.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
-    assert len(first_history.events) <= HISTORY_LIMIT + 50
+    # The run checks its length between re-bookings, so it passed the limit during at most one
+    # re-booking and then continued: the re-booking before the last was accepted under the limit.
+    # (How many events that last re-booking adds depends on how the server batches workflow tasks
+    # under load, so the total length is not what the rule bounds.)
+    accepted = [
+        number
+        for number, event in enumerate(first_history.events, start=1)
+        if event.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted[-2] <= HISTORY_LIMIT < len(first_history.events)
 
     # The new run carries on the same claim: same version line, same bookings count, and it walks
     # to the end as any claim does.
