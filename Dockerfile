@@ -3,7 +3,7 @@
 FROM python:3.12-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY settings.py connections.py codec.py claim_service.py panel_service.py work_queue.py documents_service.py reconciler.py worker.py starter.py dispatcher.py ./
+COPY settings.py connections.py codec.py claim_service.py panel_service.py webhook_service.py work_queue.py documents_service.py reconciler.py worker.py starter.py dispatcher.py ./
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities

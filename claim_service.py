@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import asyncpg
 from temporalio.client import (
     Client,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -36,6 +37,7 @@ from domain.errors import (
     ClaimError,
     DuplicateClaimNumber,
     Forbidden,
+    Gone,
     IdempotencyKeyReused,
     NotFound,
     ReportNotAvailable,
@@ -50,17 +52,19 @@ from domain.models import (
     ClaimReport,
     ClaimStatus,
     PassedOver,
+    RecordsReceived,
     Referral,
     Stage,
     Superseded,
     TimelineEvent,
 )
-from domain.names import SAFETY_CASE_ACTIONS, Action, Query, Role
+from domain.names import SAFETY_CASE_ACTIONS, Action, Query, Role, ServiceUpdate
 from domain.parsing import (
     claim_intake,
     decode_cursor,
     encode_cursor,
     parse_action,
+    parse_legal_hold,
     referral_fingerprint,
     request_fingerprint,
 )
@@ -73,6 +77,7 @@ from store import claims as claims_store
 from store import lineage as lineage_store
 from store import panel as panel_store
 from store import reports as reports_store
+from store import retention as retention_store
 from workflows import ClaimWorkflow
 
 T = TypeVar("T")
@@ -278,9 +283,38 @@ class ClaimService:
                 )
                 for s in steps
             ]
+        # Legal holds and the records' destruction: steps of the claim's record keeping, kept
+        # apart from the workflow's log (`store.retention`), for every reader of the claim.
+        kept = await retention_store.for_claim(self._pool, claim.claim_id)
+        events += [
+            TimelineEvent(
+                claim_id=k.claim_id,
+                type=k.type,
+                stage=Stage(k.stage),
+                actor=k.actor,
+                at=k.at,
+                details=k.details,
+                acted_by=k.acted_by,
+            )
+            for k in kept
+        ]
+        if kept or sees_case_steps(caller.role):
             events.sort(key=lambda e: e.at)  # stable: each log keeps its own order on a tie
         hidden = hidden_from(caller.role)
         return [_as_seen_by(caller, e) for e in events if e.type not in hidden]
+
+    async def legal_hold(
+        self, claim: ClaimStatus, caller: Caller, body: Any, *, held: bool
+    ) -> ClaimStatus:
+        """Put the records of a claim `get` gave the caller under a legal hold, or lift it (ops
+        only, 403 for the others): the retention sweep leaves a held claim. Setting what is
+        already set changes nothing and records nothing."""
+        self.require(caller, Capability.HOLD_RECORDS)
+        request = parse_legal_hold(body)
+        await retention_store.set_legal_hold(
+            self._pool, claim.claim_id, held=held, reason=request.reason, caller=caller
+        )
+        return await self.get(claim.claim_id, caller)
 
     async def report(self, claim: ClaimStatus, caller: Caller) -> ClaimReport:
         """The report of a claim `get` gave the caller: the accepted version, else the latest.
@@ -288,8 +322,31 @@ class ClaimService:
         if not may_read_report(caller):
             raise NotFound("no such report")
         found = await reports_store.current(self._pool, claim.claim_id, self._sealer)
+        if found is None and await retention_store.report_destroyed(self._pool, claim.claim_id):
+            raise Gone("the report's contents were destroyed at the end of the retention period")
         if found is None:
             raise ReportNotAvailable("no report has been filed for this claim yet")
+        return found
+
+    async def questions(self, claim: ClaimStatus, caller: Caller) -> list[str]:
+        """The referral's questions of a claim `get` gave the caller, in the order the report
+        answers them; for the report's readers only (everyone else: "not found"). Asked of the
+        claim's workflow: the referral is kept only in its encrypted history, never in
+        Postgres, so this read needs Temporal (503 while it cannot answer; 404 once the
+        workflow is past Temporal's retention)."""
+        if not may_read_report(caller):
+            raise NotFound("no such questions")
+        handle = self._client.get_workflow_handle(claim.workflow_id)
+        try:
+            found: list[str] = await handle.query(Query.REFERRAL_QUESTIONS, result_type=list[str])
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                raise NotFound(
+                    "the referral's questions are no longer kept for this claim"
+                ) from None
+            raise Unavailable("the workflow service is unavailable; retry shortly") from err
+        except WorkflowQueryFailedError as err:
+            raise Unavailable("the claim could not answer; retry shortly") from err
         return found
 
     async def safety_cases(
@@ -416,6 +473,23 @@ class ClaimService:
         )
         return status
 
+    async def records_arrived(self, claim_id: str, document_id: str, caller: Caller) -> None:
+        """A `records` document of the claim was stored (by `caller`, already allowed to):
+        the claim meets its records lead and tells its examiner. Sent once per document (the
+        update id), so a retried upload hook is answered by the first; a closed claim is not
+        told."""
+        status = await claims_store.get_status(self._pool, claim_id)
+        if status is None or status.status == "closed":
+            return
+        arrival = RecordsReceived(document_id=document_id, acted_by=caller)
+        await self._update(
+            status.workflow_id,
+            ServiceUpdate.RECORDS_RECEIVED,
+            arrival,
+            f"records-{document_id}",
+            ClaimStatus,
+        )
+
     async def _reread(self, current: ClaimStatus) -> ClaimStatus:
         status = await claims_store.get_status(self._pool, current.claim_id)
         return status or current
@@ -445,7 +519,7 @@ class ClaimService:
     async def _update(
         self,
         workflow_id: str,
-        action: Action,
+        action: Action | ServiceUpdate,
         payload: Any,
         update_id: str | None,
         result_type: type | None,

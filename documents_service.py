@@ -19,7 +19,7 @@ import re
 import warnings
 import zipfile
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
@@ -54,6 +54,7 @@ from domain.documents import (
 )
 from domain.errors import (
     Forbidden,
+    Gone,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -63,6 +64,7 @@ from domain.errors import (
 from domain.models import Caller
 from settings import Settings
 from store import reports as reports_store
+from store import retention as retention_store
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -94,10 +96,23 @@ _KINDS = ", ".join(k.value for k in DocumentKind)
 _NOT_ACCEPTED = f"the file is not a type accepted here; send {ACCEPTED_NAMES}"
 
 
+# Told after a `records` document is stored: (claim id, document id, uploader). The API process
+# hands `ClaimService.records_arrived` (the claim's records lead is met, its examiner told).
+RecordsArrived = Callable[[str, str, Caller], Awaitable[None]]
+
+
 class DocumentService:
-    def __init__(self, pool: asyncpg.Pool, store: DocumentStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: DocumentStore,
+        settings: Settings,
+        *,
+        on_records: RecordsArrived | None = None,
+    ) -> None:
         self._pool = pool
         self._store = store
+        self._on_records = on_records
         self._max_bytes = settings.max_document_bytes
         self._acquire_timeout = settings.database_acquire_timeout_seconds
         # An upload holds a pooled connection (its transaction) for as long as the client
@@ -117,13 +132,23 @@ class DocumentService:
             raise Forbidden(f"the {caller.role} role may not upload documents")
 
     async def upload_form(
-        self, claim_id: str, caller: Caller, content_type: str, body: AsyncIterator[bytes]
+        self,
+        claim_id: str,
+        caller: Caller,
+        content_type: str,
+        body: AsyncIterator[bytes],
+        *,
+        check_fields: Callable[[dict[str, str]], None] | None = None,
     ) -> StoredDocument:
         """A `multipart/form-data` body of fields `kind` (and `report_version`) then `file`, as
-        it streams; for a claim the caller may read (the caller of this checked it)."""
+        it streams; for a claim the caller may read (the caller of this checked it).
+        `check_fields` sees the fields before a byte of the file is read (the console's CSRF
+        token: it raises to refuse the form)."""
         self.require_uploader(caller)
         form = StreamingForm(content_type, body, max_bytes=self._max_bytes + FORM_OVERHEAD_BYTES)
         fields, filename = await form.fields()
+        if check_fields is not None:
+            check_fields(fields)
         return await self.upload(
             claim_id,
             caller,
@@ -156,7 +181,7 @@ class DocumentService:
         async with self._upload_slot(), self._store.put(claim_id) as pending:
             size, digest, detected = await self._receive(pending, chosen, data)
             await _check_content(pending, detected, size)
-            return await pending.commit(
+            stored = await pending.commit(
                 NewDocument(
                     claim_id=claim_id,
                     kind=chosen,
@@ -167,6 +192,25 @@ class DocumentService:
                     report_version=version,
                     uploaded_by=caller,
                 )
+            )
+        if chosen is DocumentKind.RECORDS and self._on_records is not None:
+            await self._tell_records(claim_id, stored.id, caller)
+        return stored
+
+    async def _tell_records(self, claim_id: str, document_id: str, caller: Caller) -> None:
+        """The document is stored whatever the claim answers: a claim that cannot be told now
+        (closed, or Temporal unavailable) is logged, with ids only."""
+        assert self._on_records is not None
+        try:
+            await self._on_records(claim_id, document_id, caller)
+        except Exception as err:
+            log.warning(
+                "records stored but the claim was not told",
+                extra={
+                    "claim_id": claim_id,
+                    "document_id": document_id,
+                    "error": type(err).__name__,
+                },
             )
 
     async def _receive(
@@ -254,11 +298,20 @@ class DocumentService:
         return await self._store.of_claim(claim_id, kinds)
 
     async def document(self, claim_id: str, caller: Caller, document_id: str) -> StoredDocument:
-        """One document, if the caller may read its kind; else "no such document" (404)."""
+        """One document, if the caller may read its kind; else "no such document" (404). A document
+        destroyed under the retention rule is 410 Gone to those who may read its kind."""
         if not plausible_document_id(document_id) or not readable_kinds(caller):
             raise NotFound("no such document")
         found = await self._store.get(claim_id, document_id)
-        if found is None or not may_read_document(caller, found.kind):
+        if found is None:
+            kind = await retention_store.destroyed_document(self._pool, claim_id, document_id)
+            if kind is not None and may_read_document(caller, DocumentKind(kind)):
+                raise Gone(
+                    "this document was destroyed at the end of its retention period",
+                    details={"document_id": document_id, "reason": "retention"},
+                )
+            raise NotFound("no such document")
+        if not may_read_document(caller, found.kind):
             raise NotFound("no such document")
         return found
 

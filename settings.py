@@ -198,6 +198,11 @@ class Settings(BaseSettings):
     # was cancelled) outside the service, to close them in the projection; 0 turns it off.
     reconcile_interval_seconds: float = Field(default=30.0, ge=0)
 
+    # How often the Temporal Schedule `retention-sweep` runs the retention sweep
+    # (`workflows.retention`), in seconds (IME_RETENTION_SWEEP_EVERY). Each worker creates the
+    # schedule at start, or updates it to this interval; 0: the worker leaves the schedule alone.
+    retention_sweep_every: float = Field(default=3600.0, ge=0)
+
     # `make run` demo simulator: claims it starts at once, then one more every interval while
     # fewer than demo_max_open of its claims are open. IME_DEMO=false turns it off.
     demo: bool = True

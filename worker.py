@@ -9,19 +9,38 @@ import signal
 from collections.abc import Sequence
 from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker
 
 from activities import ClaimActivities
+from activities.retention import RetentionActivities
 from codec import worker_converter
 from connections import connect_temporal, open_pool, sealer, signing_keys
+from domain.retention import SweepInput
 from observability.process import setup
 from observability.temporal import ActivityLogContext, core_logging
 from reconciler import Reconciler
 from settings import Settings, get_settings
 from workflows import WORKFLOWS
 from workflows.action_guard import ActionGuard
+from workflows.retention import RETENTION_SWEEP
+
+# The Temporal Schedule that starts the retention sweep, and the id of the runs it starts
+# (Temporal adds the scheduled time to it).
+RETENTION_SCHEDULE_ID = "retention-sweep"
 
 log = logging.getLogger("ime.worker")
 
@@ -36,7 +55,8 @@ def build_worker(
         worker_client(client),
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities.all(),
+        # The claim's activities, and the retention sweep's on the same pool.
+        activities=[*activities.all(), *RetentionActivities(activities.pool).all()],
         # An Update reaches a claim only with the envelope the API signed for it; lines logged
         # while an activity runs carry its workflow run and claim.
         interceptors=[ActionGuard(signing_keys(settings)), ActivityLogContext(), *interceptors],
@@ -55,6 +75,45 @@ def worker_client(client: Client) -> Client:
     config = client.config()
     config["data_converter"] = worker_converter(config["data_converter"])
     return Client(**config)
+
+
+def retention_schedule(settings: Settings) -> Schedule:
+    """The sweep every `retention_sweep_every` seconds; a run still going when the next is due
+    makes that one skipped (overlap SKIP), so two sweeps never run at once."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            RETENTION_SWEEP, SweepInput(), id=RETENTION_SCHEDULE_ID, task_queue=settings.task_queue
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.retention_sweep_every))
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_retention_schedule(client: Client, settings: Settings) -> None:
+    """Create the `retention-sweep` schedule, or bring the existing one to this configuration
+    (never a second one: the schedule id is unique in the namespace). Every worker calls it at
+    start; workers started together race harmlessly, each leaving the same schedule."""
+    if settings.retention_sweep_every <= 0:
+        return
+    schedule = retention_schedule(settings)
+
+    def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=schedule)
+
+    try:
+        try:
+            await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
+            log.info("retention schedule created")
+        except ScheduleAlreadyRunningError:
+            await client.get_schedule_handle(RETENTION_SCHEDULE_ID).update(update)
+            log.info("retention schedule updated")
+    except RPCError as err:
+        # The worker still serves its claims; no sweep runs until a worker sets the schedule.
+        log.error("retention schedule not set: %s (%s)", err.status.name, err.message)
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:
@@ -77,6 +136,7 @@ async def main() -> None:
     payload_sealer = sealer(settings)
     activities = ClaimActivities(pool, settings.id_secret, payload_sealer)
     worker = build_worker(client, settings, activities)
+    await ensure_retention_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

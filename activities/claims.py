@@ -36,6 +36,11 @@ class ClaimActivities:
         # Seals what the outbox keeps of notifications (they can hold clinical notes).
         self._sealer = sealer
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The pool its writes go to (the retention activities share it)."""
+        return self._pool
+
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.load_profile,

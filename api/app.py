@@ -52,7 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.work_queue = WorkQueue(pool, app.state.sealer)
         app.state.panel = Panel(pool, app.state.claims)
         app.state.documents = DocumentService(
-            pool, PostgresDocumentStore(pool, app.state.sealer), settings
+            pool,
+            PostgresDocumentStore(pool, app.state.sealer),
+            settings,
+            on_records=app.state.claims.records_arrived,
         )
         # The same codec the client encrypts with: one key ring per process.
         app.state.codec = temporal.data_converter.payload_codec

@@ -41,8 +41,10 @@ CODEC_SIGN_IN = "/codec/sign-in"
 CONSOLE = "/console/"
 _FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# The one API route whose body streams through (`api.routes.documents`): a document upload.
-_DOCUMENT_UPLOAD = re.compile(r"^/v1/claims/[^/]+/documents$")
+# The routes whose body streams through: a document upload, from the API
+# (`api.routes.documents`) or from the console (`console.routes.report`, which checks the
+# session and the form's CSRF token before the file is read).
+_DOCUMENT_UPLOAD = re.compile(r"^(/v1|/console)/claims/[^/]+/documents$")
 # What a document upload's body may hold beyond the file (boundaries, part headers, fields).
 _FORM_OVERHEAD = 64 * 1024
 # The access log's `action` of the document routes (templates as the router names them).

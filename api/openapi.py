@@ -23,6 +23,7 @@ _WHY = {
     404: "no such claim (or not one the caller may read)",
     408: "the body did not arrive in time",
     409: "not allowed in the claim's current state",
+    410: "destroyed at the end of its retention period (the row stays, the contents are gone)",
     413: "the body is larger than the limit",
     415: "the body is not application/json",
     422: "the input is invalid",

@@ -10,6 +10,7 @@ from typing import Any
 from domain.examples import ACTION_EXAMPLES, SAMPLE_REFERRAL
 from domain.models import Referral
 from domain.parsing import parse_referral
+from domain.profiles import PROFILES
 
 BENCH_INSURER = "bench-ins"
 
@@ -25,6 +26,7 @@ def referral_body(jurisdiction: str, tag: str, n: int) -> dict[str, Any]:
     body["insurer_id"] = BENCH_INSURER
     body["claim_number"] = f"BENCH-{tag}-{n:06d}"
     body["jurisdiction"] = jurisdiction
+    body["claim_type"] = next(iter(PROFILES[jurisdiction].claim_types), body["claim_type"])
     body["claimant"]["full_name"] = f"Bench Claimant {tag} {n}"
     return body
 

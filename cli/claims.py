@@ -1,4 +1,5 @@
-"""Claims from the command line: start (one, or many from a file), status, events, act, list."""
+"""Claims from the command line: start (one, or many from a file), status, events, act, list,
+and the legal hold on a claim's records (`legal-hold set|lift`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from claim_service import ClaimService
 from cli.bulk import start_file
 from cli.common import (
     err,
@@ -24,8 +26,8 @@ from cli.common import (
 )
 from cli.referral_files import FileFormat, format_of
 from domain.errors import ClaimError, InvalidInput
-from domain.models import INTAKE, Caller, ClaimQuery, Outcome, Stage
-from domain.names import Action, Role
+from domain.models import INTAKE, Caller, ClaimQuery, ClaimStatus, Outcome, Stage
+from domain.names import Action, LegalHoldReason, Role
 from domain.parsing import parse_referral
 
 
@@ -157,6 +159,38 @@ def act(
     )
     print_json(result.model_dump(mode="json"))
     finish(0)
+
+
+legal_hold = typer.Typer(
+    help="A legal hold on a claim's records: the retention sweep leaves a held claim.",
+    no_args_is_help=True,
+)
+_REASON = typer.Option("--reason", help="why, as a code (no free text: no PHI in the log)")
+
+
+@legal_hold.command("set")
+def set_legal_hold(claim_id: str, reason: Annotated[LegalHoldReason, _REASON]) -> None:
+    """Put the claim's records under a legal hold (PUT /v1/claims/{id}/legal-hold)."""
+    body = {"reason": reason.value}
+    result = run_claims(lambda claims: _hold(claims, claim_id, body, held=True))
+    print_json(result.model_dump(mode="json"))
+    finish(0)
+
+
+@legal_hold.command("lift")
+def lift_legal_hold(claim_id: str, reason: Annotated[LegalHoldReason, _REASON]) -> None:
+    """Lift the claim's legal hold: the retention sweep may destroy its records again."""
+    body = {"reason": reason.value}
+    result = run_claims(lambda claims: _hold(claims, claim_id, body, held=False))
+    print_json(result.model_dump(mode="json"))
+    finish(0)
+
+
+async def _hold(
+    claims: ClaimService, claim_id: str, body: dict[str, str], *, held: bool
+) -> ClaimStatus:
+    caller = operator()
+    return await claims.legal_hold(await claims.get(claim_id, caller), caller, body, held=held)
 
 
 def list_claims(

@@ -21,8 +21,6 @@ from store.seed import SEED_STATES
 
 _GIVEN = ["Alex", "Blair", "Casey", "Dana", "Eden", "Frankie", "Gray", "Harper", "Jordan", "Kai"]
 _FAMILY = ["Abbott", "Baker", "Cruz", "Dunn", "Ellis", "Flores", "Grant", "Hale", "Ito", "Jones"]
-# Claim types by profile where the profile serves one kind of claim (the rest: workers' comp).
-_CLAIM_TYPES = {"NY-NF": "auto_no_fault", "ERISA-LTD": "long_term_disability"}
 # Profiles that take the examiner's licence from the claimant's address (DEMO, ERISA-LTD) get a
 # New York claimant: the seeded panel has examiners there.
 _DEFAULT_STATE = "NY"
@@ -38,7 +36,8 @@ def fresh_referral(jurisdiction: str = "DEMO", insurer_id: str = "acme-ins") -> 
     referral |= {
         "insurer_id": insurer_id,
         "claim_number": f"WC-{date.today().year}-{tag.upper()}",
-        "claim_type": _CLAIM_TYPES.get(jurisdiction, "workers_comp"),
+        # The first claim type the profile serves (DEMO serves every type: workers' comp).
+        "claim_type": next(iter(PROFILES[jurisdiction].claim_types), "workers_comp"),
         "jurisdiction": jurisdiction,
     }
     claimant = referral["claimant"]

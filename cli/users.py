@@ -48,6 +48,12 @@ def create(
     name: Annotated[str, typer.Option(help="their name, as the console and timelines show it")],
     insurer: Annotated[str | None, typer.Option(help="insurer id (role insurer)")] = None,
     examiner: Annotated[str | None, typer.Option(help="examiner id (role examiner)")] = None,
+    supervisor: Annotated[
+        bool,
+        typer.Option(
+            "--supervisor", help="an insurer's supervisor: the console's team page (role insurer)"
+        ),
+    ] = False,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
@@ -61,6 +67,8 @@ def create(
         fail("invalid_input", "--insurer goes with --role insurer, and it needs one", exit_code=2)
     if (role is Role.EXAMINER) != (examiner is not None):
         fail("invalid_input", "--examiner goes with --role examiner, and it needs one", exit_code=2)
+    if supervisor and role is not Role.INSURER:
+        fail("invalid_input", "--supervisor goes with --role insurer", exit_code=2)
     if password_stdin != (totp_secret_file is not None):
         fail("invalid_input", "--password-stdin and --totp-secret-file go together", exit_code=2)
     credentials = _credentials(totp_secret_file) if totp_secret_file is not None else None
@@ -73,6 +81,7 @@ def create(
             insurer_id=insurer,
             examiner_id=examiner,
             by=operator(),
+            supervisor=supervisor,
         )
         if credentials is not None:
             await accounts.set_credentials(user.email, *credentials)
@@ -157,7 +166,8 @@ def reset_mfa(email: Annotated[str, typer.Option(help="the account's email")]) -
 
 
 def _scope(user: User) -> str:
-    return user.insurer_id or user.examiner_id or "-"
+    scope = user.insurer_id or user.examiner_id or "-"
+    return f"{scope} (supervisor)" if user.supervisor else scope
 
 
 def _when(at: datetime | None) -> str:

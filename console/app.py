@@ -25,7 +25,11 @@ from console.routes import (
     deliveries,
     panel,
     queue,
+    report,
+    reviews,
     sign_in,
+    team,
+    webhooks,
     worklist,
 )
 from console.session import SignInRequired
@@ -44,8 +48,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_form_bytes)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
     modules = (
-        sign_in, queue, clinician, worklist, claims, claim, bulk, panel, deliveries, access,
-        accounts,
+        sign_in, queue, clinician, worklist, report, reviews, claims, claim, bulk, panel,
+        deliveries, access, accounts, webhooks, team,
     )  # fmt: skip
     for module in modules:
         app.include_router(module.router, include_in_schema=False)

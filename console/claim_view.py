@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.access import may_act
-from domain.lifecycle import ACTION_STAGES, APPOINTMENT_ACTIONS, DEADLINES, OnBreach
+from domain.lifecycle import APPOINTMENT_ACTIONS, DEADLINES, OnBreach, action_stages
 from domain.models import Caller, ClaimStatus, Deadline
 from domain.names import Action
+from domain.profiles import PROFILES
 
 # The actions the claim page offers as forms, in the order a claim needs them.
 FORMS = (
@@ -18,6 +19,8 @@ FORMS = (
     Action.CONFIRM_APPOINTMENT,
     Action.DECLINE_APPOINTMENT,
     Action.RESCHEDULE,
+    Action.INTERPRETER_BOOKED,
+    Action.PROCEED_WITHOUT_RECORDS,
     Action.EXAM,
     Action.EXTEND_DECISION,
     Action.DECISION,
@@ -69,17 +72,26 @@ def offered_actions(caller: Caller, claim: ClaimStatus) -> list[Offered]:
     when the claim's stage allows it (else shown disabled, saying why)."""
     offered = []
     for action in FORMS:
-        if not may_act(caller, action):
+        if not may_act(caller, action) or not _applies(action, claim):
             continue
         if claim.status == "closed":
             offered.append(Offered(action, False, "the claim is closed"))
-        elif claim.stage not in ACTION_STAGES[action]:
+        elif claim.stage not in action_stages(action, PROFILES.get(claim.jurisdiction)):
             offered.append(Offered(action, False, f"not in the {claim.stage.value} stage"))
         elif action in APPOINTMENT_ACTIONS and claim.appointment is None:
             offered.append(Offered(action, False, "no appointment is booked"))
         else:
             offered.append(Offered(action, True))
     return offered
+
+
+def _applies(action: Action, claim: ClaimStatus) -> bool:
+    """The exam-preparation decisions are offered only where there is one to make."""
+    if action is Action.INTERPRETER_BOOKED:
+        return claim.interpreter_to_book
+    if action is Action.PROCEED_WITHOUT_RECORDS:
+        return any(d.name == "records_lead" and d.breached for d in claim.deadlines)
+    return True
 
 
 def file_size(size: int) -> str:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from cli.bulk import Result
-from domain.access import Capability, may
+from domain.access import Capability, may_supervised
 from domain.errors import ClaimError
 from domain.profiles import PROFILES
 from people.accounts import ActiveSession
@@ -49,13 +49,21 @@ NAV = (
     NavItem("Work queue", "/console/queue", Capability.USE_INBOX),
     NavItem("Safety cases", "/console/safety", Capability.WORK_SAFETY_CASES),
     NavItem("Worklist", "/console/worklist", Capability.WORK_EXAMINATIONS),
+    NavItem("Reviews", "/console/reviews", Capability.REVIEW_REPORTS),
     NavItem("Claims", "/console/claims", Capability.LIST_CLAIMS),
     NavItem("Bulk start", "/console/bulk", Capability.START_CLAIM),
     NavItem("Panel", "/console/panel", Capability.MANAGE_PANEL),
     NavItem("Deliveries", "/console/deliveries", Capability.READ_DELIVERIES),
     NavItem("Access log", "/console/access", Capability.READ_ACCESS_LOG),
     NavItem("Accounts", "/console/accounts", Capability.MANAGE_ACCOUNTS),
+    NavItem("Webhooks", "/console/webhooks", Capability.MANAGE_WEBHOOKS),
+    NavItem("Team", "/console/team", Capability.SUPERVISE_DECISIONS),
 )
+
+
+def allowed(person: ActiveSession, capability: Capability) -> bool:
+    """The role's capability, and for a supervisor's page the account's `supervisor` flag."""
+    return may_supervised(person.caller, capability, supervisor=person.user.supervisor)
 
 
 def local_time(value: datetime | None, timezone: str | None = None) -> str:
@@ -94,7 +102,7 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    nav = [item for item in NAV if person and may(person.caller, item.needs)]
+    nav = [item for item in NAV if person and allowed(person, item.needs)]
     return templates.TemplateResponse(
         request,
         template,

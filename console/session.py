@@ -79,11 +79,17 @@ async def _submitted_token(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def check_csrf(person: ActiveSession, token: str | None) -> None:
+    """403 unless `token` is the session's CSRF token (also for a streamed upload's form,
+    `console.routes.report`, which cannot be parsed here without reading its file)."""
+    if not person.csrf_ok(token):
+        raise Forbidden("the form is out of date or was not sent from the console; reload it")
+
+
 async def _checked_person(request: Request) -> ActiveSession:
     """The person of a state-changing request whose CSRF token is the session's."""
     person = await _person(request)
-    if not person.csrf_ok(await _submitted_token(request)):
-        raise Forbidden("the form is out of date or was not sent from the console; reload it")
+    check_csrf(person, await _submitted_token(request))
     return person
 
 

@@ -195,7 +195,9 @@ def letter(
         case Template.APPOINTMENT_NOTICE:
             return claimant_letter(
                 f"Your medical examination for {claim}",
-                _appointment_notice(status, addressee, help_line),
+                _appointment_notice(
+                    status, addressee, help_line, booked=details.get("interpreter_booked") is True
+                ),
                 "appointment-notice.pdf",
             )
         case Template.DECISION_NOTICE if status.decision is not None:
@@ -221,7 +223,7 @@ def letter(
 
 
 def _appointment_notice(
-    status: ClaimStatus, addressee: Addressee, contact: str
+    status: ClaimStatus, addressee: Addressee, contact: str, *, booked: bool = False
 ) -> tuple[Block, ...]:
     appointment = status.appointment
     when = _when(appointment.starts_at if appointment else None, status)
@@ -237,7 +239,12 @@ def _appointment_notice(
             "You may bring a person of your choosing to the examination, for example a family "
             "member, your representative or attorney, or your own doctor."
         )
-    if addressee.interpreter_needed:
+    if addressee.interpreter_needed and booked:
+        rights.append(
+            f"An interpreter ({_language(addressee.language)}) is booked for your examination. "
+            f"If you no longer need one, or need another language, contact {contact}."
+        )
+    elif addressee.interpreter_needed:
         rights.append(
             f"Your referral says you need an interpreter ({_language(addressee.language)}). You "
             f"may have an interpreter at the examination: contact {contact} before the "
@@ -438,6 +445,16 @@ def _notice(
                     greeting, f"Your appointment for {claim} is cancelled; nothing is due from you."
                 ),
             )
+        case Template.RECORDS_RECEIVED:
+            return Letter(
+                f"Records received: {claim}",
+                _text(
+                    greeting,
+                    f"Medical records for {claim} have arrived. Download them from your "
+                    "worklist in the console before the examination on "
+                    f"{when}.",
+                ),
+            )
         case Template.ADDENDUM_REQUEST:
             return Letter(
                 f"Addendum requested: {claim}",
@@ -468,9 +485,15 @@ def _notice(
             )
         case Template.DECISION_EXTENSION_NOTICE:
             reason = str(details.get("reason") or "more time is needed")
+            due = details.get("decision_due")
+            expected = (
+                f" A decision is now expected by {_when(datetime.fromisoformat(due), status)}."
+                if isinstance(due, str)
+                else ""
+            )
             return Letter(
                 f"More time for the decision on your {claim}",
-                _text(greeting, f"The decision on your {claim} is extended: {reason}."),
+                _text(greeting, f"The decision on your {claim} is extended: {reason}.{expected}"),
             )
         case Template.REPORT_COPY:  # the report is not at hand
             return Letter(

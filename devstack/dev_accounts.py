@@ -33,10 +33,12 @@ class DevAccount:
     name: str
     insurer_id: str | None = None
     examiner_id: str | None = None
+    # An insurer's supervisor (the console's Team page); its address says so.
+    supervisor: bool = False
 
     @property
     def email(self) -> str:
-        return f"{self.role.value}@{DOMAIN}"
+        return f"{'supervisor' if self.supervisor else self.role.value}@{DOMAIN}"
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,16 @@ DEV_ACCOUNTS = (
     DevAccount(Role.OPS, "Dev Ops"),
     # The demo's insurer: signed in, the adjuster sees the demo's claims move and decides them.
     DevAccount(Role.INSURER, "Dev Insurer", insurer_id=_scope("DEMO_INSURER_KEY")[0]),
+    # Their supervisor: the team's overdue decisions.
+    DevAccount(
+        Role.INSURER,
+        "Dev Insurer Supervisor",
+        insurer_id=_scope("DEMO_INSURER_KEY")[0],
+        supervisor=True,
+    ),
     DevAccount(Role.EXAMINER, "Dev Examiner", examiner_id=_scope("EXAMINER_KEY")[1]),
     DevAccount(Role.REVIEWER, "Dev Reviewer"),
+    DevAccount(Role.SENIOR_REVIEWER, "Dev Senior Reviewer"),
     DevAccount(Role.CLINICIAN, "Dev Clinician"),
     DevAccount(Role.SRE, "Dev SRE"),
 )
@@ -86,6 +96,7 @@ async def ensure_dev_accounts(url: str, settings: Settings) -> list[DevLogin]:
                     insurer_id=dev.insurer_id,
                     examiner_id=dev.examiner_id,
                     by=None,
+                    supervisor=dev.supervisor,
                 )
             elif not creds.user.active:
                 continue  # deactivated at the console: left as it is

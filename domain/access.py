@@ -52,6 +52,8 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.SAFETY_ACK: frozenset({Role.CLINICIAN}),
     Action.SAFETY_RESOLVE: frozenset({Role.CLINICIAN}),
     Action.REQUEST_REPORT_COPY: frozenset({Role.INSURER, Role.OPS}),
+    Action.PROCEED_WITHOUT_RECORDS: frozenset({Role.OPS}),
+    Action.INTERPRETER_BOOKED: frozenset({Role.OPS}),
 }
 
 # Who may read the examination report of a claim they can read (PRODUCT §6): the claim's
@@ -80,6 +82,13 @@ class Capability(StrEnum):
     WORK_SAFETY_CASES = "work_safety_cases"
     # The examiner's worklist: their appointments, exams and reports (the console).
     WORK_EXAMINATIONS = "work_examinations"
+    # The reviewer's portal: the reports waiting for a review, by the review SLA (the console).
+    REVIEW_REPORTS = "review_reports"
+    # An insurer supervisor's team page: their insurer's overdue decisions (the console). It
+    # reads nothing any caller of that insurer may not: the flag gives the page, not data rights.
+    SUPERVISE_DECISIONS = "supervise_decisions"
+    # Put a claim's records under a legal hold, or lift it (the retention sweep leaves held claims).
+    HOLD_RECORDS = "hold_records"
 
 
 CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
@@ -100,7 +109,16 @@ CAPABILITY_ROLES: dict[Capability, frozenset[Role]] = {
     # necessary): ops follow a case in the claim's timeline, without it.
     Capability.WORK_SAFETY_CASES: frozenset({Role.CLINICIAN}),
     Capability.WORK_EXAMINATIONS: frozenset({Role.EXAMINER}),
+    # The roles that may take the review action (the action table's, not a copy of it).
+    Capability.REVIEW_REPORTS: ACTION_ROLES[Action.REVIEW],
+    # Only for an account flagged `supervisor` (`people.accounts`; see SUPERVISOR_ONLY).
+    Capability.SUPERVISE_DECISIONS: frozenset({Role.INSURER}),
+    Capability.HOLD_RECORDS: frozenset({Role.OPS}),
 }
+
+# Capabilities a role has only for a person whose account is flagged `supervisor` (API keys
+# never are): `may_supervised` checks the flag on top of the role.
+SUPERVISOR_ONLY = frozenset({Capability.SUPERVISE_DECISIONS})
 
 
 @dataclass(frozen=True)
@@ -140,6 +158,11 @@ def may_act(caller: Caller, action: Action) -> bool:
 
 def may(caller: Caller, capability: Capability) -> bool:
     return caller.role in CAPABILITY_ROLES[capability]
+
+
+def may_supervised(caller: Caller, capability: Capability, *, supervisor: bool) -> bool:
+    """`may`, for a person whose account may carry the `supervisor` flag."""
+    return may(caller, capability) and (capability not in SUPERVISOR_ONLY or supervisor)
 
 
 # Who keeps an examiner's away periods: those who manage the panel, and the examiner themself.

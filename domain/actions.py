@@ -11,6 +11,8 @@ from domain.models import (
     ExamOutcome,
     ExamReport,
     ExtendDecision,
+    InterpreterBooked,
+    ProceedWithoutRecords,
     RequestReportCopy,
     Reschedule,
     ReviewResult,
@@ -36,4 +38,6 @@ ACTION_MODELS: dict[Action, type[ActionInput]] = {
     Action.SAFETY_ACK: SafetyAck,
     Action.SAFETY_RESOLVE: SafetyResolve,
     Action.REQUEST_REPORT_COPY: RequestReportCopy,
+    Action.PROCEED_WITHOUT_RECORDS: ProceedWithoutRecords,
+    Action.INTERPRETER_BOOKED: InterpreterBooked,
 }

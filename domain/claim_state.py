@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from domain.lifecycle import (
     ACTION_STAGES,
@@ -24,12 +24,13 @@ from domain.lifecycle import (
     CLAIMANT_NOTICE,
     DEADLINES,
     NEXT_STAGES,
+    action_stages,
+    extension_refusal,
 )
 from domain.models import (
     AppointmentRef,
     Caller,
     ClaimIdentity,
-    ClaimIntake,
     ClaimStatus,
     Deadline,
     DecisionInput,
@@ -45,13 +46,13 @@ from domain.models import (
     Stage,
 )
 from domain.names import Action, DeadlineName, Recipient, Role, Template
+from domain.preparation import ExamPreparation
 from domain.profiles import JurisdictionProfile
 from domain.refusal import refuse
 
 
 def withdrawal_outcome(acted_by: Caller | None) -> Outcome:
-    """Withdrawn by the insurer (or, on claims from before callers were recorded, by whoever);
-    cancelled when operations withdraw it."""
+    """Withdrawn by the insurer (or by anyone on older claims); cancelled when ops withdraw it."""
     if acted_by is not None and acted_by.role is Role.OPS:
         return Outcome.CANCELLED_BY_OPS
     return Outcome.WITHDRAWN
@@ -102,6 +103,7 @@ class ClaimState(ClaimIdentity):
     # How many times each escalation rung has fired (a re-raised rung counts up).
     escalations: dict[DeadlineName, int] = Field(default_factory=dict)
     no_shows: int = 0
+    preparation: ExamPreparation = Field(default_factory=ExamPreparation)
     addenda: int = 0
     # Reports filed so far (each is a stored version: the first the report, then addenda), and
     # whether the claimant's copy was asked for (profiles that give it on request).
@@ -206,6 +208,7 @@ class ClaimState(ClaimIdentity):
             overdue=self.overdue,
             next_deadline=upcoming.due_at if upcoming else None,
             examiner_search=self.examiner_search,
+            interpreter_to_book=self.preparation.held_notice is not None,
             created_at=self.created_at,
             updated_at=self.updated_at,
             version=self.seq,
@@ -227,10 +230,11 @@ class ClaimState(ClaimIdentity):
                     else "the claim is closed"
                 )
             return
-        self._require_stage(ACTION_STAGES[action])
+        self._require_stage(action_stages(action, self.profile))
         profile = self.require_profile()
         if action in APPOINTMENT_ACTIONS and self.appointment is None:
             raise refuse("no appointment is booked yet")
+        self.preparation.check(action, self.deadlines, self.appointment, profile)
         if (
             action is Action.EXAM
             and self.appointment is not None
@@ -264,6 +268,10 @@ class ClaimState(ClaimIdentity):
                 f"no decision extension left under {profile.name} "
                 f"({profile.decision_extensions} allowed)"
             )
+        if action is Action.EXTEND_DECISION and (
+            why := extension_refusal(profile, self.deadlines.get(DeadlineName.DECISION), now)
+        ):
+            raise refuse(why)
 
     def check_same_appointment(self, seen: AppointmentRef | None) -> None:
         """After waiting for a booking to finish: the action was meant for `seen`."""
@@ -301,8 +309,7 @@ class ClaimState(ClaimIdentity):
         self.outcome = outcome
         self.enter(Stage.CLOSED, now)
 
-    def begin_closing(self) -> None:
-        """A closing action was accepted: nothing else may start meanwhile."""
+    def begin_closing(self) -> None:  # a closing action was accepted: nothing else may start
         self.closing = True
 
     # --- deadlines ------------------------------------------------------------------------------
@@ -371,8 +378,7 @@ class ClaimState(ClaimIdentity):
         return declined, examiner_id
 
     def expire_booking(self, now: datetime) -> tuple[AppointmentRef, str]:
-        """The booking went unconfirmed past its window: released, and its examiner is not
-        booked again (their silence counts as declining)."""
+        """Unconfirmed past its window: released, as if declined (never booked again)."""
         return self.decline(now)
 
     def replace_examiner(self, now: datetime) -> str:
@@ -483,17 +489,3 @@ class ClaimState(ClaimIdentity):
         self.seq += 1
         self.updated_at = now
         return self.seq
-
-
-class ClaimContinuation(BaseModel):
-    """What a claim's run hands to the next when it continues as new: its intake and its state."""
-
-    intake: ClaimIntake
-    state: ClaimState
-
-
-def unpack(start: ClaimIntake | ClaimContinuation) -> tuple[ClaimIntake, ClaimState | None]:
-    """A claim run's input: its intake, and the state it continues (None for its first run)."""
-    if isinstance(start, ClaimContinuation):
-        return start.intake, start.state
-    return start, None

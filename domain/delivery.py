@@ -48,6 +48,7 @@ INBOX: dict[tuple[Recipient, Template], Role] = {
             Template.RECORDS_TO_EXAMINER,
             Template.REVIEW_ADDENDA_EXHAUSTED,
             Template.CLAIM_TERMINATED,
+            Template.INTERPRETER_TO_BOOK,
         )
     },
     **{
@@ -100,6 +101,7 @@ CLOSED_WITH_ENDED_CLAIM = frozenset(
         Template.REPORT_TO_REVIEW,
         Template.REVIEW_ADDENDA_EXHAUSTED,
         Template.RECORDS_TO_EXAMINER,
+        Template.INTERPRETER_TO_BOOK,
     }
 )
 OUTLIVE_ENDED_CLAIM = frozenset(

@@ -67,6 +67,15 @@ class ReportNotAvailable(NotFound):
     code = "report_not_available"
 
 
+class Gone(NotFound):
+    """What was there is no more: a document or a report's contents destroyed under the claim's
+    retention period. Answered 410; a NotFound still, so a page that shows what it finds (the
+    console's claim page and its report) treats it as absent."""
+
+    status_code = 410
+    code = "gone"
+
+
 class Conflict(ClaimError):
     status_code = 409
     code = "conflict"

@@ -67,6 +67,8 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "safety-ack": {"clinician_id": "dr-on-call"},
     "safety-resolve": {"actions_taken": ["warm_handoff"], "notes": ""},
     "request-report-copy": {"reason": "the claimant asked in writing"},
+    "proceed-without-records": {"reason": "examiner reviewed the records at the office"},
+    "interpreter-booked": {"reference": "LANG-2291"},
 }
 
 EXAMINER_EXAMPLE: dict[str, Any] = {

@@ -7,11 +7,13 @@ The claim state (`domain.claim_state`) enforces these; changing a rule is changi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from domain.models import Outcome, Stage
+from domain.models import Deadline, Outcome, Stage
 from domain.names import Action, DeadlineName, Recipient, Template
+from domain.profiles import JurisdictionProfile
 
 # Stage moves along PRODUCT §3. A stage may follow itself: a new booking in SCHEDULING, an
 # addendum requested in REPORT. Nothing leaves CLOSED.
@@ -44,11 +46,53 @@ ACTION_STAGES: dict[Action, frozenset[Stage]] = {
     Action.SAFETY_CONCERN: _OPEN,
     # Once a report is filed (in REPORT: after an addendum request), while the claim is open.
     Action.REQUEST_REPORT_COPY: frozenset({Stage.REPORT, Stage.REVIEW, Stage.DECISION}),
+    # About the booked exam: before it is held.
+    Action.PROCEED_WITHOUT_RECORDS: frozenset({Stage.SCHEDULING, Stage.EXAM}),
+    Action.INTERPRETER_BOOKED: frozenset({Stage.SCHEDULING, Stage.EXAM}),
 }
+
+# Profiles whose decision clock runs from the claim's receipt (ERISA: 29 CFR 2560.503-1(f)(3))
+# let the insurer extend it while the exam is still pending, before the period ends.
+_EXTEND_EARLY = frozenset(
+    {Stage.SCHEDULING, Stage.EXAM, Stage.REPORT, Stage.REVIEW, Stage.DECISION}
+)
+
+
+def action_stages(action: Action, profile: JurisdictionProfile | None) -> frozenset[Stage]:
+    """Where `action` may be taken on a claim of `profile` (None: not loaded yet)."""
+    if (
+        action is Action.EXTEND_DECISION
+        and profile is not None
+        and profile.decision_from == "claim_received"
+    ):
+        return _EXTEND_EARLY
+    return ACTION_STAGES[action]
+
+
+def extension_refusal(
+    profile: JurisdictionProfile, decision: Deadline | None, now: datetime
+) -> str | None:
+    """Why a decision extension is refused now, beyond the stage and the count: under a clock
+    from the claim's receipt, the extension notice must go before the period ends ((f)(3))."""
+    if profile.decision_from != "claim_received" or decision is None:
+        return None
+    if now >= decision.due_at:
+        return (
+            "the decision period has ended; an extension must be taken before it ends "
+            f"({decision.due_at.isoformat()})"
+        )
+    return None
+
 
 # Actions that act on the booked appointment: refused without one.
 APPOINTMENT_ACTIONS = frozenset(
-    {Action.CONFIRM_APPOINTMENT, Action.DECLINE_APPOINTMENT, Action.RESCHEDULE}
+    {
+        Action.CONFIRM_APPOINTMENT,
+        Action.DECLINE_APPOINTMENT,
+        Action.RESCHEDULE,
+        Action.PROCEED_WITHOUT_RECORDS,
+        Action.INTERPRETER_BOOKED,
+    }
 )
 
 
@@ -127,6 +171,21 @@ DEADLINES: dict[DeadlineName, DeadlineRule] = {
         Recipient.OPS,
         told=_OPS,
         then=DeadlineName.REVIEW_ESCALATION,
+        remind=False,
+    ),
+    # Set by a booking (not counted in SCHEDULING: it guards the confirmed exam), met when the
+    # records arrive or ops decide to hold the exam without them; until then the exam is refused.
+    DeadlineName.RECORDS_LEAD: DeadlineRule(
+        Stage.EXAM,
+        Recipient.OPS,
+        told=(Recipient.OPS, Recipient.EXAMINER),
+        then=DeadlineName.RECORDS_LEAD_ESCALATION,
+    ),
+    DeadlineName.RECORDS_LEAD_ESCALATION: DeadlineRule(
+        Stage.EXAM,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.RECORDS_LEAD_ESCALATION,
         remind=False,
     ),
     DeadlineName.DECISION: DeadlineRule(

@@ -55,6 +55,18 @@ class Action(StrEnum):
     SAFETY_RESOLVE = "safety-resolve"
     # The claimant's copy of the report, where the profile gives it on request (ERISA-LTD).
     REQUEST_REPORT_COPY = "request-report-copy"
+    # Ops decide to hold the exam although the records lead was missed (TX-DD), or before.
+    PROCEED_WITHOUT_RECORDS = "proceed-without-records"
+    # Ops booked the interpreter the referral asks for: the claimant's notice goes now.
+    INTERPRETER_BOOKED = "interpreter-booked"
+
+
+class ServiceUpdate(StrEnum):
+    """Updates only the service itself sends to a claim (no role may send them as an action)."""
+
+    # A `records` document was stored for the claim (documents_service): the records lead is met
+    # and the examiner told.
+    RECORDS_RECEIVED = "records-received"
 
 
 # Actions a clinician takes on the claim's open safety case (its own workflow, which can outlive
@@ -79,6 +91,8 @@ class Query(StrEnum):
     CLAIM_STATUS = "status"
     OPEN_SAFETY_CASE = "safety_case"
     SAFETY_CASE_STATE = "state"
+    # The referral's questions, for the examiner's report form (`ClaimService.questions`).
+    REFERRAL_QUESTIONS = "questions"
 
 
 class ActivityName(StrEnum):
@@ -91,6 +105,24 @@ class ActivityName(StrEnum):
     ASSESS_REPORT = "assess_report"
     # The steps of a safety case (its own timeline, `safety_case_events`) with their pages.
     RECORD_SAFETY_CASE_EVENTS = "record_safety_case_events"
+
+
+class RetentionActivity(StrEnum):
+    """The retention sweep's activities (`activities.retention`), apart from the claim's."""
+
+    CLAIMS_DUE = "retention_claims_due"
+    DESTROY_RECORDS = "retention_destroy_records"
+
+
+class LegalHoldReason(StrEnum):
+    """Why ops hold a claim's records: a code, never free text (no PHI can be written in)."""
+
+    LITIGATION = "litigation"
+    SUBPOENA = "subpoena"
+    REGULATOR_INQUIRY = "regulator_inquiry"
+    AUDIT = "audit"
+    APPEAL = "appeal"
+    OTHER = "other"
 
 
 class DeadlineName(StrEnum):
@@ -107,6 +139,10 @@ class DeadlineName(StrEnum):
     DECISION_ESCALATION = "decision_escalation"
     # The appointment must be set and noticed within the profile's window from the referral.
     APPOINTMENT_NOTICE = "appointment_notice"
+    # The claim's records with the examiner at least the profile's lead before the exam (TX-DD),
+    # and its escalation rung (re-raised to ops until met or ops decide).
+    RECORDS_LEAD = "records_lead"
+    RECORDS_LEAD_ESCALATION = "records_lead_escalation"
 
 
 # Not deadlines: the earliest appointment start the profile's notice lead allows, and the one
@@ -166,6 +202,16 @@ class EventType(StrEnum):
     SAFETY_CASE_ACKNOWLEDGED = "safety_case_acknowledged"
     SAFETY_FOLLOW_UP_SENT = "safety_follow_up_sent"
     SAFETY_CASE_RESOLVED = "safety_case_resolved"
+    # Exam preparation (patch `exam-preparation`).
+    RECORDS_RECEIVED = "records_received"
+    RECORDS_LEAD_WAIVED = "records_lead_waived"
+    INTERPRETER_BOOKED = "interpreter_booked"
+    # Record keeping (`claim_record_events`, written outside the workflow, merged into the
+    # timeline): ops put the claim under a legal hold or lifted it; retention destroyed its
+    # documents, report contents, clinical notes and claimant contact (counts only).
+    LEGAL_HOLD_PLACED = "legal_hold_placed"
+    LEGAL_HOLD_LIFTED = "legal_hold_lifted"
+    RECORDS_DESTROYED = "records_destroyed"
 
 
 class Actor(StrEnum):
@@ -247,6 +293,10 @@ class Template(StrEnum):
     RECORDS_TO_EXAMINER = "records_to_examiner"
     # All parties are told the exam took place (FL-WC).
     EXAM_HELD_NOTICE = "exam_held_notice"
+    # The examiner is told that the claim's records have arrived (to download in their portal).
+    RECORDS_RECEIVED = "records_received"
+    # Ops' task: book the interpreter the referral asks for; the claimant's notice waits for it.
+    INTERPRETER_TO_BOOK = "interpreter_to_book"
     # Ops: a claim's workflow ended outside the service (e.g. terminated in the Temporal UI).
     CLAIM_TERMINATED = "claim_terminated"
 
@@ -284,6 +334,10 @@ class Patch(StrEnum):
     # Temporal cancellation closes the claim as an ops withdrawal (compensation, parties told)
     # instead of ending the run mid-step.
     CANCEL_WITHDRAWS = "cancel-withdraws"
+    # A booking of a claim whose profile sets a records lead starts its deadline (met when the
+    # records arrive); one whose referral needs an interpreter holds the claimant's notice
+    # until ops book one.
+    EXAM_PREPARATION = "exam-preparation"
 
 
 class AppointmentStatus(StrEnum):

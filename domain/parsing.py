@@ -28,6 +28,7 @@ from domain.models import (
     Referral,
 )
 from domain.names import Action
+from domain.retention import LegalHoldInput
 
 # Deeper than any payload of ours; Python's own limit would raise RecursionError much later.
 MAX_JSON_DEPTH = 32
@@ -71,6 +72,13 @@ def parse_referral(body: Any) -> Referral:
         return Referral.model_validate(body, context=INTAKE)
     except ValidationError as err:
         raise InvalidInput.from_validation(err, "the referral is invalid") from None
+
+
+def parse_legal_hold(body: Any) -> LegalHoldInput:
+    try:
+        return LegalHoldInput.model_validate(body, context=INTAKE)
+    except ValidationError as err:
+        raise InvalidInput.from_validation(err, "the legal hold request is invalid") from None
 
 
 def parse_lookup(body: Any) -> ClaimantLookup:

@@ -93,6 +93,14 @@ class JurisdictionProfile(BaseModel):
     # What a denial letter must hold: "plain" (outcome, reason, contact) or "erisa" (the
     # content 29 CFR 2560.503-1(g)(1) requires of an adverse benefit determination).
     decision_letter: Literal["plain", "erisa"] = "plain"
+    # How long after the claim closed its documents, report contents, clinical notes and the
+    # claimant's contact are kept before the retention sweep destroys them (`domain.retention`);
+    # calendar units only. None: never destroyed.
+    retention: Duration | None = None
+    # The claim types the profile's law governs (`ClaimType` values); a referral of another type
+    # is refused at intake. Empty: any type (DEMO). Not a rule field: what a statute covers is
+    # in its name (workers' compensation, no-fault, an ERISA plan).
+    claim_types: tuple[str, ...] = ()
     # Rule field -> the citation of the rule it comes from, or "operational (...)".
     citations: dict[str, str] = {}
 
@@ -103,6 +111,8 @@ class JurisdictionProfile(BaseModel):
             value = getattr(self, field)
             if isinstance(value, Duration) and value.amount < 0:
                 raise ValueError(f"{field} must not be negative")
+        if self.retention is not None and self.retention.unit == "business_days":
+            raise ValueError("retention is counted in calendar units")
         return self
 
     def examiner_licence_state(self, claimant_state: str) -> str:
@@ -138,6 +148,7 @@ RULE_FIELDS: tuple[str, ...] = (
     "exam_grace",
     "escalation_grace",
     "safety_ack",
+    "retention",
 )
 # A citation covers these companion fields too: a profile that changes a companion must cite
 # the rule itself (NY-NF's decision clock starting at the claim is part of its decision rule).

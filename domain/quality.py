@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from domain.models import Causation, ExamReport, Recommendation
 
+# The checklist's items, each as the prefix of its findings (`qa_findings` says "<item>: why")
+# and in words, for a page that shows every item passed or failed (the reviewer's portal).
+CHECKLIST: tuple[tuple[str, str], ...] = (
+    ("answers", "Every referral question answered"),
+    ("causation", "A causation opinion"),
+    ("mmi", "Maximum medical improvement stated, with its date when reached"),
+    ("impairment", "An impairment rating (0 to 100 percent) when MMI is reached"),
+    ("restrictions", "Work restrictions stated"),
+    ("records", "The records reviewed listed"),
+)
+
 
 def qa_findings(report: ExamReport, question_count: int) -> list[str]:
     """Return the checklist items the report fails; an empty list means it passes."""

@@ -98,8 +98,20 @@ def _examiner_booked(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> 
 
 
 def _records_moot(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
-    """Sending the records is a person's step (nothing records it); it is moot once the exam is
-    past or the appointment is no longer the claim's."""
+    """The records arrived (a `records` document stored: the examiner reads it in their
+    portal), or it is moot: the exam is past or the appointment no longer the claim's."""
+    if event.type is EventType.RECORDS_RECEIVED:
+        return True
+    return _booking_gone(item, status)
+
+
+def _interpreter_booked(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """Ops recorded the interpreter (the claimant's notice went with it), or the booking is
+    gone (a new booking opens a new item)."""
+    return event.type is EventType.INTERPRETER_BOOKED or _booking_gone(item, status)
+
+
+def _booking_gone(item: OpenItem, status: ClaimStatus) -> bool:
     appointment = status.appointment
     return (
         status.stage not in (Stage.SCHEDULING, Stage.EXAM)
@@ -154,7 +166,9 @@ WORK_QUEUE: dict[Template, DoneWhen] = {
         DoneWhen(Template.NO_EXAMINER_AVAILABLE, _examiner_booked, True, False,
                  "an examiner booked (by the system or assigned by ops)"),
         DoneWhen(Template.RECORDS_TO_EXAMINER, _records_moot, True, False,
-                 "a person sends the records; moot once the exam is past or the booking gone"),
+                 "the records uploaded; moot once the exam is past or the booking gone"),
+        DoneWhen(Template.INTERPRETER_TO_BOOK, _interpreter_booked, True, False,
+                 "the interpreter recorded as booked, or the booking gone"),
         DoneWhen(Template.ADDENDUM_REQUEST, _addendum_done, True, True,
                  "the report submitted again, or the stage moved on"),
         DoneWhen(Template.REPORT_TO_REVIEW, _review_recorded, True, False,

@@ -43,9 +43,17 @@ from store.access_log import (
 from store.db import Connection
 from store.users import User
 
-# The roles an account may have: those of API keys (the `users.role` CHECK).
+# The roles an account may have: those of API keys (the `users.role` CHECK, migration 0018).
 ACCOUNT_ROLES = frozenset(
-    {Role.OPS, Role.INSURER, Role.EXAMINER, Role.REVIEWER, Role.CLINICIAN, Role.SRE}
+    {
+        Role.OPS,
+        Role.INSURER,
+        Role.EXAMINER,
+        Role.REVIEWER,
+        Role.SENIOR_REVIEWER,
+        Role.CLINICIAN,
+        Role.SRE,
+    }
 )
 # How often a session's idle expiry is pushed on at most: a page's burst of requests costs one
 # write, and the expiry is at most this much earlier than exact.
@@ -146,10 +154,17 @@ class Accounts:
         insurer_id: str | None,
         examiner_id: str | None,
         by: Caller | None,
+        supervisor: bool = False,
     ) -> tuple[User, str]:
-        """A new account and its one-time sign-up link (URL), valid `sign_up_link_hours`."""
+        """A new account and its one-time sign-up link (URL), valid `sign_up_link_hours`.
+        `supervisor`: an insurer's supervisor (the console's team page); insurers only."""
         email, name = email.strip(), name.strip()
         _check_account(role, email, name, insurer_id, examiner_id)
+        if supervisor and role is not Role.INSURER:
+            raise InvalidInput(
+                "the account cannot be created",
+                details=[{"field": "supervisor", "message": "only an insurer account may be one"}],
+            )
         async with self._pool.acquire() as conn, conn.transaction():
             user = await user_store.create(
                 conn,
@@ -158,6 +173,7 @@ class Accounts:
                 name=name,
                 insurer_id=insurer_id,
                 examiner_id=examiner_id,
+                supervisor=supervisor,
             )
             if user is None:
                 raise Conflict(

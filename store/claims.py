@@ -192,16 +192,21 @@ _SCOPE_FLAGS = {
 }
 
 
+# The status as stored, with the legal hold laid over it: the hold is set outside the workflow
+# (`store.retention`), so the projection's own writes never carry it.
+_BODY = "(body || jsonb_build_object('legal_hold', legal_hold))"
+
+
 async def get_status(conn: Executor, claim_id: str) -> ClaimStatus | None:
-    body = await conn.fetchval("SELECT body FROM claims WHERE claim_id = $1", claim_id)
+    body = await conn.fetchval(f"SELECT {_BODY} FROM claims WHERE claim_id = $1", claim_id)
     return ClaimStatus.model_validate(body) if body is not None else None
 
 
 async def get_scoped(conn: Executor, claim_id: str) -> tuple[ClaimStatus, ClaimScope] | None:
     """The status and what the read rules need, in one indexed lookup."""
     row = await conn.fetchrow(
-        "SELECT body, insurer_id, examiner_id, reached_review, had_safety_case FROM claims"
-        " WHERE claim_id = $1",
+        f"SELECT {_BODY} AS body, insurer_id, examiner_id, reached_review, had_safety_case"
+        " FROM claims WHERE claim_id = $1",
         claim_id,
     )
     if row is None:
@@ -221,15 +226,17 @@ class StoredStatus:
 
 
 # Evaluated by Postgres on the row it reads: no decoding on our side.
-_CURRENT_SHAPE = same_shape_sql("body", ClaimStatus)
+_CURRENT_SHAPE = same_shape_sql("c.body", ClaimStatus)
 
 
 async def get_scoped_json(conn: Executor, claim_id: str) -> StoredStatus | None:
     """The stored status text and what the read rules need, in one indexed lookup (the status
     route serves the text without decoding it)."""
     row = await conn.fetchrow(
-        f"SELECT body::text AS json, {_CURRENT_SHAPE} AS current, insurer_id, examiner_id,"
-        " reached_review, had_safety_case FROM claims WHERE claim_id = $1",
+        f"SELECT c.body::text AS json, {_CURRENT_SHAPE} AS current, insurer_id, examiner_id,"
+        " reached_review, had_safety_case"
+        f" FROM (SELECT {_BODY} AS body, insurer_id, examiner_id, reached_review,"
+        " had_safety_case FROM claims WHERE claim_id = $1) c",
         claim_id,
     )
     if row is None:
@@ -323,7 +330,7 @@ async def list_statuses(
     by_deadline = filter.sort == "next_deadline"
     key = "coalesce(next_deadline, 'infinity'::timestamptz)" if by_deadline else "updated_at"
     rows = await conn.fetch(
-        f"""SELECT body FROM claims
+        f"""SELECT {_BODY} AS body FROM claims
            WHERE {scope}
              AND ($2::text IS NULL OR stage = $2)
              AND ($3::text IS NULL OR outcome = $3)

@@ -32,6 +32,8 @@ class User:
     created_at: datetime
     deactivated_at: datetime | None
     last_sign_in_at: datetime | None
+    # An insurer's supervisor: the console's team page (their insurer's overdue decisions).
+    supervisor: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ _USER_COLUMNS = (
     "{a}id, {a}email, {a}name, {a}role, {a}insurer_id, {a}examiner_id, {a}active,"
     " {a}password_hash IS NOT NULL AS has_password,"
     " {a}sealed_totp_secret IS NOT NULL AS mfa_enrolled,"
-    " {a}created_at, {a}deactivated_at, {a}last_sign_in_at"
+    " {a}created_at, {a}deactivated_at, {a}last_sign_in_at, {a}supervisor"
 )
 _USER = _USER_COLUMNS.format(a="")
 
@@ -77,6 +79,7 @@ def user_of(row: Record) -> User:
         created_at=row["created_at"],
         deactivated_at=row["deactivated_at"],
         last_sign_in_at=row["last_sign_in_at"],
+        supervisor=row["supervisor"],
     )
 
 
@@ -88,17 +91,19 @@ async def create(
     name: str,
     insurer_id: str | None,
     examiner_id: str | None,
+    supervisor: bool = False,
 ) -> User | None:
     """A new active account without credentials; None when the email (in any case) has one."""
     try:
         row = await conn.fetchrow(
-            f"""INSERT INTO users (email, name, role, insurer_id, examiner_id)
-                VALUES ($1, $2, $3, $4, $5) RETURNING {_USER}""",
+            f"""INSERT INTO users (email, name, role, insurer_id, examiner_id, supervisor)
+                VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_USER}""",
             email,
             name,
             role.value,
             insurer_id,
             examiner_id,
+            supervisor,
         )
     except asyncpg.UniqueViolationError:
         return None

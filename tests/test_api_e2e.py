@@ -88,6 +88,27 @@ async def test_invalid_referral_is_422_and_starts_nothing(api_client, pool, dev_
     assert await claim_count(pool) == 0
 
 
+@pytest.mark.parametrize(
+    ("jurisdiction", "claim_type", "why"),
+    [
+        ("ERISA-LTD", "workers_comp", "the ERISA-LTD profile serves long_term_disability claims"),
+        ("NY-NF", "long_term_disability", "the NY-NF profile serves auto_no_fault claims"),
+        ("NY-WC", "personal_injury", "the NY-WC profile serves workers_comp claims"),
+    ],
+)
+async def test_a_claim_type_its_profile_does_not_serve_is_422_saying_why(
+    api_client, pool, dev_env, jurisdiction, claim_type, why
+):
+    referral = referral_payload(jurisdiction) | {"claim_type": claim_type}
+    answer = await api_client.post("/v1/claims", json=referral)
+    assert answer.status_code == 422
+    [detail] = answer.json()["error"]["details"]
+    assert detail["field"] == "jurisdiction"
+    assert detail["message"] == f"Value error, {why}, not {claim_type}"
+    assert not [value for value in PHI if value in answer.text]
+    assert await claim_count(pool) == 0
+
+
 async def test_malformed_json_and_bad_action_payloads_are_structured_errors(api_client):
     http = api_client
     bad_json = await http.post(

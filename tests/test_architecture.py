@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import typing
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,12 @@ from temporalio import activity, workflow
 
 from activities import ClaimActivities
 from domain.actions import ACTION_MODELS
+from domain.models import ClaimStatus
 from domain.names import SAFETY_CASE_ACTIONS, Action, ActivityName, Query
 from settings import PROJECT_ROOT
 from workflows import ClaimWorkflow, SafetyEscalationWorkflow
+from workflows.preparing import UPDATES as PREPARING_UPDATES
+from workflows.preparing import Preparing
 
 # Every module but the tests': the service's and its tools'.
 SOURCES = [
@@ -176,11 +180,22 @@ def _definition(cls: type) -> workflow._Definition:
 
 def test_every_claim_action_is_an_update_of_the_workflow_that_owns_it():
     claim, case = _definition(ClaimWorkflow), _definition(SafetyEscalationWorkflow)
-    assert set(claim.updates) == {a.value for a in Action} - SAFETY_CASE_ACTIONS
+    # `workflows.preparing` registers its updates itself (`set_update_handler`), from its table.
+    registered = {a.value for a in Action if a in PREPARING_UPDATES}
+    assert set(claim.updates) | registered == {a.value for a in Action} - SAFETY_CASE_ACTIONS
+    assert not set(claim.updates) & registered
     assert set(case.updates) == {a.value for a in SAFETY_CASE_ACTIONS}
     assert set(ACTION_MODELS) == set(Action)
     for name, update in claim.updates.items():
         assert name is not None and update.arg_types == [ACTION_MODELS[Action(name)]], name
+    handlers = {name: getattr(Preparing, name.replace("-", "_")) for name in PREPARING_UPDATES}
+    for name, model in PREPARING_UPDATES.items():
+        assert typing.get_type_hints(handlers[name])["return"] is ClaimStatus, name
+        argument = next(
+            v for k, v in typing.get_type_hints(handlers[name]).items() if k != "return"
+        )
+        action = Action(name) if name in {a.value for a in Action} else None
+        assert argument is model and (action is None or ACTION_MODELS[action] is model), name
 
 
 def test_queries_and_activities_are_called_by_their_shared_names():

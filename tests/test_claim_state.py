@@ -225,6 +225,9 @@ WHERE: dict[Action, set[Stage]] = {
     Action.SAFETY_CONCERN: OPEN,  # "at any open stage"
     # Once a report is filed (REPORT again after an addendum request), while the claim is open.
     Action.REQUEST_REPORT_COPY: {Stage.REPORT, Stage.REVIEW, Stage.DECISION},
+    # About the booked exam, before it is held.
+    Action.PROCEED_WITHOUT_RECORDS: {Stage.SCHEDULING, Stage.EXAM},
+    Action.INTERPRETER_BOOKED: {Stage.SCHEDULING, Stage.EXAM},
 }
 
 
@@ -242,6 +245,10 @@ def test_each_action_is_refused_outside_its_stages(stage: Stage, action: Action)
         assert message == "the claim is still being registered"
     elif action is Action.EXTEND_DECISION and stage is Stage.DECISION:
         assert message == "no decision extension left under DEMO (0 allowed)"
+    elif action is Action.PROCEED_WITHOUT_RECORDS and stage in WHERE[action]:
+        assert message == "DEMO sets no records lead"
+    elif action is Action.INTERPRETER_BOOKED and stage in WHERE[action]:
+        assert message == "no appointment notice of this booking is waiting for an interpreter"
     elif stage in WHERE[action]:
         assert message is None
     elif stage is Stage.CLOSED:
@@ -468,3 +475,68 @@ def test_a_claim_wide_decision_clock_runs_in_every_stage_until_the_close():
     assert state.active_deadline() is decision and decision.met_at is None
     state.close(Outcome.WITHDRAWN, T0 + timedelta(days=1))
     assert decision.met_at == T0 + timedelta(days=1)
+
+
+# --- exam preparation: the records lead, the interpreter ---------------------------------------
+
+
+def texas_booked(records_due: datetime) -> ClaimState:
+    """A TX-DD claim confirmed for an exam, its records lead started with the booking."""
+    state = registered("TX-DD")
+    booked = appointment()
+    state.publish_booking(EXAMINER, booked, T0)
+    state.set_deadlines({DeadlineName.RECORDS_LEAD: records_due}, T0)
+    state.preparation.records_lead_for = booked.id
+    state.confirm(T0)
+    return state
+
+
+def test_an_exam_on_a_booking_whose_records_lead_was_missed_is_refused_until_ops_decide():
+    state = texas_booked(T0 + timedelta(minutes=10))
+    late = T0 + timedelta(days=1)
+    assert refusal(state, Action.EXAM, now=late) is None  # the lead not yet breached
+    state.mark_breached(state.deadlines[DeadlineName.RECORDS_LEAD])
+    assert refusal(state, Action.EXAM, now=late) == (
+        "the examiner did not have the records the profile's lead before this exam: ops decide "
+        "to go ahead without it (proceed-without-records) or reschedule"
+    )
+    # Records arriving late meet the deadline, but the lead was missed all the same.
+    state.preparation.records_arrived(state.deadlines, late)
+    assert refusal(state, Action.EXAM, now=late) is not None
+    assert refusal(state, Action.PROCEED_WITHOUT_RECORDS, now=late) is None
+    assert state.appointment is not None
+    state.preparation.proceed_without_records(state.deadlines, state.appointment, late)
+    assert refusal(state, Action.EXAM, now=late) is None
+    assert refusal(state, Action.PROCEED_WITHOUT_RECORDS, now=late) == (
+        "ops have already decided to hold this exam without the lead"
+    )
+
+
+def test_records_in_time_leave_nothing_to_decide():
+    state = texas_booked(T0 + timedelta(hours=1))
+    state.preparation.records_arrived(state.deadlines, T0 + timedelta(minutes=5))
+    lead = state.deadlines[DeadlineName.RECORDS_LEAD]
+    assert lead.met_at == T0 + timedelta(minutes=5) and not lead.breached
+    assert refusal(state, Action.PROCEED_WITHOUT_RECORDS) == (
+        "the records arrived within the lead; the exam goes ahead"
+    )
+
+
+def test_the_interpreter_is_recorded_only_for_the_booking_whose_notice_waits():
+    from domain.preparation import HeldNotice
+
+    state = at_stage(Stage.SCHEDULING)
+    assert state.appointment is not None
+    state.preparation.held_notice = HeldNotice(
+        appointment_id="another-booking", examiner_id="ex-1", step="appointment-1"
+    )
+    assert refusal(state, Action.INTERPRETER_BOOKED) == (
+        "no appointment notice of this booking is waiting for an interpreter"
+    )
+    state.preparation.held_notice = HeldNotice(
+        appointment_id=state.appointment.id, examiner_id="ex-1", step="appointment-1"
+    )
+    assert refusal(state, Action.INTERPRETER_BOOKED) is None
+    assert state.status().interpreter_to_book
+    held = state.preparation.interpreter_booked(state.appointment)
+    assert held.step == "appointment-1" and not state.status().interpreter_to_book

@@ -91,12 +91,18 @@ PAGES: dict[str, dict[str, int]] = {
     "/console/accounts": _OPS_ONLY,
     "/console/safety": {role: 403 for role in ROLES} | {"clinician": 200},
     "/console/worklist": {role: 403 for role in ROLES} | {"examiner": 200, "other_examiner": 200},
+    "/console/webhooks": {role: 403 for role in ROLES}
+    | {"ops": 200, "insurer": 200, "other_insurer": 200},
+    # A supervisor's page: no account here is one (tests/test_console_insurer.py has one).
+    "/console/team": {role: 403 for role in ROLES},
+    "/console/reviews": {role: 403 for role in ROLES} | {"reviewer": 200},
 }
 # The API's counterpart of a console page, where it has one.
 API_READS = {
     "/console/queue": "/v1/inbox",
     "/console/claims": "/v1/claims",
     "/console/panel": "/v1/examiners",
+    "/console/webhooks": "/v1/webhooks",
 }
 
 # Each action form, sent empty by each role, on the claim in EXAM.
@@ -112,6 +118,8 @@ ACTIONS: dict[str, dict[str, int]] = {
     "confirm-appointment": {"ops": 409, "insurer": 403, "examiner": 409},
     "decline-appointment": {"ops": 422, "insurer": 403, "examiner": 422},
     "reschedule": {"ops": 422, "insurer": 422, "examiner": 422},
+    "interpreter-booked": {"ops": 409, "insurer": 403, "examiner": 403},
+    "proceed-without-records": {"ops": 422, "insurer": 403, "examiner": 403},
     "exam": {"ops": 422, "insurer": 403, "examiner": 422},
     "extend-decision": {"ops": 422, "insurer": 422, "examiner": 403},
     "decision": {"ops": 422, "insurer": 422, "examiner": 403},
@@ -131,6 +139,10 @@ FORMS_ELSEWHERE: dict[str, tuple[dict[str, int], str | None]] = {
     ),
     "/console/deliveries/retry": (_OPS_FORM, None),
     "/console/accounts": (_OPS_FORM, None),
+    "/console/webhooks": (
+        {role: 403 for role in ROLES} | {"ops": 422, "insurer": 422, "other_insurer": 422},
+        "/v1/webhooks",
+    ),
 }
 
 SIGN_IN = "/console/sign-in"
@@ -230,6 +242,10 @@ async def test_the_console_answers_every_role_as_the_api_does(
             files={"file": (RECORDS_FILE, png, "image/png")},
         )
         assert sent.status_code == 201, sent.text
+        # The claim records the records' arrival (its examiner told): one event, nothing else.
+        moved = (await ops_api.get(f"/v1/claims/{claim_id}")).json()
+        assert (moved["version"], moved["stage"]) == (version + 1, "EXAM")
+        version = moved["version"]
         letter = await api.app.state.documents.store_letter(
             claim_id, LETTER_FILE, b"%PDF-1.7\n%a letter\n", source_key=f"{claim_id}:test"
         )

@@ -110,11 +110,14 @@ def flat(text: str) -> str:
 
 
 def compose(
-    template: Template, claim: ClaimStatus, contact: dict[str, Any], **extra: Any
+    template: Template,
+    claim: ClaimStatus,
+    contact: dict[str, Any],
+    details: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> tuple[Letter, str]:
-    written = letter(
-        template, claim, {}, Addressee.from_contact(contact), contact=CONTACT, now=DATED, **extra
-    )
+    addressee = Addressee.from_contact(contact)
+    written = letter(template, claim, details or {}, addressee, contact=CONTACT, now=DATED, **extra)
     return written, pdf_text(render(written, letterhead=LETTERHEAD))
 
 
@@ -169,6 +172,17 @@ def test_the_appointment_notice_says_when_where_who_what_to_bring_and_the_rights
     assert "Claim WC-2026-000123 - page 1 of 1" in text
     says_the_same(written, text)
     assert written.document == "appointment-notice.pdf"
+
+
+def test_once_ops_booked_the_interpreter_the_notice_says_so():
+    booked = {"interpreter_booked": True}
+    written, text = compose(Template.APPOINTMENT_NOTICE, status("NY-WC"), ZOE, booked)
+    assert INTERPRETER not in text
+    assert (
+        "An interpreter (Spanish) is booked for your examination. If you no longer need one, or "
+        f"need another language, contact {CONTACT}."
+    ) in text
+    says_the_same(written, text)
 
 
 def test_no_interpreter_line_unless_the_referral_asks_for_one():
@@ -464,3 +478,17 @@ async def test_the_letter_is_stored_once_before_it_is_sent_and_read_by_ops_and_t
     assert (await examiner.get(f"/v1/claims/{claim_id}")).status_code == 200
     assert (await examiner.get(download)).status_code == 404
     assert (await examiner.get(f"/v1/claims/{claim_id}/documents")).json() == []
+
+
+def test_an_extension_notice_says_why_and_by_when_a_decision_is_now_expected():
+    # 2035-12-15T14:00Z is Saturday 15 December 2035, 09:00 in New York (EST, UTC-5): ERISA's
+    # periods are calendar days, not moved off a weekend.
+    told = {
+        "reason": "the examination is not yet held",
+        "decision_due": "2035-12-15T14:00:00+00:00",
+    }
+    written, _ = compose(Template.DECISION_EXTENSION_NOTICE, status("ERISA-LTD"), ZOE, told)
+    assert plain_text(written.blocks).split("\n\n")[1].strip() == (
+        "The decision on your claim WC-2026-000123 is extended: the examination is not yet held. "
+        "A decision is now expected by Saturday 15 December 2035 at 09:00 EST."
+    )

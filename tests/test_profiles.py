@@ -295,13 +295,19 @@ REGULATED = {
         "report_due": "12 NYCRR 300.2(d)(11)",
         "claimant_gets_report": "WCL 137",
         "observer_allowed": "12 NYCRR 300.2",
+        "retention": "11 NYCRR 243.2(b)(4)",
     },
-    "NY-NF": {"exam_within": "11 NYCRR 65-3.5", "decision_due": "11 NYCRR 65-3.8"},
+    "NY-NF": {
+        "exam_within": "11 NYCRR 65-3.5",
+        "decision_due": "11 NYCRR 65-3.8",
+        "retention": "11 NYCRR 243.2(b)(4)",
+    },
     "CA-QME": {
         "appointment_notice_within": "8 CCR 34",
         "exam_within": "8 CCR 31.3",
         "report_due": "8 CCR 38",
         "claimant_gets_report": "8 CCR",
+        "retention": "8 CCR 39.5",
     },
     "TX-DD": {
         "records_lead": "28 TAC 127.10",
@@ -316,6 +322,7 @@ REGULATED = {
         "claimant_gets_report": "29 CFR 2560.503-1",
         "decision_letter": "29 CFR 2560.503-1(g)(1)",
         "appeal_within": "29 CFR 2560.503-1(h)(4)",
+        "retention": "29 U.S.C. 1027",
     },
 }
 

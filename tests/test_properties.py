@@ -73,7 +73,9 @@ from domain.models import (
     ExamOutcome,
     ExamReport,
     ExtendDecision,
+    InterpreterBooked,
     Outcome,
+    ProceedWithoutRecords,
     Referral,
     RequestReportCopy,
     Reschedule,
@@ -259,6 +261,8 @@ def realistic(action: Action) -> st.SearchStrategy[ActionInput]:
             ),
         ),
         Action.REQUEST_REPORT_COPY: st.builds(RequestReportCopy),
+        Action.PROCEED_WITHOUT_RECORDS: st.builds(ProceedWithoutRecords, reason=SHORT_TEXT),
+        Action.INTERPRETER_BOOKED: st.builds(InterpreterBooked),
     }
     return strategies[action]
 

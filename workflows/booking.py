@@ -18,6 +18,7 @@ from temporalio import workflow
 from workflows.clock import DeadlineClock
 from workflows.effects import Effects, Notice
 from workflows.generation import Generation
+from workflows.preparing import Preparing
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -63,12 +64,14 @@ class Booking:
         recorder: Recorder,
         clock: DeadlineClock,
         generation: Generation,
+        preparing: Preparing,
     ) -> None:
         self._state = state
         self._intake = intake
         self._effects = effects
         self._recorder = recorder
         self._clock = clock
+        self._preparing = preparing
         # Claims that batch their notifications tell the parties with the booking's record.
         self._batched = generation.batched_notices
         self.lock = asyncio.Lock()
@@ -166,6 +169,8 @@ class Booking:
             self._last_search = result.search
             return False
         examiner, appointment = result.examiner, result.appointment
+        prepares = self._preparing.applies()
+        records_due = await self._preparing.records_due(appointment) if prepares else {}
         due = await self._clock.due_from(
             workflow.now(), {DeadlineName.APPOINTMENT_CONFIRMATION: profile.confirm_due}
         )
@@ -179,6 +184,8 @@ class Booking:
             # Ops send the records; the booking left them the lead before the exam to do it.
             records = {**told, "starts_at": appointment.starts_at.isoformat()}
             notices += (Notice(Recipient.OPS, Template.RECORDS_TO_EXAMINER, step, records),)
+        if prepares:
+            notices = self._preparing.notices(examiner, appointment, notices)
         if state.stage is Stage.SCHEDULING and not self._batched:
             for notice in notices:
                 await self._effects.send(self._effects.notification(notice))
@@ -190,6 +197,7 @@ class Booking:
         replaced_examiner = state.examiner.id if state.examiner else None
         replaced = state.publish_booking(examiner, appointment, workflow.now())
         state.set_deadlines(due, workflow.now())
+        self._preparing.start_records_lead(appointment, records_due)
         return _Reserved(attempt, examiner, appointment, replaced, replaced_examiner, notices)
 
     async def _earliest_start(self) -> datetime:

@@ -1,8 +1,8 @@
 """ClaimWorkflow: one durable workflow per claim, REFERRAL to CLOSED.
 
-What the claim *is* lives in `ClaimState` (pure, `domain.claim_state`); this class only
-orchestrates: the main loop (book, wait for the next action or deadline, close) and one thin
-Update handler per human step. The concerns around it have a module each:
+What the claim *is* lives in `ClaimState` (pure, `domain.claim_state`); this class orchestrates:
+the main loop (book, wait for the next action or deadline, close) and one thin Update handler per
+human step (`preparing`, what a booked exam needs, registers its own). Each concern has a module:
 
 - `booking`     the scheduling loop and ops' assignment (one booking at a time);
 - `clock`       deadlines: computing them, reminders, breaches;
@@ -16,8 +16,7 @@ Update handler per human step. The concerns around it have a module each:
 
 A validator refuses what is illegal before anything reaches history (HTTP 409). A handler changes
 the state before its first await, so the next action's validator sees the new stage. Actions that
-would collide with work in progress (a booking, a report being checked, a decision deadline being
-set) wait their turn and check again instead of being refused.
+collide with work in progress (a booking, a report checked) wait their turn and check again.
 """
 
 from __future__ import annotations
@@ -35,12 +34,14 @@ from workflows.escalation import Escalation
 from workflows.generation import Generation
 from workflows.lifespan import history_is_long
 from workflows.operators import LineageWatch, OperatorDoors
+from workflows.preparing import Preparing
 from workflows.recorder import Recorder
 from workflows.reporting import Reporting
 from workflows.safety_hold import SafetyHold
 
 with workflow.unsafe.imports_passed_through():
-    from domain.claim_state import ClaimContinuation, ClaimState, unpack, withdrawal_outcome
+    from domain.claim_state import ClaimState, withdrawal_outcome
+    from domain.continuation import ClaimContinuation, unpack
     from domain.ids import claim_id_from_workflow_id
     from domain.lifecycle import EXAM_HELD_TOLD
     from domain.models import (
@@ -86,8 +87,7 @@ class ClaimWorkflow:
             at=info.workflow_start_time,
         )
         self._intake = intake
-        # Read before the run's first command, as every landed version did (`run` asks the
-        # patches whose markers stand later).
+        # Read before the first command, as every landed version did (`run` asks the later).
         self._generation = generation = Generation.detect()
         state = self.state
         watch = LineageWatch(state)
@@ -98,7 +98,8 @@ class ClaimWorkflow:
         self._clock = clock = DeadlineClock(
             state, effects, recorder, generation, escalate=lambda d: self._escalation.breach(d)
         )
-        self._booking = Booking(state, intake, effects, recorder, clock, generation)
+        preparing = Preparing(state, intake, recorder, clock, generation)
+        self._booking = Booking(state, intake, effects, recorder, clock, generation, preparing)
         self._safety = SafetyHold(state, effects, recorder, generation)
         self._reporting = Reporting(state, effects, recorder, clock, generation)
         self._escalation = Escalation(state, effects, recorder, clock, self._booking)
@@ -122,8 +123,7 @@ class ClaimWorkflow:
                 specialty=intake.requested_specialty.value,
             )
             state.enter(Stage.SCHEDULING, workflow.now())
-        # These two patches are asked here, after the referral is recorded: where landed
-        # histories carry their markers.
+        # These two patches are asked here, after the referral: where landed histories have them.
         if generation.escalation_chain() and carried is None:
             await self._clock.start_claim_clocks()
         continues = generation.continues_as_new()
@@ -144,8 +144,7 @@ class ClaimWorkflow:
         await close_claim(state, self._recorder, generation)
         await workflow.wait_condition(workflow.all_handlers_finished)
         if state.safety_hold and generation.hold_lifts_after_close():
-            # Closed on hold: the claim stays open until its cases end, so that the hold is
-            # seen lifted (status, timeline, SafetyHold) and held notices go out.
+            # Closed on hold: open until its cases end, so the lift is seen and held notices go.
             await workflow.wait_condition(lambda: not state.safety_hold)
             await self._recorder.record(EventType.SAFETY_HOLD_LIFTED, actor=self._safety.ended_by)
         resets.cancel()
@@ -198,7 +197,7 @@ class ClaimWorkflow:
         async with self._booking.lock:
             self._recheck(Action.DECLINE_APPOINTMENT, seen)
             declined, examiner_id = self.state.decline(workflow.now())
-        await self._release(declined)
+        await self._recorder.change_appointment(declined.id, AppointmentStatus.CANCELLED)
         await self._recorder.record(
             EventType.APPOINTMENT_DECLINED,
             actor=Actor.EXAMINER,
@@ -219,7 +218,7 @@ class ClaimWorkflow:
         async with self._booking.lock:
             self._recheck(Action.RESCHEDULE, seen)
             released = self.state.release_appointment(workflow.now())
-        await self._release(released)
+        await self._recorder.change_appointment(released.id, AppointmentStatus.CANCELLED)
         await self._recorder.record(
             EventType.APPOINTMENT_RESCHEDULED,
             acted_by=request.acted_by,
@@ -366,10 +365,14 @@ class ClaimWorkflow:
         self.state.check(Action.SAFETY_CONCERN, workflow.now())
 
     # --- queries --------------------------------------------------------------------------------
-
     @workflow.query(name=Query.CLAIM_STATUS)
     def status(self) -> ClaimStatus:
         return self.state.status()
+
+    @workflow.query(name=Query.REFERRAL_QUESTIONS)
+    def questions(self) -> list[str]:
+        """The referral's questions, in the order the report answers them (nothing recorded)."""
+        return list(self._intake.questions)
 
     @workflow.query(name=Query.OPEN_SAFETY_CASE)
     def open_safety_case(self) -> str | None:
@@ -395,6 +398,3 @@ class ClaimWorkflow:
         self.state.check(action, workflow.now())
         if seen is not None:
             self.state.check_same_appointment(seen)
-
-    async def _release(self, appointment: AppointmentRef) -> None:
-        await self._recorder.change_appointment(appointment.id, AppointmentStatus.CANCELLED)

@@ -39,14 +39,23 @@ class Deciding:
             recheck()
             used = state.start_extension()
             current = state.deadlines[DeadlineName.DECISION]
-            await self._clock.start(
-                Stage.DECISION, current.due_at, {DeadlineName.DECISION: profile.decision_extension}
-            )
+            extended = {DeadlineName.DECISION: profile.decision_extension}
+            if state.stage is Stage.DECISION:
+                await self._clock.start(Stage.DECISION, current.due_at, extended)
+            else:
+                # A clock from the claim's receipt (ERISA), extended while the exam is pending:
+                # it runs in every stage, so it is set whatever the stage is by then.
+                due = await self._clock.due_from(
+                    current.due_at, {k.value: v for k, v in extended.items()}
+                )
+                state.set_deadlines(due, workflow.now())
+        # The claimant is told why, and by when a decision is now expected ((f)(3)).
+        expected = state.deadlines[DeadlineName.DECISION].due_at.isoformat()
         notice = Notice(
             Recipient.CLAIMANT,
             Template.DECISION_EXTENSION_NOTICE,
             f"extension-{used}",
-            {"reason": extension.reason},
+            {"reason": extension.reason, "decision_due": expected},
         )
         await self._recorder.record(
             EventType.DECISION_EXTENDED,

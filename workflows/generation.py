@@ -22,6 +22,8 @@ lean-history            7d1e1e2  writes, computations as local activities    @sa
 durable-writes          34032bb  the writes as ordinary activities again     @lean-history
 reset-resync            7d14e14  a reset run records where it went back to   @durable-writes
 cancel-withdraws        7d14e14  Temporal cancellation is an ops withdrawal  @durable-writes
+exam-preparation        (12-07)  records lead deadline; notice waits for     @cancel-withdraws
+                                 the interpreter
 
 `workflow.patched` records a marker where it is first asked and keeps that answer for the rest of
 the run. The three patches `detect` asks are read before the claim's first command. The others
@@ -93,6 +95,12 @@ class Generation:
         run's random seed changes), the one point it changes; runs reset before it existed
         replay without the event."""
         return workflow.patched(Patch.RESET_RESYNC)
+
+    def exam_preparation(self) -> bool:
+        """A booking starts the records lead and holds the claimant's notice for the
+        interpreter (`workflows.preparing`). Asked by a booking of a claim whose profile sets a
+        records lead or whose referral needs an interpreter, the one point it changes."""
+        return workflow.patched(Patch.EXAM_PREPARATION)
 
     def cancel_withdraws(self) -> bool:
         """Temporal cancellation closes the claim as an ops withdrawal. Asked when the

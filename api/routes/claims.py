@@ -38,6 +38,7 @@ from domain.models import (
     ClaimantLookup,
     ClaimPage,
     ClaimQuery,
+    ClaimQuestions,
     ClaimReport,
     ClaimStatus,
     Referral,
@@ -45,6 +46,7 @@ from domain.models import (
 )
 from domain.names import Action, Role
 from domain.parsing import parse_lookup, parse_referral
+from domain.retention import LegalHoldInput
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
@@ -222,12 +224,70 @@ async def claim_events(
         "The claim's insurer, the assigned examiner, reviewers of claims in review, ops: the "
         "accepted report, else the latest version, with the history of versions. Stored "
         "encrypted at rest. 404 `report_not_available` until a report is filed; 404 for every "
-        "other caller.",
+        "other caller; 410 `gone` once the claim's retention period destroyed its contents.",
     ),
-    responses=errors(401, 404, 503),
+    responses=errors(401, 404, 410, 503),
 )
 async def claim_report(claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep) -> ClaimReport:
     return await claims.report(claim, caller)
+
+
+@router.get(
+    "/{claim_id}/questions",
+    response_model=ClaimQuestions,
+    operation_id="claim_questions",
+    description=who(
+        [r.value for r in REPORT_READERS],
+        "The referral's questions, in the order the report's `answers` answer them (the "
+        "examiner's report form puts each beside its answer): for those who read the claim's "
+        "report; 404 for every other caller. Read from the claim's workflow (the referral is "
+        "kept only in its encrypted history): 503 while the workflow service cannot answer.",
+    ),
+    responses=errors(401, 404, 503),
+)
+async def claim_questions(
+    claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep
+) -> ClaimQuestions:
+    return ClaimQuestions(claim_id=claim.claim_id, questions=await claims.questions(claim, caller))
+
+
+_HOLD = (
+    "The body names why, as a code (`reason`: litigation, subpoena, regulator_inquiry, audit, "
+    "appeal, other; no free text). While a claim is held the retention sweep leaves its records; "
+    "the status shows `legal_hold`, and the timeline a `legal_hold_placed` / `legal_hold_lifted` "
+    "event each time it changes. Setting what is already set changes nothing (200, no event)."
+)
+
+
+@router.put(
+    "/{claim_id}/legal-hold",
+    response_model=ClaimStatus,
+    operation_id="place_legal_hold",
+    description=who([r.value for r in CAPABILITY_ROLES[Capability.HOLD_RECORDS]], _HOLD),
+    responses=errors(401, 403, 404, 413, 415, 422, 503),
+    openapi_extra=json_body(LegalHoldInput),
+)
+async def place_legal_hold(
+    claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep, body: JsonBody
+) -> ClaimStatus:
+    return await claims.legal_hold(claim, caller, body, held=True)
+
+
+@router.delete(
+    "/{claim_id}/legal-hold",
+    response_model=ClaimStatus,
+    operation_id="lift_legal_hold",
+    description=who(
+        [r.value for r in CAPABILITY_ROLES[Capability.HOLD_RECORDS]],
+        "Lifts the hold: the claim is the retention sweep's again. " + _HOLD,
+    ),
+    responses=errors(401, 403, 404, 413, 415, 422, 503),
+    openapi_extra=json_body(LegalHoldInput),
+)
+async def lift_legal_hold(
+    claim: ReadableClaim, claims: ClaimsDep, caller: CallerDep, body: JsonBody
+) -> ClaimStatus:
+    return await claims.legal_hold(claim, caller, body, held=False)
 
 
 IdempotencyKey = Annotated[

@@ -160,14 +160,15 @@ async def list_documents(
     description=who(
         _READERS,
         "The document's bytes, streamed, as the type detected at upload, with "
-        "`Content-Disposition: attachment` and `Cache-Control: no-store`. " + _TABLE,
+        "`Content-Disposition: attachment` and `Cache-Control: no-store`. A document destroyed "
+        "under the claim's retention period answers 410 `gone`. " + _TABLE,
     ),
     responses={
         200: {
             "description": "the document's bytes",
             "content": {t.value: _BINARY for t in DocumentType},
         },
-        **errors(401, 404, 503),
+        **errors(401, 404, 410, 503),
     },
 )
 async def download_document(

@@ -1,6 +1,6 @@
 """Insurers' webhook endpoints: register (the signing secret is shown once), list, delete, rotate
 the secret, and see or retry their deliveries. An insurer manages its own endpoints (others are
-404 to it); ops manage any insurer's."""
+404 to it); ops manage any insurer's. The rules are `webhook_service`'s, shared with the console."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
-from api.deps import JsonBody, PoolDep, capability
+from api.deps import JsonBody, capability
 from api.openapi import errors, json_body, who
-from delivery.ssrf import UrlRefused, check_url, parse_networks
 from domain.access import CAPABILITY_ROLES, Capability
-from domain.errors import Forbidden, InvalidInput, NotFound
+from domain.errors import InvalidInput
 from domain.models import (
     INTAKE,
     Caller,
@@ -23,10 +22,8 @@ from domain.models import (
     WebhookOut,
     WebhookSecret,
 )
-from domain.names import Role
-from settings import Settings
-from store import webhooks
 from store.webhooks import Webhook
+from webhook_service import WebhookService
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Manager = Annotated[Caller, capability(Capability.MANAGE_WEBHOOKS)]
@@ -47,11 +44,10 @@ def _out(hook: Webhook) -> WebhookOut:
     )
 
 
-async def _own(db: PoolDep, caller: Caller, webhook_id: str) -> Webhook:
-    hook = await webhooks.find(db, webhook_id)
-    if hook is None or (caller.role is Role.INSURER and hook.insurer_id != caller.insurer_id):
-        raise NotFound("no such webhook")
-    return hook
+def _service(request: Request) -> WebhookService:
+    return WebhookService(
+        request.app.state.pool, request.app.state.sealer, request.app.state.settings
+    )
 
 
 @router.post(
@@ -65,41 +61,12 @@ async def _own(db: PoolDep, caller: Caller, webhook_id: str) -> Webhook:
     responses=errors(401, 403, 413, 415, 422, 503),
     openapi_extra=json_body(WebhookIn),
 )
-async def create_webhook(
-    request: Request, caller: Manager, db: PoolDep, body: JsonBody
-) -> WebhookCreated:
+async def create_webhook(request: Request, caller: Manager, body: JsonBody) -> WebhookCreated:
     try:
         wanted = WebhookIn.model_validate(body, context=INTAKE)
     except ValidationError as err:
         raise InvalidInput.from_validation(err, "the webhook is invalid") from None
-    insurer_id = wanted.insurer_id or caller.insurer_id
-    if caller.role is Role.INSURER and insurer_id != caller.insurer_id:
-        raise Forbidden("an insurer key registers endpoints for its own insurer only")
-    if insurer_id is None:
-        raise InvalidInput(
-            "the webhook is invalid",
-            details=[{"field": "insurer_id", "message": "ops name the insurer"}],
-        )
-    settings: Settings = request.app.state.settings
-    try:
-        # Stored as it is called: normalised (scheme and host in lower case, IDNA, no default
-        # port), and checked once here; each send checks the address it connects to.
-        url = await check_url(
-            wanted.url,
-            allow_http=settings.development,
-            allowed=parse_networks(settings.webhook_allowed_networks),
-        )
-    except UrlRefused as refused:
-        raise InvalidInput(
-            "the webhook URL may not be called", details=[{"field": "url", "message": str(refused)}]
-        ) from None
-    hook, secret = await webhooks.create(
-        db,
-        request.app.state.sealer,
-        insurer_id=insurer_id,
-        url=url,
-        event_types=list(wanted.event_types),
-    )
+    hook, secret = await _service(request).register(caller, wanted)
     return WebhookCreated(**_out(hook).model_dump(), secret=secret)
 
 
@@ -111,12 +78,11 @@ async def create_webhook(
     responses=errors(401, 403, 422, 503),
 )
 async def list_webhooks(
+    request: Request,
     caller: Manager,
-    db: PoolDep,
     insurer_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")] = None,
 ) -> list[WebhookOut]:
-    scope = caller.insurer_id if caller.role is Role.INSURER else insurer_id
-    return [_out(h) for h in await webhooks.for_insurer(db, scope)]
+    return [_out(h) for h in await _service(request).endpoints(caller, insurer_id)]
 
 
 @router.delete(
@@ -126,10 +92,8 @@ async def list_webhooks(
     description=_WHO + " Its undelivered messages are dropped.",
     responses=errors(401, 403, 404, 503),
 )
-async def delete_webhook(webhook_id: str, caller: Manager, db: PoolDep) -> Response:
-    hook = await _own(db, caller, webhook_id)
-    async with db.acquire() as conn:
-        await webhooks.delete(conn, hook.id)
+async def delete_webhook(request: Request, webhook_id: str, caller: Manager) -> Response:
+    await _service(request).delete(caller, webhook_id)
     return Response(status_code=204)
 
 
@@ -140,11 +104,8 @@ async def delete_webhook(webhook_id: str, caller: Manager, db: PoolDep) -> Respo
     description=_WHO + " A new signing secret, shown once; deliveries sign with it from now on.",
     responses=errors(401, 403, 404, 503),
 )
-async def rotate_secret(
-    request: Request, webhook_id: str, caller: Manager, db: PoolDep
-) -> WebhookSecret:
-    hook = await _own(db, caller, webhook_id)
-    secret = await webhooks.rotate(db, request.app.state.sealer, hook.id)
+async def rotate_secret(request: Request, webhook_id: str, caller: Manager) -> WebhookSecret:
+    hook, secret = await _service(request).rotate(caller, webhook_id)
     return WebhookSecret(id=hook.id, secret=secret)
 
 
@@ -155,9 +116,8 @@ async def rotate_secret(
     description=_WHO + " The newest first: status, attempts, next attempt, last error.",
     responses=errors(401, 403, 404, 503),
 )
-async def deliveries(webhook_id: str, caller: Manager, db: PoolDep) -> list[DeliveryOut]:
-    hook = await _own(db, caller, webhook_id)
-    return [DeliveryOut(**vars(d)) for d in await webhooks.deliveries(db, hook.id)]
+async def deliveries(request: Request, webhook_id: str, caller: Manager) -> list[DeliveryOut]:
+    return [DeliveryOut(**vars(d)) for d in await _service(request).deliveries(caller, webhook_id)]
 
 
 @router.post(
@@ -168,13 +128,7 @@ async def deliveries(webhook_id: str, caller: Manager, db: PoolDep) -> list[Deli
     responses=errors(401, 403, 404, 503),
 )
 async def retry_delivery(
-    webhook_id: str, delivery_id: str, caller: Manager, db: PoolDep
+    request: Request, webhook_id: str, delivery_id: str, caller: Manager
 ) -> Response:
-    hook = await _own(db, caller, webhook_id)
-    try:
-        found = await webhooks.retry(db, hook.id, delivery_id, retry_hours=24)
-    except ValueError:
-        found = False
-    if not found:
-        raise NotFound("no such undelivered delivery")
+    await _service(request).retry(caller, webhook_id, delivery_id)
     return Response(status_code=202)

@@ -54,6 +54,8 @@ async def add_person(request: Request, person: Acting) -> Response:
             insurer_id=_field(form, "insurer_id") if role is Role.INSURER else None,
             examiner_id=_field(form, "examiner_id") if role is Role.EXAMINER else None,
             by=person.caller,
+            # An unticked box sends nothing; ticked for a role other than insurer: 422.
+            supervisor=_field(form, "supervisor") == "yes",
         )
     except ClaimError as err:
         return await _page(request, person, status_code=err.status_code, error=err.message)

@@ -21,9 +21,9 @@ from console.audit import record
 from console.claim_view import deadline_state, file_size, next_rung, offered_actions
 from console.render import page
 from console.session import Acting, Person
-from domain.access import may_act, may_read_report
-from domain.documents import plausible_document_id
-from domain.errors import NotFound
+from domain.access import Capability, may, may_act, may_read_report
+from domain.documents import DocumentKind, may_upload, plausible_document_id
+from domain.errors import NotFound, Unavailable
 from domain.models import ClaimStatus
 from domain.names import Action
 from domain.parsing import known_action
@@ -43,8 +43,15 @@ def action_body(action: Action, form: FormData) -> dict[str, Any]:
     match action:
         case Action.ASSIGN:
             return {"examiner_id": form_text(form, "examiner_id")}
-        case Action.DECLINE_APPOINTMENT | Action.WITHDRAW | Action.EXTEND_DECISION:
+        case (
+            Action.DECLINE_APPOINTMENT
+            | Action.WITHDRAW
+            | Action.EXTEND_DECISION
+            | Action.PROCEED_WITHOUT_RECORDS
+        ):
             return {"reason": form_text(form, "reason")}
+        case Action.INTERPRETER_BOOKED:
+            return {"reference": form_text(form, "reference")}
         case Action.RESCHEDULE:
             return {
                 "reason": form_text(form, "reason"),
@@ -87,16 +94,23 @@ async def _claim_page(
     caller = person.caller
     timeline = await claims.timeline(claim, caller)
     report = None
+    questions: list[str] = []
     if may_read_report(caller):
         try:
             report = await claims.report(claim, caller)
-        except NotFound:
-            report = None
+            # Each answer beside its question, as `GET /v1/claims/{id}/questions` gives them
+            # (asked of the workflow: without Temporal the answers stand numbered alone).
+            questions = await claims.questions(claim, caller)
+        except (NotFound, Unavailable):
+            pass
     # The kinds the person reads, as the API lists them (file names opened for those only).
     stored = await services.document_service(request).documents(claim.claim_id, caller)
     documents = [(d.info(caller), file_size(d.size)) for d in stored]
     pool = request.app.state.pool
-    sent = await deliveries.for_claim(pool, claim.claim_id)
+    # The claim's deliveries (emails, pages, every insurer's webhooks) are the deliveries
+    # page's, for ops; an insurer follows its own on Webhooks, as the API gives them.
+    reads_deliveries = may(caller, Capability.READ_DELIVERIES)
+    sent = await deliveries.for_claim(pool, claim.claim_id) if reads_deliveries else []
     # The assign form's examiners, each with the rule that keeps them off this claim (the
     # booking's own rules; `no_slot` there means no rule does): read only for those who assign.
     assigning = may_act(caller, Action.ASSIGN) and claim.status == "open"
@@ -107,8 +121,11 @@ async def _claim_page(
     return page(
         request, "claim.html", person, status_code=status_code,
         title=f"Claim {claim.claim_number}", claim=claim, timeline=timeline, report=report,
-        documents=documents,
-        deliveries=sent, examiners=examiners, excluded=excluded, checked=bool(choices),
+        documents=documents, questions=questions,
+        report_form=may(caller, Capability.WORK_EXAMINATIONS),  # the examiner's report page
+        uploads_records=may_upload(caller, DocumentKind.RECORDS),
+        reads_deliveries=reads_deliveries, deliveries=sent,
+        examiners=examiners, excluded=excluded, checked=bool(choices),
         zone=profile.timezone if profile else None,
         deadlines=[(d, deadline_state(d), next_rung(d)) for d in claim.deadlines],
         offered=offered_actions(caller, claim), refused=refused or {}, done=done,
@@ -126,7 +143,8 @@ async def claim_page(
         await record(request, person, ROUTE, status=404)
         raise
     await record(request, person, ROUTE, claim_id=claim.claim_id)
-    shown = done if done in {a.value for a in Action} else None
+    # An action's name, or `upload` (the records form, through `console.routes.report`).
+    shown = done if done in {a.value for a in Action} | {"upload"} else None
     return await _claim_page(request, person, claim, done=shown)
 
 

@@ -131,8 +131,16 @@ class Referral(Input):
     @field_validator("jurisdiction")
     @classmethod
     def _known_profile(cls, value: str, info: ValidationInfo) -> str:
-        if at_intake(info) and value not in PROFILES:
+        if not at_intake(info):
+            return value
+        if value not in PROFILES:
             raise ValueError(f"unknown jurisdiction profile; expected one of {sorted(PROFILES)}")
+        served = PROFILES[value].claim_types
+        claim_type = info.data.get("claim_type")
+        if served and isinstance(claim_type, ClaimType) and claim_type.value not in served:
+            raise ValueError(
+                f"the {value} profile serves {' and '.join(served)} claims, not {claim_type.value}"
+            )
         return value
 
 
@@ -266,6 +274,30 @@ class RequestReportCopy(ActionInput):
     model_config = example_config(ACTION_EXAMPLES["request-report-copy"])
 
     reason: ShortText | None = None
+
+
+class ProceedWithoutRecords(ActionInput):
+    """Ops hold the exam although its records lead was missed (the reason stays in the
+    workflow's encrypted history)."""
+
+    model_config = example_config(ACTION_EXAMPLES["proceed-without-records"])
+
+    reason: Text
+
+
+class InterpreterBooked(ActionInput):
+    """Ops booked the interpreter the referral asks for; `reference` is the booking's with the
+    interpreting service (never the claimant's details)."""
+
+    model_config = example_config(ACTION_EXAMPLES["interpreter-booked"])
+
+    reference: ShortText | None = None
+
+
+class RecordsReceived(ActionInput):
+    """Sent by the service (never a caller): a `records` document was stored for the claim."""
+
+    document_id: Identifier
 
 
 # --- the examiner panel and the claim listing -----------------------------------------------

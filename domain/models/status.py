@@ -95,6 +95,10 @@ class ClaimStatus(ClaimIdentity):
     status: Literal["open", "closed"]
     outcome: Outcome | None = None
     safety_hold: bool = False
+    # Ops hold the claim's records (litigation, a subpoena...): the retention sweep leaves them.
+    # Kept beside the projection (`claims.legal_hold`, set outside the workflow) and laid over
+    # the stored status when it is read.
+    legal_hold: bool = False
     recommendation: Recommendation | None = None
     examiner: ExaminerRef | None = None
     appointment: AppointmentRef | None = None
@@ -106,6 +110,9 @@ class ClaimStatus(ClaimIdentity):
     next_deadline: datetime | None = None
     # While no examiner can be booked: why (cleared by the next booking).
     examiner_search: ExaminerSearch | None = None
+    # The claimant's appointment notice waits for ops to book the interpreter the referral asks
+    # for (`interpreter-booked`).
+    interpreter_to_book: bool = False
     created_at: datetime
     updated_at: datetime
     version: int = 0
@@ -229,6 +236,14 @@ class ClaimReport(Model):
     submitted_at: datetime
     versions: list[ReportVersion]
     report: ExamReport
+
+
+class ClaimQuestions(Model):
+    """`GET /v1/claims/{claim_id}/questions`: the referral's questions, in the order the
+    report's `answers` answer them."""
+
+    claim_id: str
+    questions: list[str]
 
 
 # --- the examiner panel -----------------------------------------------------------------------

@@ -103,6 +103,7 @@ async def person(
     name: str | None = None,
     insurer: str | None = None,
     examiner: str | None = None,
+    supervisor: bool = False,
 ) -> Person:
     accounts: Accounts = api.app.state.accounts
     tag = secrets.token_hex(4)
@@ -115,7 +116,7 @@ async def person(
     )
     await accounts.create_user(
         role=role, email=someone.email, name=someone.name,
-        insurer_id=insurer, examiner_id=examiner, by=None,
+        insurer_id=insurer, examiner_id=examiner, by=None, supervisor=supervisor,
     )  # fmt: skip
     await accounts.set_credentials(someone.email, someone.password, someone.secret)
     return someone

@@ -40,6 +40,9 @@ def service_env(temporal_address: str, database_url: str, task_queue: str, **ext
         "IME_ID_SECRET": TEST_SECRET,
         "IME_CODEC_KEYS": TEST_CODEC_KEYS,
         "IME_ACTION_SIGNING_KEYS": TEST_ACTION_SIGNING_KEYS,
+        # The retention schedule is test_retention's to create: a worker of another test would
+        # point the shared dev server's schedule at its own (soon gone) task queue.
+        "IME_RETENTION_SWEEP_EVERY": "0",
         **extra,
     }
 

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from domain.examples import ACTION_EXAMPLES, SAMPLE_REFERRAL
+from domain.profiles import PROFILES
 
 
 def referral_payload(jurisdiction: str = "DEMO", **overrides: Any) -> dict[str, Any]:
@@ -14,6 +15,10 @@ def referral_payload(jurisdiction: str = "DEMO", **overrides: Any) -> dict[str, 
     suffix = uuid.uuid4().hex[:8]
     body["claim_number"] = f"WC-2026-{suffix}"
     body["jurisdiction"] = jurisdiction
+    # A claim type the profile serves (a referral of another type is refused at intake).
+    served = PROFILES[jurisdiction].claim_types if jurisdiction in PROFILES else ()
+    if served and body["claim_type"] not in served:
+        body["claim_type"] = served[0]
     # A different claimant each time: the panel's conflict rule keeps an examiner from seeing the
     # same claimant on two claims, which would starve tests that start several claims.
     body["claimant"]["full_name"] = f"Jane Roe {suffix}"
