@@ -18,6 +18,7 @@ from console.render import render_error
 from console.routes import (
     access,
     accounts,
+    away,
     bulk,
     claim,
     claims,
@@ -48,7 +49,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_form_bytes)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
     modules = (
-        sign_in, queue, clinician, worklist, report, reviews, claims, claim, bulk, panel,
+        sign_in, queue, clinician, worklist, away, report, reviews, claims, claim, bulk, panel,
         deliveries, access, accounts, webhooks, team,
     )  # fmt: skip
     for module in modules:

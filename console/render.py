@@ -49,6 +49,7 @@ NAV = (
     NavItem("Work queue", "/console/queue", Capability.USE_INBOX),
     NavItem("Safety cases", "/console/safety", Capability.WORK_SAFETY_CASES),
     NavItem("Worklist", "/console/worklist", Capability.WORK_EXAMINATIONS),
+    NavItem("Away dates", "/console/away", Capability.WORK_EXAMINATIONS),
     NavItem("Reviews", "/console/reviews", Capability.REVIEW_REPORTS),
     NavItem("Claims", "/console/claims", Capability.LIST_CLAIMS),
     NavItem("Bulk start", "/console/bulk", Capability.START_CLAIM),

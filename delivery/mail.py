@@ -456,10 +456,24 @@ def _notice(
                 ),
             )
         case Template.ADDENDUM_REQUEST:
+            reasons = [str(r) for r in details.get("reasons") or [] if str(r).strip()]
+            if not reasons:
+                return Letter(
+                    f"Addendum requested: {claim}",
+                    _text(
+                        greeting,
+                        f"An addendum to your report on {claim} is requested; see the claim.",
+                    ),
+                )
             return Letter(
                 f"Addendum requested: {claim}",
-                _text(
-                    greeting, f"An addendum to your report on {claim} is requested; see the claim."
+                (
+                    *_text(
+                        greeting,
+                        f"An addendum to your report on {claim} is requested, for these reasons:",
+                    ),
+                    *_items(tuple(reasons)),
+                    *_text("Write the addendum from your worklist in the console."),
                 ),
             )
         case Template.DEADLINE_REMINDER | Template.DEADLINE_BREACHED:

@@ -286,6 +286,13 @@ async def test_an_ops_day_in_the_browser(api: ApiHarness, browser: Browser, tmp_
         await page.get_by_role("button", name="Exam").click()
         await page.wait_for_url(re.compile(r".*\?done=exam$"))
         await expect(page.locator(".tag.hold")).to_have_text("On hold")
+        # At once, what is happening and what to do with the examinee now.
+        paged = page.get_by_role("alert")
+        await expect(paged.get_by_role("heading")).to_have_text(
+            "The clinician on call is being paged now"
+        )
+        await expect(paged).to_contain_text("Stay with the examinee and do not leave them alone.")
+        await expect(paged).to_contain_text("call or text 988")
         held = (await insurer.get(f"/v1/claims/{claim_id}")).json()
         assert held["safety_hold"] is True and held["stage"] == "REPORT"
         await checked(page, "claim-held")

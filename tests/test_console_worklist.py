@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from domain.names import Role
+from delivery.mail import letter, plain_text
+from domain.models import ClaimStatus
+from domain.names import Role, Template
 from tests.helpers.app import ApiHarness
 from tests.helpers.browser import assert_accessible, chromium, person, screenshot, sign_in
 from tests.helpers.referrals import complete_report, referral_payload
@@ -82,6 +84,20 @@ async def test_an_examiners_worklist_day(api: ApiHarness, browser: Browser) -> N
         await expect(reasons).to_have_text(REASONS)
         await expect(page.locator(f"#reports-due tr[data-claim='{claim_id}']")).to_have_count(1)
         await checked(page, "worklist-addendum")
+        # The same reasons, word for word, in the examiner's inbox item and their email.
+        inbox = (await examiner_key.get("/v1/inbox", params={"kind": "addendum_request"})).json()
+        assert [i["details"].get("reasons") for i in inbox if i["claim_id"] == claim_id] == [
+            REASONS
+        ]
+        sealed = await api.app.state.pool.fetchval(
+            "SELECT sealed_details FROM notification_outbox WHERE claim_id = $1"
+            " AND template = 'addendum_request'",
+            claim_id,
+        )
+        details = api.app.state.sealer.open_json(bytes(sealed))
+        claim = ClaimStatus.model_validate((await ops.get(f"/v1/claims/{claim_id}")).json())
+        email = plain_text(letter(Template.ADDENDUM_REQUEST, claim, details, "Dr. E").blocks)
+        assert "\n- " + "\n- ".join(REASONS) + "\n" in email
 
         # The worklist is the examiner's: ops get 403 for it.
         assert (await post_action(ops, claim_id, "withdraw", {"reason": "done"})).status_code == 200

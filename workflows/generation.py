@@ -6,7 +6,7 @@ behind a patch, and a run started before it replays the old path (docs/changing-
 Every collaborator of `ClaimWorkflow` is handed the run's `Generation` when it is built and asks
 it, instead of carrying a behaviour flag of its own.
 
-The patches, oldest first (`domain.names.Patch`; the first seven of 2026-11-28, the last two of
+The patches, oldest first (`domain.names.Patch`; the first seven of 2026-11-28, the last three of
 2026-12-07; `since` is the commit that introduced each). A history in tests/histories/ named
 `<branch>@<suffix>.json` was recorded by the code that introduced the suffix's patch, and
 `<branch>.json` by the code before the first one; the last column names the histories that pin
@@ -22,7 +22,7 @@ lean-history            7d1e1e2  writes, computations as local activities    @sa
 durable-writes          34032bb  the writes as ordinary activities again     @lean-history
 reset-resync            7d14e14  a reset run records where it went back to   @durable-writes
 cancel-withdraws        7d14e14  Temporal cancellation is an ops withdrawal  @durable-writes
-exam-preparation        (12-07)  records lead deadline; notice waits for     @cancel-withdraws
+exam-preparation        ee62aa2  records lead deadline; notice waits for     @cancel-withdraws
                                  the interpreter
 
 `workflow.patched` records a marker where it is first asked and keeps that answer for the rest of

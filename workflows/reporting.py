@@ -206,7 +206,13 @@ class Reporting:
         await self._clock.start(
             Stage.REPORT, workflow.now(), {DeadlineName.REPORT: profile.escalation_grace}
         )
-        request = Notice(Recipient.EXAMINER, Template.ADDENDUM_REQUEST, f"addendum-{addendum}")
+        # The reasons reach the examiner word for word (email, inbox item): notification details
+        # are stored sealed. Only the write's payload grows: no command changes, no patch.
+        reasons = list(report.addendum_reasons) if report and report.addendum_reasons else []
+        told = {"reasons": reasons} if reasons else {}
+        request = Notice(
+            Recipient.EXAMINER, Template.ADDENDUM_REQUEST, f"addendum-{addendum}", told
+        )
         await self._recorder.record(
             event,
             actor=actor,
