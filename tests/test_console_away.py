@@ -33,9 +33,9 @@ from tests.helpers.walk import wait_until
 # Two orthopedic surgeons of the seeded panel (New York): DEMO books the first, least loaded.
 ORTHO_1, ORTHO_2 = "ex-ny-orthopedic-surgery-1", "ex-ny-orthopedic-surgery-2"
 BACKWARDS = (
-    "the away periods are invalid (periods.0.ends_on: Value error, must be on or after starts_on)"
+    "the away periods is invalid (periods.0.ends_on: Value error, must be on or after starts_on)"
 )
-OVERLAP = "the away periods are invalid (periods: Value error, periods 0 and 1 overlap)"
+OVERLAP = "the away periods is invalid (periods: Value error, periods 0 and 1 overlap)"
 
 
 @pytest.fixture

@@ -13,11 +13,13 @@ lists them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from console import services
 from console.acting import form_text, refusal
@@ -35,6 +37,8 @@ ROUTE = f"{OWN}/{{examiner_id}}"
 ADD, REMOVE = "away_add", "away_remove"
 # What the page says after a form (never a value the person typed).
 _DONE = {"added": "The away dates are added.", "removed": "The away dates are removed."}
+# A form's change to the list as read: the list to send, or None when nothing changes.
+Change = Callable[[list[dict[str, str]], FormData], list[dict[str, Any]] | None]
 
 
 def period_json(period: AwayPeriod) -> dict[str, str]:
@@ -113,10 +117,10 @@ async def _replace(
     person: ActiveSession,
     examiner_id: str,
     action: str,
-    change: Any,
+    change: Change,
 ) -> Response:
-    """Read the list, change it (`change(periods, form)`: the list to send, or None when there
-    is nothing to change), send it through `set_away` as `PUT` does; the refusal at the form."""
+    """Read the list, change it, send it whole through `set_away` as `PUT` does; a 422 at the
+    form, any other refusal (403, 404) as the error page, each an access-log row."""
     panel = services.panel(request)
     form = await request.form()
     try:
@@ -128,7 +132,8 @@ async def _replace(
         await record(request, person, ROUTE, action=action, status=err.status_code)
         if err.status_code != 422:
             raise
-        typed = {"starts_on": form_text(form, "starts_on"), "ends_on": form_text(form, "ends_on")}
+        # What was typed stays in the add form (dates, no one's PHI); the message never has it.
+        typed = {k: form_text(form, k) for k in ("starts_on", "ends_on")} if action == ADD else {}
         return await _page(
             request, person, examiner_id, status_code=422, refused=refusal(err), typed=typed
         )
@@ -137,7 +142,7 @@ async def _replace(
     return RedirectResponse(f"{OWN}/{examiner_id}?done={done}", status_code=303)
 
 
-def _added(current: list[dict[str, str]], form: Any) -> list[dict[str, Any]] | None:
+def _added(current: list[dict[str, str]], form: FormData) -> list[dict[str, Any]] | None:
     """The typed period first (so a refusal naming `periods.0` names it; the listed ones are
     numbered from 1 on the page, as they are sent), then the list as read. A period already
     listed as typed is not sent again: a form sent twice adds it once."""
@@ -147,7 +152,7 @@ def _added(current: list[dict[str, str]], form: Any) -> list[dict[str, Any]] | N
     return [new, *current]
 
 
-def _removed(current: list[dict[str, str]], form: Any) -> list[dict[str, str]] | None:
+def _removed(current: list[dict[str, str]], form: FormData) -> list[dict[str, Any]] | None:
     """The list as read without the period named; None when it is not there (already gone)."""
     gone = {"starts_on": form_text(form, "starts_on"), "ends_on": form_text(form, "ends_on")}
     kept = [p for p in current if p != gone]
