@@ -47,6 +47,7 @@ from domain.ids import claim_id_for, claimant_key, plausible_claim_id, workflow_
 from domain.models import (
     Caller,
     ClaimantLookup,
+    ClaimEvent,
     ClaimPage,
     ClaimQuery,
     ClaimReport,
@@ -70,7 +71,7 @@ from domain.parsing import (
 )
 from domain.profiles import get_profile
 from domain.refusal import ACTION_NOT_ALLOWED
-from domain.timeline import hidden_from, sees_case_steps, who_acted_as_seen_by
+from domain.timeline import hidden_from, may_read_note, sees_case_steps, who_acted_as_seen_by
 from settings import Settings
 from store import case_events, idempotency, inbox
 from store import claims as claims_store
@@ -267,6 +268,7 @@ class ClaimService:
         everyone else without that branch's steps (`domain.timeline`)."""
         claim_events = await claims_store.list_events(self._pool, claim.claim_id)
         events = [TimelineEvent.model_validate(e, from_attributes=True) for e in claim_events]
+        events = await self._with_notes(claim.claim_id, claim_events, events, caller)
         if any(e.lineage for e in claim_events):
             # Reset by an operator: what the run before did past the reset point is marked.
             lineages = await lineage_store.of_claim(self._pool, claim.claim_id)
@@ -472,6 +474,26 @@ class ClaimService:
             current.workflow_id, action, payload, update_id, ClaimStatus
         )
         return status
+
+    async def _with_notes(
+        self,
+        claim_id: str,
+        claim_events: list[ClaimEvent],
+        events: list[TimelineEvent],
+        caller: Caller,
+    ) -> list[TimelineEvent]:
+        """What people wrote when they acted, opened for those who may read each one."""
+        sealed = await claims_store.sealed_notes(self._pool, claim_id)
+        if not sealed:
+            return events
+        shown = []
+        for event, logged in zip(events, claim_events, strict=True):
+            note = sealed.get((logged.lineage, logged.seq))
+            if note is not None and may_read_note(caller, logged.acted_by):
+                binding = claims_store.note_binding(claim_id, logged.lineage, logged.seq)
+                event = event.model_copy(update={"note": self._sealer.open(note, binding).decode()})
+            shown.append(event)
+        return shown
 
     async def records_arrived(self, claim_id: str, document_id: str, caller: Caller) -> None:
         """A `records` document of the claim was stored (by `caller`, already allowed to):

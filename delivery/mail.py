@@ -456,7 +456,8 @@ def _notice(
                 ),
             )
         case Template.ADDENDUM_REQUEST:
-            reasons = [str(r) for r in details.get("reasons") or [] if str(r).strip()]
+            given = details.get("reasons")
+            reasons = [str(r) for r in given if str(r).strip()] if isinstance(given, list) else []
             if not reasons:
                 return Letter(
                     f"Addendum requested: {claim}",

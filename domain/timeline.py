@@ -52,15 +52,28 @@ def sees_case_steps(role: Role) -> bool:
     return not hidden_from(role) >= SAFETY_CASE_STEPS
 
 
+# Who reads what a person wrote when they acted (a reason, a decision's notes), besides the
+# person themselves: the parties who run and decide the claim. Examiners, reviewers and
+# clinicians act on their part of it, not on why it was withdrawn or decided.
+NOTE_READERS = frozenset({Role.OPS, Role.INSURER})
+
+
+def may_read_note(viewer: Caller, acted_by: Caller | None) -> bool:
+    return viewer.role in NOTE_READERS or (acted_by is not None and _own(viewer, acted_by))
+
+
+def _own(viewer: Caller, acted_by: Caller) -> bool:
+    return (viewer.key_id is not None and viewer.key_id == acted_by.key_id) or (
+        viewer.user_id is not None and viewer.user_id == acted_by.user_id
+    )
+
+
 def who_acted_as_seen_by(viewer: Caller, acted_by: Caller) -> Caller:
     """Who acted on an event, as `viewer` may see it. A person's name is shown to the audience
     that sees a key's name (ops, and the actor themselves), not to all: an insurer's timeline
     names no examiner's staff, nor ops' (the role is what a party needs: "ops assigned"), and a
     name is personal data that a key's label is not. Own means the same key or the same person;
     an absent id (a person has no key, a key no person) is never a match."""
-    own = (viewer.key_id is not None and viewer.key_id == acted_by.key_id) or (
-        viewer.user_id is not None and viewer.user_id == acted_by.user_id
-    )
-    if viewer.role is Role.OPS or own:
+    if viewer.role is Role.OPS or _own(viewer, acted_by):
         return acted_by
     return Caller(role=acted_by.role)

@@ -127,6 +127,16 @@ async def apply_projection(conn: Connection, write: ProjectionWrite, sealer: Sea
             event.acted_by.model_dump(mode="json") if event.acted_by else None,
             tag,
         )
+        if inserted is not None and write.note:
+            # What the person wrote, sealed beside its event (the log itself is append-only).
+            await conn.execute(
+                """INSERT INTO claim_event_notes (claim_id, lineage, seq, sealed_note)
+                   VALUES ($1, $2, $3, $4)""",
+                event.claim_id,
+                tag,
+                event.seq,
+                sealer.seal(write.note.encode(), note_binding(event.claim_id, tag, event.seq)),
+            )
         if superseded:
             return inserted is not None
         # Projection writes may arrive out of order (handlers and the main loop both record);
@@ -264,6 +274,19 @@ async def list_events(conn: Executor, claim_id: str) -> list[ClaimEvent]:
         claim_id,
     )
     return [ClaimEvent.model_validate(dict(r)) for r in rows]
+
+
+def note_binding(claim_id: str, lineage: str, seq: int) -> bytes:
+    """Where a sealed note belongs: it opens only as the note of that event."""
+    return f"event-note:{claim_id}:{lineage}:{seq}".encode()
+
+
+async def sealed_notes(conn: Executor, claim_id: str) -> dict[tuple[str, int], bytes]:
+    """The claim's events' sealed notes, by (lineage, seq): only those that have one."""
+    rows = await conn.fetch(
+        "SELECT lineage, seq, sealed_note FROM claim_event_notes WHERE claim_id = $1", claim_id
+    )
+    return {(r["lineage"], r["seq"]): bytes(r["sealed_note"]) for r in rows}
 
 
 def _scope_sql(caller: Caller) -> tuple[str, str | None]:

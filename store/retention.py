@@ -116,6 +116,10 @@ async def destroy(
                      AND length(sealed_body) > 0""",
                 claim_id,
             ),
+            # What people wrote when they acted (reasons, a decision's notes).
+            "event_notes": await _count(
+                conn, "DELETE FROM claim_event_notes WHERE claim_id = $1", claim_id
+            ),
             "contact": await _count(
                 conn,
                 """UPDATE claim_contacts
@@ -220,6 +224,7 @@ async def what_remains(conn: Executor, claim_id: str) -> dict[str, int]:
              (SELECT count(*) FROM notification_outbox
                WHERE claim_id = $1 AND (sealed_details IS NOT NULL OR details <> '{}'::jsonb))
                AS notification_contents,
+             (SELECT count(*) FROM claim_event_notes WHERE claim_id = $1) AS event_notes,
              (SELECT count(*) FROM claim_contacts WHERE claim_id = $1 AND sealed IS NOT NULL)
                AS contact""",
         claim_id,

@@ -49,6 +49,7 @@ NOTHING_LEFT = {
     "report_contents": 0,
     "inbox_contents": 0,
     "notification_contents": 0,
+    "event_notes": 0,
     "contact": 0,
 }
 
@@ -212,11 +213,13 @@ async def test_a_closed_claim_is_destroyed_after_its_retention_and_a_held_one_on
     assert len(destroyed) == 1
     counts = destroyed[0]["details"]["counts"]
     assert {
-        k: counts[k] for k in ("documents", "document_chunks", "report_versions", "contact")
+        k: counts[k]
+        for k in ("documents", "document_chunks", "report_versions", "event_notes", "contact")
     } == {
         "documents": 1,
         "document_chunks": 1,
         "report_versions": 1,
+        "event_notes": 1,  # the withdrawal's reason
         "contact": 1,
     }
     assert destroyed[0]["actor"] == "system" and destroyed[0]["seq"] is None

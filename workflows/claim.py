@@ -204,6 +204,7 @@ class ClaimWorkflow:
             acted_by=decline.acted_by,
             examiner_id=examiner_id,
             cause=decline.cause,
+            note=decline.reason,
         )
         return self.state.status()
 
@@ -224,6 +225,7 @@ class ClaimWorkflow:
             acted_by=request.acted_by,
             requested_by=request.requested_by,
             cause=request.cause,
+            note=request.reason,
         )
         return self.state.status()
 
@@ -306,14 +308,7 @@ class ClaimWorkflow:
 
     @workflow.update(name=Action.DECISION)
     async def decision(self, decision: DecisionInput) -> ClaimStatus:
-        self.state.decide(decision, workflow.now())
-        await self._recorder.record(
-            EventType.DECISION_ISSUED,
-            actor=Actor.INSURER,
-            acted_by=decision.acted_by,
-            outcome=decision.outcome,
-            reason_code=decision.reason_code,
-        )
+        await self._deciding.decide(decision)
         return self.state.status()
 
     @decision.validator
@@ -341,6 +336,7 @@ class ClaimWorkflow:
             outcome=withdrawal_outcome(withdrawal.acted_by),
             actor=Actor.REQUESTER,
             acted_by=withdrawal.acted_by,
+            note=withdrawal.reason,
         )
         return self.state.status()
 

@@ -53,6 +53,7 @@ async def withdraw(
     actor: Actor,
     acted_by: Caller | None = None,
     via: str | None = None,
+    note: str | None = None,
 ) -> None:
     """Close the claim as withdrawn (by its insurer, ops, or an operator's cancellation): the
     slot released (compensation), the withdrawal recorded; the closing steps follow."""
@@ -66,6 +67,6 @@ async def withdraw(
         # Compensation: release the examiner's slot (no-op if the exam already happened).
         await recorder.change_appointment(appointment.id, AppointmentStatus.CANCELLED)
     if via is None:
-        await recorder.record(EventType.CLAIM_WITHDRAWN, actor=actor, acted_by=acted_by)
+        await recorder.record(EventType.CLAIM_WITHDRAWN, actor=actor, acted_by=acted_by, note=note)
     else:  # not a caller's action: how it came (an operator's cancellation)
         await recorder.record(EventType.CLAIM_WITHDRAWN, actor=actor, acted_by=acted_by, via=via)

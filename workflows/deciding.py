@@ -14,7 +14,7 @@ from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
-    from domain.models import ExtendDecision, Stage
+    from domain.models import DecisionInput, ExtendDecision, Stage
     from domain.names import Actor, DeadlineName, EventType, Recipient, Template
 
 
@@ -25,6 +25,18 @@ class Deciding:
         self._clock = clock
         # One decision-deadline change at a time.
         self._turn = asyncio.Lock()
+
+    async def decide(self, decision: DecisionInput) -> None:
+        """The insurer's decision closes the claim; its notes are kept sealed with the event."""
+        self._state.decide(decision, workflow.now())
+        await self._recorder.record(
+            EventType.DECISION_ISSUED,
+            actor=Actor.INSURER,
+            acted_by=decision.acted_by,
+            outcome=decision.outcome,
+            reason_code=decision.reason_code,
+            note=decision.notes,
+        )
 
     async def extend(self, extension: ExtendDecision, *, recheck: Callable[[], None]) -> None:
         state, profile = self._state, self._state.require_profile()
@@ -63,4 +75,5 @@ class Deciding:
             acted_by=extension.acted_by,
             notify=[notice],
             extension=used,
+            note=extension.reason,
         )

@@ -160,6 +160,7 @@ class Preparing:
         await self._recorder.record(
             EventType.RECORDS_LEAD_WAIVED,
             acted_by=decision.acted_by,
+            note=decision.reason,
             appointment_id=state.appointment.id,
         )
         return state.status()

@@ -58,20 +58,23 @@ class Recorder:
         notify: Sequence[Notice] = (),
         report: ReportWrite | None = None,
         cause: object = None,  # (typed as the details are: callers pass theirs on with **)
+        note: str | None = None,
         **details: object,
     ) -> None:
         """Append `event_type` (details never hold PHI) and write the new status with it, and
         the transition's notifications (`notify`) and the report it files or decides on
         (`report`, never in the details) in the same transaction. `acted_by` is the caller whose
-        action this is; `actor` labels events of older claims and of the claim's own steps."""
+        action this is; `actor` labels events of older claims and of the claim's own steps.
+        `note`: what they wrote (a reason, notes), stored sealed with the event; only the
+        activity's input carries it, so adding one changes no command (no patch)."""
         if cause:  # why the service released a booking; a recorded payload has none: no patch
             details["cause"] = cause
         # First: a reset since the last write branches the claim before anything is written.
         self._effects.current_lineage()
-        notes = [self._effects.notification(n) for n in notify]
+        notifications = [self._effects.notification(n) for n in notify]
         if not self._batched:
-            for note in notes:
-                await self._effects.send(note)
+            for notification in notifications:
+                await self._effects.send(notification)
         now = workflow.now()
         seq = self._state.next_event(now)
         status = self._state.status()
@@ -89,10 +92,11 @@ class Recorder:
         write = ProjectionWrite(
             status=status,
             event=event,
-            notifications=notes if self._batched else [],
+            notifications=notifications if self._batched else [],
             report=report,
             appointment_changes=self._pending,
             lineage=self._state.lineage,
+            note=note or None,
         )
         self._pending = []
         await self._effects.record(write)

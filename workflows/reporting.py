@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from temporalio import workflow
 
@@ -170,6 +171,7 @@ class Reporting:
             acted_by=request.acted_by,
             notify=[_copy_on_request()] if accepted else [],
             sent=accepted,
+            note=request.reason,
         )
 
     # Why a version goes back rides in the transition write (an activity's input), and only when
@@ -198,7 +200,7 @@ class Reporting:
         actor: Actor,
         acted_by: Caller | None,
         report: ReportWrite | None = None,
-        **details: object,
+        **details: Any,  # the event's details (counts, findings), passed on
     ) -> None:
         """Back to REPORT with a new, shorter report deadline; the examiner is told."""
         profile = self._state.require_profile()

@@ -116,6 +116,17 @@ class ProjectionWrite(Model):
     # Appointment changes the transition makes (attended, no-show, released): in the same
     # transaction, so a slot is never freed without the event that says why.
     appointment_changes: list[AppointmentStatusChange] = Field(default_factory=list)
+    # What the person wrote when they acted (a reason, notes): stored sealed with the event,
+    # never in its details. Left out of the payload when unset, so a write without one is the
+    # same JSON as before the field.
+    note: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _note_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if self.note is None:
+            dumped.pop("note", None)
+        return dumped
 
 
 # --- the booking (`schedule_exam`) ----------------------------------------------------------

@@ -199,6 +199,9 @@ class TimelineEvent(Model):
     acted_by: Caller | None = None
     # Set on what a reset superseded.
     superseded: Superseded | None = None
+    # What the person wrote when they acted (a reason, notes), to those who may read it
+    # (`domain.timeline.may_read_note`); absent for everyone else.
+    note: str | None = None
 
 
 # --- reports --------------------------------------------------------------------------------
