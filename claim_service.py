@@ -55,6 +55,7 @@ from domain.models import (
     PassedOver,
     RecordsReceived,
     Referral,
+    SafetyCaseEvent,
     Stage,
     Superseded,
     TimelineEvent,
@@ -278,10 +279,16 @@ class ClaimService:
             ]
         if sees_case_steps(caller.role):
             steps = await case_events.for_claim(self._pool, claim.claim_id)
+            # Clinical notes (a resolution's) to clinicians only.
+            clinical = (
+                await case_events.sealed_notes(self._pool, claim.claim_id)
+                if caller.role in CLINICAL_ROLES
+                else {}
+            )
             # A case's step has no place in the claim's log (`seq`): `case_id` says whose it is.
             events += [
                 TimelineEvent.model_validate(s, from_attributes=True).model_copy(
-                    update={"seq": None}
+                    update={"seq": None, "note": self._clinical_note(s, clinical)}
                 )
                 for s in steps
             ]
@@ -494,6 +501,14 @@ class ClaimService:
                 event = event.model_copy(update={"note": self._sealer.open(note, binding).decode()})
             shown.append(event)
         return shown
+
+    def _clinical_note(
+        self, step: SafetyCaseEvent, sealed: dict[tuple[str, int], bytes]
+    ) -> str | None:
+        note = sealed.get((step.case_id, step.seq)) if step.seq is not None else None
+        if note is None or step.seq is None:
+            return None
+        return self._sealer.open(note, case_events.note_binding(step.case_id, step.seq)).decode()
 
     async def records_arrived(self, claim_id: str, document_id: str, caller: Caller) -> None:
         """A `records` document of the claim was stored (by `caller`, already allowed to):

@@ -23,7 +23,30 @@ async def apply(conn: Connection, write: SafetyCaseWrite, sealer: Sealer) -> boo
     async with conn.transaction():
         inserted = await _insert(conn, write.events)
         await outbox.enqueue_in(conn, write.notifications, sealer)
+        first = write.events[0] if write.events else None
+        if inserted and write.clinical_note and first is not None and first.seq is not None:
+            await conn.execute(
+                """INSERT INTO safety_case_notes (case_id, seq, claim_id, sealed_note)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+                first.case_id,
+                first.seq,
+                first.claim_id,
+                sealer.seal(write.clinical_note.encode(), note_binding(first.case_id, first.seq)),
+            )
     return inserted > 0
+
+
+def note_binding(case_id: str, seq: int) -> bytes:
+    """Where a sealed clinical note belongs: it opens only as the note of that step."""
+    return f"case-note:{case_id}:{seq}".encode()
+
+
+async def sealed_notes(conn: Executor, claim_id: str) -> dict[tuple[str, int], bytes]:
+    """The claim's safety cases' sealed clinical notes, by (case, seq)."""
+    rows = await conn.fetch(
+        "SELECT case_id, seq, sealed_note FROM safety_case_notes WHERE claim_id = $1", claim_id
+    )
+    return {(r["case_id"], r["seq"]): bytes(r["sealed_note"]) for r in rows}
 
 
 async def append_record(conn: Connection, event: SafetyCaseEvent, inbox_item: str) -> bool:

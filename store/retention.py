@@ -120,6 +120,9 @@ async def destroy(
             "event_notes": await _count(
                 conn, "DELETE FROM claim_event_notes WHERE claim_id = $1", claim_id
             ),
+            "clinical_notes": await _count(
+                conn, "DELETE FROM safety_case_notes WHERE claim_id = $1", claim_id
+            ),
             "contact": await _count(
                 conn,
                 """UPDATE claim_contacts
@@ -225,6 +228,7 @@ async def what_remains(conn: Executor, claim_id: str) -> dict[str, int]:
                WHERE claim_id = $1 AND (sealed_details IS NOT NULL OR details <> '{}'::jsonb))
                AS notification_contents,
              (SELECT count(*) FROM claim_event_notes WHERE claim_id = $1) AS event_notes,
+             (SELECT count(*) FROM safety_case_notes WHERE claim_id = $1) AS clinical_notes,
              (SELECT count(*) FROM claim_contacts WHERE claim_id = $1 AND sealed IS NOT NULL)
                AS contact""",
         claim_id,

@@ -184,8 +184,13 @@ async def test_a_clinician_opens_the_case_from_its_page_acknowledges_and_resolve
         )
         assert closed.status_code == 200, closed.text
         await page.get_by_label("Warm hand-off to a crisis or treating provider").check()
+        await page.get_by_label("Clinical notes").fill("handed over to the crisis team")
         await page.get_by_role("button", name="Resolve").click()
         await page.wait_for_url(f"{base}/console/safety/{newer}?done=safety-resolve")
+        # The notes are the case's record now, shown back to the clinician with the step.
+        await expect(page.locator("ol.timeline q.note")).to_have_text(
+            "handed over to the crisis team"
+        )
         await wait_until(insurer, newer, lambda c: not c["safety_hold"])
         await expect(case).to_have_attribute("data-state", "resolved")
         await expect(case).to_contain_text("Closed: 1 warned")

@@ -50,6 +50,7 @@ NOTHING_LEFT = {
     "inbox_contents": 0,
     "notification_contents": 0,
     "event_notes": 0,
+    "clinical_notes": 0,
     "contact": 0,
 }
 

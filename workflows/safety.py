@@ -185,7 +185,7 @@ class SafetyEscalationWorkflow:
             acted_by=resolution.acted_by,
             **actions,
         )
-        await self._record([event], [note])
+        await self._record([event], [note], clinical_note=resolution.notes or None)
         return self.state.status(self._case)
 
     @resolve.validator
@@ -198,11 +198,18 @@ class SafetyEscalationWorkflow:
 
     # --- recording ------------------------------------------------------------------------------
 
-    async def _record(self, events: list[SafetyCaseEvent], notes: list[Notification]) -> None:
+    async def _record(
+        self,
+        events: list[SafetyCaseEvent],
+        notes: list[Notification],
+        clinical_note: str | None = None,
+    ) -> None:
         """The steps with their notifications in one transaction; cases started before the
-        ladder reached the timeline send each notification on its own (as they replay)."""
+        ladder reached the timeline send each notification on its own (as they replay). A
+        clinician's notes ride in the write (its payload only: no command changes, no patch)."""
         if self.state.ladder_events:
-            await self._effects.record_case(SafetyCaseWrite(events=events, notifications=notes))
+            write = SafetyCaseWrite(events=events, notifications=notes, clinical_note=clinical_note)
+            await self._effects.record_case(write)
             return
         for note in notes:
             await self._effects.send(note)

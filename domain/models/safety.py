@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from domain.models.base import Caller, Model
 from domain.models.delivery import Notification
@@ -57,3 +57,14 @@ class SafetyCaseWrite(Model):
 
     events: list[SafetyCaseEvent]
     notifications: list[Notification] = Field(default_factory=list)
+    # A clinician's notes on the write's first step (the resolution's): clinical, stored sealed
+    # for clinicians only. Left out of the payload when unset (the JSON of a write without
+    # notes is what it was before the field).
+    clinical_note: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _note_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if self.clinical_note is None:
+            dumped.pop("clinical_note", None)
+        return dumped
