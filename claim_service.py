@@ -39,6 +39,7 @@ from domain.errors import (
     Forbidden,
     Gone,
     IdempotencyKeyReused,
+    InvalidInput,
     NotFound,
     ReportNotAvailable,
     Unavailable,
@@ -52,6 +53,7 @@ from domain.models import (
     ClaimQuery,
     ClaimReport,
     ClaimStatus,
+    DecisionInput,
     PassedOver,
     RecordsReceived,
     Referral,
@@ -70,7 +72,7 @@ from domain.parsing import (
     referral_fingerprint,
     request_fingerprint,
 )
-from domain.profiles import get_profile
+from domain.profiles import PROFILES, get_profile
 from domain.refusal import ACTION_NOT_ALLOWED
 from domain.timeline import hidden_from, may_read_note, sees_case_steps, who_acted_as_seen_by
 from settings import Settings
@@ -419,6 +421,8 @@ class ClaimService:
         nothing twice; the same key with a different request is refused (422). `cause`: why the
         service itself takes the action (recorded with its event; never from a caller)."""
         payload = parse_action(action, body, caller, cause=cause)
+        if isinstance(payload, DecisionInput):
+            _check_reason_code(current, payload)
         if idempotency_key is None:
             return await self._perform(current, action, payload, update_id=None)
         who = caller.key_id or f"{caller.role}:{caller.key_name}"
@@ -605,6 +609,26 @@ class ClaimService:
             if err.status is RPCStatusCode.NOT_FOUND:
                 raise ActionNotAllowed("the claim is no longer accepting actions") from None
             raise Unavailable("the workflow service is unavailable; retry shortly") from err
+
+
+def _check_reason_code(claim: ClaimStatus, decision: DecisionInput) -> None:
+    """A decision's reason code is one of its profile's for the outcome (so the letter can
+    state it in words); 422 naming the codes it may be (codes, never a caller's text)."""
+    profile = PROFILES.get(claim.jurisdiction)
+    if profile is None or not profile.reason_codes:
+        return
+    allowed = profile.reason_codes_for(decision.outcome)
+    if decision.reason_code not in allowed:
+        raise InvalidInput(
+            "the decision is invalid",
+            details=[
+                {
+                    "field": "reason_code",
+                    "message": f"under {profile.name}, a decision {decision.outcome} gives one "
+                    f"of: {', '.join(allowed)}",
+                }
+            ],
+        )
 
 
 def _as_seen_by(caller: Caller, event: TimelineEvent) -> TimelineEvent:

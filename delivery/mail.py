@@ -301,8 +301,17 @@ def _decision_letter(status: ClaimStatus, contact: str) -> tuple[Block, ...]:
     return (
         *opening,
         _heading("The reason"),
-        *_text(f"Reason code: {decision.reason_code}.", closing),
+        *_text(_reason_in_words(decision.reason_code, profile), closing),
     )
+
+
+def _reason_in_words(code: str, profile: JurisdictionProfile | None) -> str:
+    """The decision's reason as its profile words it (with its code); the code alone when the
+    profile has no words for it (a decision recorded before the profile listed its codes)."""
+    reason = profile.reason_codes.get(code) if profile else None
+    if reason is None:
+        return f"Reason code: {code}."
+    return f"{reason.words[0].upper()}{reason.words[1:]} (reason code {code})."
 
 
 def _appeal_window(profile: JurisdictionProfile | None) -> str:
@@ -321,8 +330,15 @@ def _erisa_denial(reason: str, profile: JurisdictionProfile, contact: str) -> tu
         # (g)(1)(i): the specific reason.
         _heading("Why your claim was denied"),
         *_text(
-            f"The specific reason recorded for this decision is reason code {reason}. Ask "
-            f"{contact} and they will explain in full what it means for your claim."
+            (
+                f"The specific reason for this decision: {profile.reason_codes[reason].words} "
+                f"(reason code {reason}). Ask {contact} if anything in it is unclear."
+            )
+            if reason in profile.reason_codes
+            else (
+                f"The specific reason recorded for this decision is reason code {reason}. Ask "
+                f"{contact} and they will explain in full what it means for your claim."
+            )
         ),
         # (g)(1)(ii): the plan provisions relied on.
         _heading("The plan provisions this decision relies on"),

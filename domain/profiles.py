@@ -40,6 +40,15 @@ class Duration(BaseModel):
         return Duration(amount=-self.amount, unit=self.unit)
 
 
+class ReasonCode(BaseModel):
+    """A decision reason code of a profile: the outcome it explains and what it means in words."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outcome: Literal["approved", "denied"]
+    words: str
+
+
 class JurisdictionProfile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -101,6 +110,10 @@ class JurisdictionProfile(BaseModel):
     # is refused at intake. Empty: any type (DEMO). Not a rule field: what a statute covers is
     # in its name (workers' compensation, no-fault, an ERISA plan).
     claim_types: tuple[str, ...] = ()
+    # The codes a decision gives its reason with, and their words (for the claimant's letter).
+    # Empty (profiles recorded before the list): any code, stated as a code.
+    reason_codes: dict[str, ReasonCode] = {}
+
     # Rule field -> the citation of the rule it comes from, or "operational (...)".
     citations: dict[str, str] = {}
 
@@ -121,6 +134,11 @@ class JurisdictionProfile(BaseModel):
     def rules_in_effect(self) -> list[str]:
         """The rule fields this profile sets (each needs a citation)."""
         return [field for field in RULE_FIELDS if _in_effect(getattr(self, field), field)]
+
+    def reason_codes_for(self, outcome: str) -> list[str]:
+        """The codes a decision with `outcome` may give (sorted)."""
+        codes = self.reason_codes.items()
+        return sorted(code for code, reason in codes if reason.outcome == outcome)
 
     def uncited_rules(self) -> list[str]:
         return [field for field in self.rules_in_effect() if not self.citations.get(field)]

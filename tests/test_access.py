@@ -61,7 +61,7 @@ VALID_BODIES = {
     "report": complete_report(),
     "reschedule": {"reason": "ill", "requested_by": "claimant"},
     "review": {"result": "accepted", "reasons": []},
-    "decision": {"outcome": "approved", "reason_code": "OK"},
+    "decision": {"outcome": "approved", "reason_code": "IME_SUPPORTS"},
     "extend-decision": {"reason": "records"},
     "withdraw": {"reason": "settled"},
     "safety-concern": {"level": "moderate", "toward": "self"},

@@ -59,7 +59,7 @@ async def test_action_in_wrong_stage_is_409_and_changes_nothing(api_client):
     claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
     before = await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
     answer = await post_action(
-        http, claim_id, "decision", {"outcome": "approved", "reason_code": "X"}
+        http, claim_id, "decision", {"outcome": "approved", "reason_code": "IME_SUPPORTS"}
     )
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "action_not_allowed"
@@ -107,6 +107,29 @@ async def test_a_claim_type_its_profile_does_not_serve_is_422_saying_why(
     assert detail["message"] == f"Value error, {why}, not {claim_type}"
     assert not [value for value in PHI if value in answer.text]
     assert await claim_count(pool) == 0
+
+
+async def test_a_decision_gives_one_of_its_profiles_reason_codes(api_client, dev_env):
+    http = api_client
+    created = await http.post("/v1/claims", json=referral_payload("DEMO"))
+    claim_id = created.json()["claim_id"]
+    before = await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
+    for body, allowed in (
+        (
+            {"outcome": "denied", "reason_code": "IME_SUPPORTS"},
+            "IME_ABLE_TO_WORK, IME_MMI_NO_IMPAIRMENT, IME_NOT_RELATED, IME_NO_FURTHER_TREATMENT",
+        ),
+        ({"outcome": "approved", "reason_code": "MADE_UP"}, "IME_SUPPORTS, RECORDS_SUPPORT"),
+    ):
+        answer = await post_action(http, claim_id, "decision", body)
+        # The payload (422) is refused before the claim's stage is asked (409).
+        assert answer.status_code == 422, answer.text
+        [detail] = answer.json()["error"]["details"]
+        assert detail == {
+            "field": "reason_code",
+            "message": f"under DEMO, a decision {body['outcome']} gives one of: {allowed}",
+        }
+    assert (await http.get(f"/v1/claims/{claim_id}")).json() == before
 
 
 async def test_malformed_json_and_bad_action_payloads_are_structured_errors(api_client):

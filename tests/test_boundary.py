@@ -160,7 +160,7 @@ async def test_a_refusal_is_also_the_first_answer_of_its_key(parties: Parties):
     claim_id = (await http.post("/v1/claims", json=referral_payload("DEMO"))).json()["claim_id"]
     await wait_until(http, claim_id, lambda c: c["appointment"] is not None)
     key = {"Idempotency-Key": "decide-early"}
-    body = {"outcome": "approved", "reason_code": "X"}
+    body = {"outcome": "approved", "reason_code": "IME_SUPPORTS"}
     url = f"/v1/claims/{claim_id}/actions/decision"
     first = await http.post(url, json=body, headers=key)
     assert_error(first, 409, "action_not_allowed")

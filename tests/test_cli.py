@@ -50,7 +50,7 @@ async def test_cli_starts_a_claim_shows_status_and_reports_illegal_actions(cli, 
         claim["claim_id"],
         "decision",
         "--data",
-        '{"outcome": "approved", "reason_code": "X"}',
+        '{"outcome": "approved", "reason_code": "IME_SUPPORTS"}',
     )
     assert code == 1
     assert json.loads(stderr)["error"]["code"] == "action_not_allowed"

@@ -199,7 +199,7 @@ async def test_an_insurers_day(api: ApiHarness, browser: Browser, tmp_path) -> N
             # Denied, with a reason code and notes.
             decision = page.locator("form[aria-labelledby='act-decision']")
             await decision.get_by_label("Decision").select_option("denied")
-            await decision.get_by_label("Reason code").fill("IME_NOT_SUPPORTED")
+            await decision.get_by_label("Reason code").select_option("IME_NOT_RELATED")
             await decision.get_by_label("Notes").fill("The IME does not support the claim.")
             await decision.get_by_role("button", name="Decision").click()
             await page.wait_for_url(f"{base}/console/claims/{claim_id}?done=decision")

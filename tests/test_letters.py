@@ -492,3 +492,20 @@ def test_an_extension_notice_says_why_and_by_when_a_decision_is_now_expected():
         "The decision on your claim WC-2026-000123 is extended: the examination is not yet held. "
         "A decision is now expected by Saturday 15 December 2035 at 09:00 EST."
     )
+
+
+def test_a_listed_reason_code_is_stated_in_its_profiles_words():
+    ny = status("NY-WC", decision=denied("IME_NOT_RELATED"))
+    _, text = compose(Template.DECISION_NOTICE, ny, LUKASZ)
+    assert (
+        "The independent medical examination found that your condition is not related to the "
+        "injury or event claimed (reason code IME_NOT_RELATED)."
+    ) in text
+    erisa = status("ERISA-LTD", decision=denied("NOT_DISABLED_OWN_OCCUPATION"))
+    _, text = compose(Template.DECISION_NOTICE, erisa, ZOE)
+    assert (
+        "The specific reason for this decision: the medical evidence, including the independent "
+        "medical examination, does not show that you are unable to perform the material duties "
+        "of your own occupation, as the plan defines disability (reason code "
+        "NOT_DISABLED_OWN_OCCUPATION)."
+    ) in text

@@ -28,7 +28,7 @@ TEMPORAL = PROJECT_ROOT / ".venv" / "bin" / "temporal"
 EXAM = {"attended": True, "risk_screen": {"level": "none", "toward": None}}
 ACCEPT = {"result": "accepted", "reasons": []}
 APPROVE = {"outcome": "approved", "reason_code": "IME_SUPPORTS"}
-DENY = {"outcome": "denied", "reason_code": "NOT_RELATED"}
+DENY = {"outcome": "denied", "reason_code": "IME_NOT_RELATED"}
 
 
 async def temporal_cli(dev_env, *args: str) -> str:

@@ -127,6 +127,7 @@ async def _claim_page(
         reads_deliveries=reads_deliveries, deliveries=sent,
         examiners=examiners, excluded=excluded, checked=bool(choices),
         zone=profile.timezone if profile else None,
+        reason_codes=profile.reason_codes if profile else {},
         deadlines=[(d, deadline_state(d), next_rung(d)) for d in claim.deadlines],
         offered=offered_actions(caller, claim), refused=refused or {}, done=done,
         form_key=str(uuid.uuid4()),
