@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
+# The claimant's contact in development letters (a 555 number): refused in production.
+DEV_CLAIMANT_CONTACT = (
+    "IME Claims support, +1-800-555-0100 (weekdays 9:00-17:00), claims-help@ime-claims.example"
+)
 DEV_ID_SECRET = "dev-only-change-me"
 DEV_API_KEY_SECRET = "dev-only-api-key-secret"
 DEV_ACTION_SIGNING_KEY = "dev-only-action-signing-key"
@@ -175,9 +179,7 @@ class Settings(BaseSettings):
     # Who the claimant calls or writes to with a question or to reschedule, printed in every
     # letter to them: a line a person answers (the sender above is a no-reply address). The
     # default is a development placeholder; set the real one in production.
-    claimant_contact: str = (
-        "IME Claims support, +1-800-555-0100 (weekdays 9:00-17:00), claims-help@ime-claims.example"
-    )
+    claimant_contact: str = DEV_CLAIMANT_CONTACT
     # Pages to the on-call chain: a PagerDuty Events API v2 endpoint, and the routing key of each
     # recipient (clinician, crisis_line, medical_director).
     paging_url: str = ""
@@ -239,6 +241,12 @@ class Settings(BaseSettings):
             problems.append(
                 "outside development these settings need real secrets (32+ characters): "
                 + ", ".join(wrong)
+            )
+        if self.claimant_contact.strip() in ("", DEV_CLAIMANT_CONTACT):
+            # A claimant's letters give this line to call: never the placeholder's 555 number.
+            problems.append(
+                "outside development the claimant's letters need a real contact: set "
+                "IME_CLAIMANT_CONTACT (a line and an address a person answers)"
             )
         if not self.temporal_tls_enabled:
             problems.append(

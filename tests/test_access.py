@@ -147,6 +147,10 @@ async def test_every_role_gets_exactly_its_answer_on_every_route_and_action(api:
         want[(who, "GET /report")] = (
             401 if unauthenticated else 200 if who in REPORT_READERS else 404
         )
+        # The referral's questions: to the report's readers, whom they are answered for.
+        questions = await http.get(f"/v1/claims/{claim_id}/questions")
+        got[(who, "GET /questions")] = questions.status_code
+        want[(who, "GET /questions")] = want[(who, "GET /report")]
         for action, body in VALID_BODIES.items():
             url = f"/v1/claims/{claim_id}/actions/{action}"
             answer = await http.post(url, json=body)

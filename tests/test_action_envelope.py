@@ -180,7 +180,8 @@ def test_what_the_api_signs_is_what_the_worker_decodes_for_every_action():
 
 def test_production_refuses_the_dev_signing_key_and_short_keys():
     production = {"env": "production", "id_secret": "x" * 40, "api_key_secret": "x" * 40,
-                  "codec_keys": TEST_CODEC_KEYS, "temporal_tls": True}  # fmt: skip
+                  "codec_keys": TEST_CODEC_KEYS, "temporal_tls": True,
+                  "claimant_contact": "Acme IME desk, +1-212-555-0199"}  # fmt: skip
     for keys in (DEV_ACTION_SIGNING_KEY, "short-key", f"{'x' * 40},short-key"):
         with pytest.raises(ValueError, match="IME_ACTION_SIGNING_KEYS") as refused:
             Settings(**production, action_signing_keys=keys)  # type: ignore[arg-type]

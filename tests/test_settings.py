@@ -26,6 +26,7 @@ def production(**overrides: object) -> Settings:
         "action_signing_keys": REAL,
         "codec_keys": CODEC_KEYS,
         "temporal_tls": True,
+        "claimant_contact": "Acme IME claims desk, +1-212-555-0199, claims@acme-ime.example",
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
 
@@ -52,7 +53,7 @@ def test_production_refuses_each_dev_secret_by_name():
         Settings(env="production")
     message = str(refused.value)
     for name in ("IME_ID_SECRET", "IME_API_KEY_SECRET", "IME_ACTION_SIGNING_KEYS",
-                 "IME_CODEC_KEYS", "IME_TEMPORAL_TLS"):  # fmt: skip
+                 "IME_CODEC_KEYS", "IME_TEMPORAL_TLS", "IME_CLAIMANT_CONTACT"):  # fmt: skip
         assert name in message
 
 
@@ -137,6 +138,7 @@ def test_a_whole_production_config_from_the_environment_validates(certs, monkeyp
         "IME_TEMPORAL_TLS_CERT_FILE": str(certs.client_cert),
         "IME_TEMPORAL_TLS_KEY_FILE": str(certs.client_key),
         "IME_TEMPORAL_TLS_SERVER_NAME": "temporal",
+        "IME_CLAIMANT_CONTACT": "Acme IME claims desk, +1-212-555-0199, claims@acme-ime.example",
     }.items():
         monkeypatch.setenv(name, value)
     settings = Settings(_env_file=None)
@@ -147,3 +149,10 @@ def test_a_whole_production_config_from_the_environment_validates(certs, monkeyp
         client_private_key=certs.client_key.read_bytes(),
         domain="temporal",
     )
+
+
+def test_production_refuses_the_placeholder_claimant_contact():
+    from settings import DEV_CLAIMANT_CONTACT
+
+    assert "IME_CLAIMANT_CONTACT" in refusal(claimant_contact=DEV_CLAIMANT_CONTACT)
+    assert "IME_CLAIMANT_CONTACT" in refusal(claimant_contact="  ")
