@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
+from playwright.async_api import Browser
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -20,6 +21,7 @@ from domain.names import Role
 from store.bootstrap import bootstrap_db
 from store.db import create_pool
 from tests.helpers.app import ApiHarness
+from tests.helpers.browser import chromium
 from tests.helpers.claims import terminate_leftovers
 from tests.helpers.config import TEST_CONVERTER, claim_activities, make_settings, test_signer
 from tests.helpers.stack import TEMPLATE_DB, dev_address, embedded_postgres, time_skipping_server
@@ -150,3 +152,10 @@ async def parties(api: ApiHarness, api_client: httpx.AsyncClient) -> Parties:
         reviewer=await api.as_role(Role.REVIEWER),
         clinician=await api.as_role(Role.CLINICIAN),
     )
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, driven by Playwright, for one test (the console's browser tests)."""
+    async with chromium() as launched:
+        yield launched

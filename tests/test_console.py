@@ -11,22 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from domain.names import Role
 from tests.helpers.app import ApiHarness
 from tests.helpers.browser import (
     Person,
-    assert_accessible,
-    chromium,
+    checked,
     person,
-    screenshot,
     sign_in,
 )
 from tests.helpers.probes import idle_out, last_seen, person_log, seen_a_minute_ago
@@ -36,18 +33,6 @@ from tests.helpers.walk import post_action, wait_until
 
 pytestmark = pytest.mark.slow
 REFUSED = "The email, password or authentication code is not right."
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-async def checked(page: Page, name: str) -> None:
-    """Every page the tests visit: axe-clean, and kept as a screenshot."""
-    await assert_accessible(page)
-    await screenshot(page, name)
 
 
 async def test_sign_in_refusals_idle_timeout_and_sign_out_everywhere(

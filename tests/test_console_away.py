@@ -8,7 +8,6 @@ already made on an away day listed, and the access-log rows."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,10 +19,8 @@ from domain.names import Role
 from tests.helpers.app import ApiHarness
 from tests.helpers.browser import (
     Person,
-    assert_accessible,
-    chromium,
+    checked,
     person,
-    screenshot,
     sign_in,
 )
 from tests.helpers.referrals import referral_payload
@@ -36,17 +33,6 @@ BACKWARDS = (
     "the away periods is invalid (periods.0.ends_on: Value error, must be on or after starts_on)"
 )
 OVERLAP = "the away periods is invalid (periods: Value error, periods 0 and 1 overlap)"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-async def checked(page: Page, name: str) -> None:
-    await assert_accessible(page)
-    await screenshot(page, name)
 
 
 async def add(page: Page, first: str, last: str) -> None:

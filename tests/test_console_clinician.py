@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from delivery.channels import Channels
 from domain.names import Role
 from tests.helpers.app import ApiHarness
-from tests.helpers.browser import assert_accessible, chromium, person, screenshot, sign_in
+from tests.helpers.browser import checked, person, sign_in
 from tests.helpers.probes import page_bodies, person_log
 from tests.helpers.receivers import PagingReceiver, serving
 from tests.helpers.referrals import referral_payload
@@ -28,17 +27,6 @@ from tests.helpers.temporal_cli import served
 from tests.helpers.walk import post_action, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-async def checked(page: Page, name: str) -> None:
-    await assert_accessible(page)
-    await screenshot(page, name)
 
 
 async def _claim(insurer: httpx.AsyncClient) -> tuple[str, dict]:

@@ -19,13 +19,12 @@ import html
 import io
 import re
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pyotp
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 from pypdf import PdfWriter
 
 from delivery.channels import SEND_TIMEOUT, Channels
@@ -36,10 +35,8 @@ from settings import PROJECT_ROOT
 from tests.helpers.app import ApiHarness
 from tests.helpers.browser import (
     Person,
-    assert_accessible,
-    chromium,
+    checked,
     person,
-    screenshot,
     sign_in,
 )
 from tests.helpers.config import TEST_SEALER
@@ -55,17 +52,6 @@ INSURER = "acme-ins"  # the sample referral's
 REFUSED = (
     "the URL's host resolves to a loopback, private, link-local, reserved or IPv4-embedding address"
 )
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-async def checked(page: Page, name: str) -> None:
-    await assert_accessible(page)
-    await screenshot(page, name)
 
 
 def pdf(subject: str) -> bytes:

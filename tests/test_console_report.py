@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 from pypdf import PdfWriter
 
 from documents_service import DocumentService
@@ -34,7 +34,7 @@ from domain.names import Role
 from store.access_log import for_claim
 from store.documents import PostgresDocumentStore
 from tests.helpers.app import ApiHarness
-from tests.helpers.browser import assert_accessible, chromium, person, screenshot, sign_in
+from tests.helpers.browser import checked, person, sign_in
 from tests.helpers.referrals import referral_payload
 from tests.helpers.temporal_cli import served
 from tests.helpers.walk import post_action, wait_until
@@ -70,17 +70,6 @@ def pdf_bytes(subject: str) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-async def checked(page: Page, name: str) -> None:
-    await assert_accessible(page)
-    await screenshot(page, name)
 
 
 async def stored(pool: asyncpg.Pool, claim_id: str) -> int:

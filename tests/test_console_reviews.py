@@ -26,7 +26,7 @@ import httpx
 import pyotp
 import pytest
 from markupsafe import escape
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 from pypdf import PdfWriter
 
 from console.review_view import checklist, queue_order, reasons_of, time_left
@@ -35,7 +35,7 @@ from domain.names import DeadlineName, Role, Stage
 from settings import PROJECT_ROOT
 from store.access_log import for_claim
 from tests.helpers.app import ApiHarness
-from tests.helpers.browser import assert_accessible, chromium, person, screenshot, sign_in
+from tests.helpers.browser import checked, person, sign_in
 from tests.helpers.processes import service_env
 from tests.helpers.referrals import complete_report, referral_payload
 from tests.helpers.temporal_cli import served
@@ -86,17 +86,6 @@ async def upload_pdf(
     assert answer.status_code == 201, answer.text
     document_id: str = answer.json()["id"]
     return document_id
-
-
-async def checked(page: Page, name: str) -> None:
-    await assert_accessible(page)
-    await screenshot(page, name)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 @contextlib.asynccontextmanager

@@ -5,34 +5,22 @@ addendum reasons shown word for word. Every page axe-clean, kept as a screenshot
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from delivery.mail import letter, plain_text
 from domain.models import ClaimStatus
 from domain.names import Role, Template
 from tests.helpers.app import ApiHarness
-from tests.helpers.browser import assert_accessible, chromium, person, screenshot, sign_in
+from tests.helpers.browser import checked, person, sign_in
 from tests.helpers.referrals import complete_report, referral_payload
 from tests.helpers.temporal_cli import served
 from tests.helpers.walk import post_action, wait_until
 
 pytestmark = pytest.mark.slow
 REASONS = ["Answer question 2 on causation.", "Cite the MRI of 3 March — «verbatim» check."]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-async def checked(page: Page, name: str) -> None:
-    await assert_accessible(page)
-    await screenshot(page, name)
 
 
 async def test_an_examiners_worklist_day(api: ApiHarness, browser: Browser) -> None:

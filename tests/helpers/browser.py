@@ -73,6 +73,12 @@ async def assert_accessible(page: Page) -> None:
     assert found == [], json.dumps(found, indent=1)
 
 
+async def checked(page: Page, name: str) -> None:
+    """Every page the tests visit: axe-clean, and kept as a screenshot named `name`."""
+    await assert_accessible(page)
+    await screenshot(page, name)
+
+
 async def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
