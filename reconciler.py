@@ -10,10 +10,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from codec import Sealer
+from domain.models import RecordsReceived
+from domain.names import ServiceUpdate
 from store import reconcile as reconcile_store
 from store.db import POSTGRES_DOWN
 from workflows import ClaimWorkflow
@@ -40,8 +42,11 @@ SWEEP_OVERLAP = timedelta(minutes=5)
 # cannot land after the claim was closed.
 SETTLE = timedelta(seconds=30)
 _RPC_TIMEOUT = timedelta(seconds=10)
+# A records upload tells its claim itself; the sweep steps in only for those older than this.
+RECORDS_SETTLE = timedelta(minutes=1)
 # Temporal or Postgres did not answer: try again next sweep.
 _UNREACHABLE: tuple[type[Exception], ...] = (RPCError, *POSTGRES_DOWN)
+_NOT_TOLD: tuple[type[Exception], ...] = (WorkflowUpdateFailedError, *_UNREACHABLE)
 
 
 class Reconciler:
@@ -80,6 +85,7 @@ class Reconciler:
         closed = await self._close_ended()
         await self._tidy()
         await self._lift_holds()
+        await self._tell_records()
         return closed
 
     async def _close_ended(self) -> int:
@@ -108,6 +114,28 @@ class Reconciler:
                 keep.append(ended[workflow_id])
         self._since = min(keep) - SWEEP_OVERLAP
         return closed
+
+    async def _tell_records(self) -> None:
+        """Tell open claims of the records whose upload could not tell them (Temporal did not
+        answer, the API process died after storing): their records lead is met and their
+        examiner told, once per document (the same update id as the upload's)."""
+        settled = datetime.now(UTC) - RECORDS_SETTLE
+        for untold in await reconcile_store.untold_records(self._pool, settled):
+            arrival = RecordsReceived(document_id=untold.document_id, acted_by=untold.uploaded_by)
+            try:
+                await self._client.get_workflow_handle(untold.workflow_id).execute_update(
+                    ServiceUpdate.RECORDS_RECEIVED,
+                    arrival,
+                    id=f"records-{untold.document_id}",
+                    rpc_timeout=_RPC_TIMEOUT,
+                )
+            except _NOT_TOLD as err:
+                # Refused (the claim closed meanwhile) or unreachable: the next sweep looks again.
+                log.warning(
+                    "reconciler could not tell %s of records: %s",
+                    untold.workflow_id,
+                    type(err).__name__,
+                )
 
     async def _tidy(self) -> None:
         """Release the slot and close the step items of terminated claims that still hold them

@@ -16,6 +16,7 @@ what they mean, once:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -397,3 +398,40 @@ async def _append(conn: Executor, event: ClaimEvent, tag: str) -> None:
         event.acted_by.model_dump(mode="json") if event.acted_by else None,
         tag,
     )
+
+
+@dataclass(frozen=True)
+class UntoldRecords:
+    """A `records` document its open claim has not recorded as received: the upload's message to
+    the claim did not get through (Temporal unreachable, the process gone)."""
+
+    workflow_id: str
+    document_id: str
+    uploaded_by: Caller
+
+
+async def untold_records(
+    conn: Executor, settled_before: datetime, limit: int = 50
+) -> list[UntoldRecords]:
+    """Records stored before `settled_before` (their upload's own message has had its chance)
+    whose open claim has no `records_received` event for them, oldest first."""
+    rows = await conn.fetch(
+        """SELECT c.workflow_id, d.id, d.uploaded_by
+           FROM documents d JOIN claims c ON c.claim_id = d.claim_id
+           WHERE d.kind = 'records' AND d.deleted_at IS NULL AND d.uploaded_at < $1
+             AND c.status = 'open'
+             AND NOT EXISTS (SELECT 1 FROM claim_events e
+                             WHERE e.claim_id = d.claim_id AND e.type = 'records_received'
+                               AND e.details->>'document_id' = d.id)
+           ORDER BY d.uploaded_at LIMIT $2""",
+        settled_before,
+        limit,
+    )
+    return [
+        UntoldRecords(r["workflow_id"], r["id"], Caller.model_validate(_json(r["uploaded_by"])))
+        for r in rows
+    ]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

@@ -20,6 +20,7 @@ from pypdf import PdfWriter
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from documents_service import DocumentService
 from domain.models import (
     Caller,
     ClaimStatus,
@@ -34,6 +35,8 @@ from domain.models import (
     Withdraw,
 )
 from domain.names import Action, Role, ServiceUpdate
+from reconciler import Reconciler
+from store.documents import PostgresDocumentStore
 from tests.helpers.app import ApiHarness
 from tests.helpers.claims import act, act_and_finish, appointment_of, start_claim, wait_for
 from tests.helpers.config import TEST_SEALER
@@ -284,3 +287,41 @@ async def test_records_uploaded_through_the_api_meet_the_lead_and_tell_the_exami
     assert await told(pool, claim_id, "records_received") == ["examiner"]
     withdrawn = await post_action(insurer, claim_id, "withdraw", {"reason": "test done"})
     assert withdrawn.status_code == 200, withdrawn.text
+
+
+async def test_records_the_upload_could_not_tell_are_told_by_the_reconciler(api: ApiHarness, pool):
+    """The upload stored the records but its message to the claim never arrived (Temporal did
+    not answer, the API process died): the worker's reconciler tells the claim, once."""
+    insurer = await api.as_role(Role.INSURER, insurer="acme-ins")
+    created = await insurer.post("/v1/claims", json=referral_payload("DEMO"))
+    claim_id = created.json()["claim_id"]
+    await wait_until(insurer, claim_id, lambda c: c["appointment"] is not None)
+    uploader = Caller(role=Role.INSURER, insurer_id="acme-ins", key_id="k-lost", key_name="lost")
+    # Stored as the upload stores it, with no one to tell the claim.
+    silent = DocumentService(
+        pool, PostgresDocumentStore(pool, api.app.state.sealer), api.app.state.settings
+    )
+    stored = await silent.upload(
+        claim_id, uploader, kind="records", report_version=None, filename="r.pdf",
+        data=_chunks(small_pdf()),
+    )  # fmt: skip
+    reconciler = Reconciler(api.app.state.temporal, pool, api.app.state.sealer)
+    await reconciler.sweep()  # uploaded a moment ago: the upload's own message has its chance
+    assert await events(pool, claim_id, "records_received") == 0
+    await pool.execute(
+        "UPDATE documents SET uploaded_at = now() - interval '2 minutes' WHERE id = $1", stored.id
+    )
+    await reconciler.sweep()
+    await reconciler.sweep()  # told once
+    timeline = (await insurer.get(f"/v1/claims/{claim_id}/events")).json()
+    arrivals = [e for e in timeline if e["type"] == "records_received"]
+    assert [(e["details"]["document_id"], e["acted_by"]["role"]) for e in arrivals] == [
+        (stored.id, "insurer")
+    ]
+    assert await told(pool, claim_id, "records_received") == ["examiner"]
+    withdrawn = await post_action(insurer, claim_id, "withdraw", {"reason": "test done"})
+    assert withdrawn.status_code == 200, withdrawn.text
+
+
+async def _chunks(data: bytes):
+    yield data
