@@ -179,6 +179,14 @@ async def test_who_may_keep_whose_away_dates_and_the_csrf_token(
     still = (await ops_api.get(f"/v1/claims/{claim_id}")).json()
     assert still["examiner"]["id"] == ORTHO_1
 
+    # The Panel page too is read with a row of the person's own (as every console page).
+    panel_rows = await api.pool.fetch(
+        "SELECT a.action, a.status FROM access_log a JOIN users u ON u.id::text = a.user_id"
+        " WHERE a.route = '/console/panel' AND u.email = $1",
+        ops_person.email,
+    )
+    assert [(r["action"], r["status"]) for r in panel_rows] == [(None, 200)]
+
     # Every page read and form an access-log row with the person's account id.
     rows = await api.pool.fetch(
         "SELECT u.email, a.route, a.action, a.status FROM access_log a"

@@ -1,6 +1,7 @@
 """The examiner panel: every examiner with their load; add, edit, deactivate. The same service
 (`panel_service.Panel`) as `PATCH /v1/examiners/{id}` and `starter.py panel`: a deactivation
-moves the examiner's open bookings on through each claim's own action."""
+moves the examiner's open bookings on through each claim's own action. Every view and form is an
+access-log row with the person's account id, as on the other pages."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from console import services
+from console.audit import record
 from console.render import page
 from console.session import Acting, Person
 from domain.errors import ClaimError
 from domain.models import Specialty
 
 router = APIRouter(prefix="/console")
+ROUTE = "/console/panel"
+EXAMINER_ROUTE = "/console/panel/{examiner_id}"
 
 
 async def _page(
@@ -30,6 +34,7 @@ async def _page(
 
 @router.get("/panel")
 async def panel_page(request: Request, person: Person) -> HTMLResponse:
+    await record(request, person, ROUTE)
     return await _page(request, person)
 
 
@@ -59,9 +64,11 @@ async def add_examiner(request: Request, person: Acting) -> Response:
     try:
         await services.panel(request).add(person.caller, _examiner_fields(form, new=True))
     except ClaimError as err:
+        await record(request, person, ROUTE, action="examiner_add", status=err.status_code)
         if err.status_code == 403:
             raise
         return await _page(request, person, status_code=err.status_code, error=_said(err))
+    await record(request, person, ROUTE, action="examiner_add")
     return await _page(request, person, notice="Examiner added.")
 
 
@@ -73,15 +80,25 @@ async def edit_examiner(request: Request, examiner_id: str, person: Acting) -> R
             person.caller, examiner_id, _examiner_fields(form, new=False)
         )
     except ClaimError as err:
+        await record(
+            request, person, EXAMINER_ROUTE, action="examiner_edit", status=err.status_code
+        )
         if err.status_code in (403, 404):
             raise
         return await _page(request, person, status_code=err.status_code, error=_said(err))
+    await record(request, person, EXAMINER_ROUTE, action="examiner_edit")
     return await _page(request, person, notice="Examiner updated.")
 
 
 @router.post("/panel/{examiner_id}/deactivate")
 async def deactivate(request: Request, examiner_id: str, person: Acting) -> Response:
-    done = await services.panel(request).deactivate(person.caller, examiner_id)
+    route = f"{EXAMINER_ROUTE}/deactivate"
+    try:
+        done = await services.panel(request).deactivate(person.caller, examiner_id)
+    except ClaimError as err:
+        await record(request, person, route, action="examiner_deactivate", status=err.status_code)
+        raise
+    await record(request, person, route, action="examiner_deactivate")
     return await _page(request, person, deactivation=done,
                        notice=f"{done.examiner.name} is off the panel.")  # fmt: skip
 
