@@ -509,8 +509,7 @@ class ClaimService:
     def _clinical_note(
         self, step: SafetyCaseEvent, sealed: dict[tuple[str, int], bytes]
     ) -> str | None:
-        note = sealed.get((step.case_id, step.seq)) if step.seq is not None else None
-        if note is None or step.seq is None:
+        if step.seq is None or (note := sealed.get((step.case_id, step.seq))) is None:
             return None
         return self._sealer.open(note, case_events.note_binding(step.case_id, step.seq)).decode()
 

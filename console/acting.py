@@ -12,9 +12,8 @@ from fastapi import Request
 from starlette.datastructures import FormData
 
 from claim_service import ClaimService
-from console.audit import record
-from domain.errors import ClaimError, NotFound
-from domain.models import ClaimStatus
+from console.audit import read_claim, record
+from domain.errors import ClaimError
 from domain.names import Action
 from people.accounts import ActiveSession
 
@@ -47,11 +46,7 @@ async def take_action(
     422). A claim the person may not read (404) or an action their role may not take (403)
     raises, as for the API."""
     claims: ClaimService = request.app.state.claims
-    try:
-        current: ClaimStatus = await claims.get(claim_id, person.caller)
-    except NotFound:
-        await record(request, person, route, action=action.value, status=404)
-        raise
+    current = await read_claim(request, person, claim_id, route, action=action.value)
     form = await request.form()
     key = form_text(form, "idempotency_key")
     try:

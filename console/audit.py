@@ -7,6 +7,8 @@ import logging
 
 from fastapi import Request
 
+from domain.errors import NotFound
+from domain.models import ClaimStatus
 from people.accounts import ActiveSession
 from store.access_log import AccessEntry, AccessLog
 
@@ -44,3 +46,16 @@ async def record(
             document_id=document_id,
         )
     )
+
+
+async def read_claim(
+    request: Request, person: ActiveSession, claim_id: str, route: str, *, action: str | None = None
+) -> ClaimStatus:
+    """The claim as the person may read it (`ClaimService.get`, as the API reads it); one outside
+    their scope is an access-log row (404) and raises. The caller logs what it then does."""
+    try:
+        claim: ClaimStatus = await request.app.state.claims.get(claim_id, person.caller)
+    except NotFound:
+        await record(request, person, route, action=action, status=404)
+        raise
+    return claim

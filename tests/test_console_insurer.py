@@ -19,7 +19,6 @@ import html
 import io
 import re
 import sys
-from datetime import UTC, datetime
 
 import httpx
 import pyotp
@@ -43,9 +42,9 @@ from tests.helpers.config import TEST_SEALER
 from tests.helpers.probes import person_log
 from tests.helpers.processes import service_env
 from tests.helpers.receivers import WebhookReceiver, serving
-from tests.helpers.referrals import complete_report, referral_payload
+from tests.helpers.referrals import referral_payload
 from tests.helpers.temporal_cli import served
-from tests.helpers.walk import post_action, wait_until
+from tests.helpers.walk import post_action, walk_to_review
 
 pytestmark = pytest.mark.slow
 INSURER = "acme-ins"  # the sample referral's
@@ -75,22 +74,9 @@ async def upload(http: httpx.AsyncClient, claim_id: str, kind: str, data: bytes,
 async def to_decision(api: ApiHarness, report_pdf: bytes) -> tuple[str, str]:
     """A DEMO claim of acme-ins walked to DECISION through the API: booked, confirmed, examined,
     the report filed and its signed PDF uploaded by the examiner's key, accepted."""
-    insurer = await api.as_role(Role.INSURER, insurer=INSURER)
-    ops = await api.as_role(Role.OPS)
     reviewer = await api.as_role(Role.REVIEWER)
-    created = await insurer.post("/v1/claims", json=referral_payload("DEMO"))
-    assert created.status_code == 201, created.text
-    claim_id, number = created.json()["claim_id"], created.json()["claim_number"]
-    booked = await wait_until(insurer, claim_id, lambda c: c["appointment"] is not None)
-    examiner = await api.as_role(Role.EXAMINER, examiner=booked["examiner"]["id"])
-    confirmed = await post_action(ops, claim_id, "confirm-appointment")
-    assert confirmed.status_code == 200, confirmed.text
-    starts = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
-    await asyncio.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 0.5)
-    exam = {"attended": True, "risk_screen": {"level": "none"}}
-    assert (await post_action(ops, claim_id, "exam", exam)).status_code == 200
-    filed = await post_action(examiner, claim_id, "report", complete_report())
-    assert filed.status_code == 200, filed.text
+    claim, examiner = await walk_to_review(api, INSURER)
+    claim_id, number = claim["claim_id"], claim["claim_number"]
     signed = await upload(examiner, claim_id, "report_pdf", report_pdf, report_version="1")
     assert signed.status_code == 201, signed.text
     accepted = await post_action(reviewer, claim_id, "review", {"result": "accepted"})

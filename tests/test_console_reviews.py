@@ -39,7 +39,7 @@ from tests.helpers.browser import checked, person, sign_in
 from tests.helpers.processes import service_env
 from tests.helpers.referrals import complete_report, referral_payload
 from tests.helpers.temporal_cli import served
-from tests.helpers.walk import post_action, wait_until
+from tests.helpers.walk import post_action, wait_until, walk_to_review
 
 # The questions of the sample referral and the answers of the sample report (domain.examples),
 # as the reviewer reads them.
@@ -103,21 +103,9 @@ async def console_of(api: ApiHarness, token: str | None) -> AsyncIterator[httpx.
 @pytest.mark.slow
 async def test_a_reviewers_day(api: ApiHarness, browser: Browser) -> None:
     insurer = await api.as_role(Role.INSURER, insurer="acme-ins")
-    ops = await api.as_role(Role.OPS)
     reviewer_key = await api.as_role(Role.REVIEWER)
-    created = await insurer.post("/v1/claims", json=referral_payload("DEMO"))
-    assert created.status_code == 201, created.text
-    claim_id, number = created.json()["claim_id"], created.json()["claim_number"]
-    booked = await wait_until(insurer, claim_id, lambda c: c["appointment"] is not None)
-    examiner = await api.as_role(Role.EXAMINER, examiner=booked["examiner"]["id"])
-    confirmed = await post_action(ops, claim_id, "confirm-appointment")
-    assert confirmed.status_code == 200, confirmed.text
-    starts = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
-    await asyncio.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 0.5)
-    exam = {"attended": True, "risk_screen": {"level": "none"}}
-    assert (await post_action(ops, claim_id, "exam", exam)).status_code == 200
-    filed = await post_action(examiner, claim_id, "report", complete_report())
-    assert filed.status_code == 200 and filed.json()["stage"] == "REVIEW", filed.text
+    claim, examiner = await walk_to_review(api)
+    claim_id, number = claim["claim_id"], claim["claim_number"]
     signed = pdf_bytes("signed report v1")
     await upload_pdf(examiner, claim_id, "report_pdf", 1, signed, "report-v1.pdf")
     reviewer = await person(api, Role.REVIEWER, name="Rita Reviewer")

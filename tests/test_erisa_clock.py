@@ -77,7 +77,7 @@ async def test_an_erisa_extension_while_the_exam_is_pending(
         await act(handle, Action.EXTEND_DECISION, ExtendDecision(reason="records awaited"))
     assert "the decision period has ended" in str(late.value.cause)
     after = await handle.query("status", result_type=ClaimStatus)
-    assert decision_due(after) == EXTENDED_ONCE and after.version >= status.version
+    assert decision_due(after) == EXTENDED_ONCE  # the refused extension moved nothing
     await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="test done"))
     await keep_history(handle, "erisa_extended_before_the_exam")
 

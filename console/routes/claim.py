@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from api.routes.documents import download
 from console import services
 from console.acting import form_text, refusal, take_action
-from console.audit import record
+from console.audit import read_claim, record
 from console.claim_view import deadline_state, file_size, next_rung, offered_actions
 from console.render import page
 from console.session import Acting, Person
@@ -138,11 +138,7 @@ async def _claim_page(
 async def claim_page(
     request: Request, claim_id: str, person: Person, done: str | None = None
 ) -> HTMLResponse:
-    try:
-        claim = await services.claim_service(request).get(claim_id, person.caller)
-    except NotFound:
-        await record(request, person, ROUTE, status=404)
-        raise
+    claim = await read_claim(request, person, claim_id, ROUTE)
     await record(request, person, ROUTE, claim_id=claim.claim_id)
     # An action's name, or `upload` (the records form, through `console.routes.report`).
     shown = done if done in {a.value for a in Action} | {"upload"} else None
@@ -157,11 +153,7 @@ async def download_document(
     404; else the bytes, streamed (`attachment`, `no-store`), after the access-log row with their
     account id and the document's."""
     asked = doc_id if plausible_document_id(doc_id) else None  # an id of ours, or nothing logged
-    try:
-        claim = await services.claim_service(request).get(claim_id, person.caller)
-    except NotFound:
-        await record(request, person, DOCUMENT_ROUTE, action=_DOWNLOAD, status=404)
-        raise
+    claim = await read_claim(request, person, claim_id, DOCUMENT_ROUTE, action=_DOWNLOAD)
     documents = services.document_service(request)
     try:
         document = await documents.document(claim.claim_id, person.caller, doc_id)

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 
 from console import services
 from console.acting import form_text, refusal, take_action
-from console.audit import record
+from console.audit import read_claim, record
 from console.render import fragment, page
 from console.session import Acting, Person
 from domain.access import Capability
@@ -125,11 +125,7 @@ async def case_page(
     claims = services.claim_service(request)
     # The role first (a page for clinicians), then the claim (404 outside their scope).
     claims.require(person.caller, Capability.WORK_SAFETY_CASES)
-    try:
-        claim = await claims.get(claim_id, person.caller)
-    except NotFound:
-        await record(request, person, ROUTE, status=404)
-        raise
+    claim = await read_claim(request, person, claim_id, ROUTE)
     await record(request, person, ROUTE, claim_id=claim.claim_id)
     return await _case_page(request, person, claim, done=_CASE_DONE.get(done or ""))
 

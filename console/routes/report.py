@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect
 
 from console import services
 from console.acting import refusal, take_action
-from console.audit import record
+from console.audit import read_claim, record
 from console.claim_view import file_size
 from console.render import page
 from console.report_form import FormValues, from_form, from_report, report_body
@@ -112,11 +112,7 @@ async def _examiners_claim(request: Request, person: ActiveSession, route: str) 
     if not may(person.caller, Capability.WORK_EXAMINATIONS):
         await record(request, person, route, status=403)
         raise Forbidden(f"the {person.caller.role} role has no report form")
-    try:
-        return await services.claim_service(request).get(claim_id, person.caller)
-    except NotFound:
-        await record(request, person, route, status=404)
-        raise
+    return await read_claim(request, person, claim_id, route)
 
 
 @router.get("/claims/{claim_id}/report")
@@ -153,11 +149,7 @@ async def upload_document(request: Request, claim_id: str, person: Person) -> Re
     if header is not None:
         check_csrf(person, header)
     caller = person.caller
-    try:
-        claim = await services.claim_service(request).get(claim_id, caller)
-    except NotFound:
-        await record(request, person, UPLOAD_ROUTE, action=_UPLOAD, status=404)
-        raise
+    claim = await read_claim(request, person, claim_id, UPLOAD_ROUTE, action=_UPLOAD)
     chosen: dict[str, str] = {}
 
     def check_fields(fields: dict[str, str]) -> None:

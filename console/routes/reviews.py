@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 
 from console import services
 from console.acting import form_text, refusal, take_action
-from console.audit import record
+from console.audit import read_claim, record
 from console.claim_view import file_size
 from console.render import page
 from console.review_view import (
@@ -156,11 +156,7 @@ async def review_page(request: Request, claim_id: str, person: Person) -> HTMLRe
     claims = services.claim_service(request)
     # The role first (a page for reviewers), then the claim (404 outside their scope).
     claims.require(person.caller, Capability.REVIEW_REPORTS)
-    try:
-        claim = await claims.get(claim_id, person.caller)
-    except NotFound:
-        await record(request, person, ROUTE, status=404)
-        raise
+    claim = await read_claim(request, person, claim_id, ROUTE)
     await record(request, person, ROUTE, claim_id=claim.claim_id)
     return await _review_page(request, person, claim)
 

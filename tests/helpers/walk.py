@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import httpx
 
 # The happy path's events are the chaos checks' too: one list, kept with them.
 from chaos.expected import HAPPY_PATH_EVENTS as HAPPY_PATH_EVENTS
+from domain.names import Role
 from tests.helpers.referrals import complete_report, referral_payload
+
+if TYPE_CHECKING:
+    from tests.helpers.app import ApiHarness
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,27 @@ async def walk_to_report_stage(parties: Parties) -> dict:
     exam = await post_action(parties.ops, claim_id, "exam", {"attended": True})
     assert exam.status_code == 200 and exam.json()["stage"] == "REPORT", exam.text
     return exam.json()
+
+
+async def walk_to_review(
+    api: ApiHarness, insurer_id: str = "acme-ins"
+) -> tuple[dict, httpx.AsyncClient]:
+    """A DEMO claim of `insurer_id` walked through the API to REVIEW: booked, confirmed by ops,
+    examined, the complete report filed by the booked examiner's key. The claim (as the report's
+    filing answered) and that examiner's key."""
+    insurer = await api.as_role(Role.INSURER, insurer=insurer_id)
+    ops = await api.as_role(Role.OPS)
+    created = await insurer.post("/v1/claims", json=referral_payload("DEMO"))
+    assert created.status_code == 201, created.text
+    claim_id = created.json()["claim_id"]
+    booked = await wait_until(insurer, claim_id, lambda c: c["appointment"] is not None)
+    examiner = await api.as_role(Role.EXAMINER, examiner=booked["examiner"]["id"])
+    confirmed = await post_action(ops, claim_id, "confirm-appointment")
+    assert confirmed.status_code == 200, confirmed.text
+    starts = datetime.fromisoformat(confirmed.json()["appointment"]["starts_at"])
+    await asyncio.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 0.5)
+    exam = {"attended": True, "risk_screen": {"level": "none"}}
+    assert (await post_action(ops, claim_id, "exam", exam)).status_code == 200
+    filed = await post_action(examiner, claim_id, "report", complete_report())
+    assert filed.status_code == 200 and filed.json()["stage"] == "REVIEW", filed.text
+    return filed.json(), examiner
