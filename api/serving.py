@@ -28,6 +28,10 @@ from settings import get_settings
 # closed after 5 s.
 MAX_HEAD_BYTES = 16_384
 KEEP_ALIVE_SECONDS = 5
+# A client that keeps idle connections must drop them before the server does: a request written
+# on a connection the server is closing at that moment fails with a read error, and a POST is not
+# retried. Our own clients of a running API (the chaos run, the benchmark, tests) use this.
+CLIENT_IDLE_SECONDS = KEEP_ALIVE_SECONDS / 2
 UVICORN_OPTIONS = (
     "--http",
     "api.serving:HeadDeadlineH11Protocol",

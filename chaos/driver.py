@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import httpx
 
+from api.serving import CLIENT_IDLE_SECONDS
 from domain.examples import ACTION_EXAMPLES, SAMPLE_REFERRAL
 
 Outcome = Literal["approved", "denied"]
@@ -249,7 +250,11 @@ def party_clients(
 ) -> dict[str, httpx.AsyncClient]:
     """The parties' HTTP clients: the insurer of the sample referral, ops, a reviewer."""
     labels = {"insurer": "INSURER_KEY", "ops": "OPS_KEY", "reviewer": "REVIEWER_KEY"}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=CLIENT_IDLE_SECONDS,
+    )
     return {
         party: httpx.AsyncClient(
             base_url=api_url,

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from api.serving import CLIENT_IDLE_SECONDS
 from devstack.commands import OWNER_ENV
 from devstack.dev_keys import load_dev_keys, read_gateway_secret
 from settings import PROJECT_ROOT
@@ -201,7 +202,10 @@ class Stack:
     def client(self, label: str, timeout: float = 30.0) -> httpx.AsyncClient:
         """An HTTP client of the API holding the dev key `label` (e.g. OPS_KEY)."""
         headers = {"Authorization": f"Bearer {self.keys()[label]}"}
-        return httpx.AsyncClient(base_url=self.api_url, timeout=timeout, headers=headers)
+        limits = httpx.Limits(keepalive_expiry=CLIENT_IDLE_SECONDS)
+        return httpx.AsyncClient(
+            base_url=self.api_url, timeout=timeout, headers=headers, limits=limits
+        )
 
     def database_url(self) -> str:
         """The embedded database's URL, from the `export IME_DATABASE_URL=...` banner line."""

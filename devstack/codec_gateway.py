@@ -27,6 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.serving import CLIENT_IDLE_SECONDS
 from devstack.commands import api_url
 from devstack.dev_keys import gateway_secret, load_dev_keys
 from observability.logs import configure_logging
@@ -64,7 +65,8 @@ def create_gateway(settings: Settings) -> Starlette:
     api = api_url(settings)
     sre_key = load_dev_keys(settings.data_dir).get("SRE_KEY", "")
     secret = gateway_secret(settings.data_dir)
-    client = httpx.AsyncClient(base_url=api, timeout=30)
+    limits = httpx.Limits(keepalive_expiry=CLIENT_IDLE_SECONDS)
+    client = httpx.AsyncClient(base_url=api, timeout=30, limits=limits)
 
     async def forward(request: Request) -> Response:
         operation = request.path_params["operation"]

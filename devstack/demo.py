@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from api.serving import CLIENT_IDLE_SECONDS
 from devstack.dev_keys import load_dev_keys
 from observability.logs import configure_logging
 from settings import get_settings
@@ -295,7 +296,8 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+    limits = httpx.Limits(keepalive_expiry=CLIENT_IDLE_SECONDS)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
         keys = load_dev_keys(settings.data_dir)
         sim = Simulator(http, keys, settings.data_dir / "demo_claims.json")
         runner = asyncio.create_task(

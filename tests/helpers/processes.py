@@ -20,6 +20,7 @@ from typing import IO
 import asyncpg
 import httpx
 
+from api.serving import CLIENT_IDLE_SECONDS
 from domain.names import Role
 from settings import DEV_API_KEY_SECRET, PROJECT_ROOT
 from store import api_keys
@@ -94,7 +95,12 @@ async def keyed_client(
 ) -> httpx.AsyncClient:
     """A client of an API process (`service_env` keeps the dev key secret) with a new key."""
     _, key = await api_keys.create(pool, DEV_API_KEY_SECRET, role=role, insurer_id=insurer_id)
-    return httpx.AsyncClient(base_url=url, timeout=30.0, headers={"Authorization": f"Bearer {key}"})
+    return httpx.AsyncClient(
+        base_url=url,
+        timeout=30.0,
+        headers={"Authorization": f"Bearer {key}"},
+        limits=httpx.Limits(keepalive_expiry=CLIENT_IDLE_SECONDS),
+    )
 
 
 async def _until_ready(url: str, process: asyncio.subprocess.Process) -> None:
