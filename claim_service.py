@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from codec import Sealer
 from domain import search_attributes as sa
-from domain.access import Capability, can_read, may, may_act, may_read_report
+from domain.access import Capability, can_read, may, may_act, may_act_for, may_read_report
 from domain.delivery import CLINICAL_DETAILS, CLINICAL_ROLES
 from domain.envelope import REFUSAL
 from domain.errors import (
@@ -54,11 +54,13 @@ from domain.models import (
     ClaimReport,
     ClaimStatus,
     DecisionInput,
+    PanelChoice,
     PassedOver,
     RecordsReceived,
     Referral,
     SafetyCaseEvent,
     Stage,
+    Strike,
     Superseded,
     TimelineEvent,
 )
@@ -423,6 +425,8 @@ class ClaimService:
         payload = parse_action(action, body, caller, cause=cause)
         if isinstance(payload, DecisionInput):
             _check_reason_code(current, payload)
+        if isinstance(payload, Strike | PanelChoice) and not may_act_for(caller, payload.party):
+            raise Forbidden(f"the {caller.role} role may not act for the {payload.party}")
         if idempotency_key is None:
             return await self._perform(current, action, payload, update_id=None)
         who = caller.key_id or f"{caller.role}:{caller.key_name}"

@@ -5,17 +5,22 @@ not a copy of them); a document's size in words."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain.access import may_act
+from domain.access import PANEL_PARTY_ROLES, may_act
 from domain.lifecycle import APPOINTMENT_ACTIONS, DEADLINES, OnBreach, action_stages
-from domain.models import Caller, ClaimStatus, Deadline
+from domain.models import Caller, ClaimStatus, Deadline, SelectionView
 from domain.names import Action
 from domain.profiles import PROFILES
 
 # The actions the claim page offers as forms, in the order a claim needs them.
 FORMS = (
     Action.ASSIGN,
+    Action.RECORD_STATE_PANEL,
+    Action.RECORD_STATE_ASSIGNMENT,
+    Action.STRIKE,
+    Action.PANEL_CHOICE,
     Action.CONFIRM_APPOINTMENT,
     Action.DECLINE_APPOINTMENT,
     Action.RESCHEDULE,
@@ -32,6 +37,7 @@ _ON_BREACH = {
     OnBreach.TELL: "tell",
     OnBreach.REBOOK: "release the booking and book the next examiner",
     OnBreach.REPLACE_EXAMINER: "replace the examiner (once per claim)",
+    OnBreach.CLOSE_PANEL_WINDOW: "close the panel's window (a strike not made is lost)",
 }
 
 
@@ -86,12 +92,42 @@ def offered_actions(caller: Caller, claim: ClaimStatus) -> list[Offered]:
 
 
 def _applies(action: Action, claim: ClaimStatus) -> bool:
-    """The exam-preparation decisions are offered only where there is one to make."""
+    """The exam-preparation decisions, and the steps of the state's pick of the examiner, are
+    offered only where there is one to make; ops' own pick only where the vendor picks."""
+    picked = claim.selection
+    if action is Action.ASSIGN:
+        return picked is None
+    if action in _STATE_STEPS:
+        return picked is not None and _STATE_STEPS[action](picked)
     if action is Action.INTERPRETER_BOOKED:
         return claim.interpreter_to_book
     if action is Action.PROCEED_WITHOUT_RECORDS:
         return any(d.name == "records_lead" and d.breached for d in claim.deadlines)
     return True
+
+
+_STATE_STEPS: dict[Action, Callable[[SelectionView], bool]] = {
+    Action.RECORD_STATE_PANEL: lambda s: (
+        s.kind == "state_panel_strike" and s.phase == "awaiting_state"
+    ),
+    Action.RECORD_STATE_ASSIGNMENT: lambda s: (
+        s.kind == "state_assigned" and s.phase == "awaiting_state"
+    ),
+    Action.STRIKE: lambda s: s.phase == "window" and s.represented,
+    Action.PANEL_CHOICE: lambda s: (
+        s.phase == "choosing" or (s.phase == "window" and not s.represented)
+    ),
+}
+
+# Whom a person strikes or chooses for, by role (`domain.access.PANEL_PARTY_ROLES`).
+PANEL_PARTY = {role: party for party, role in PANEL_PARTY_ROLES.items()}
+
+
+def remaining(selection: SelectionView | None) -> list[str]:
+    """The panel's examiners not struck (what a strike or a choice may name)."""
+    if selection is None:
+        return []
+    return [e for e in selection.panel if e not in selection.struck.values()]
 
 
 def file_size(size: int) -> str:

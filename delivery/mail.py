@@ -505,6 +505,52 @@ def _notice(
                     + (f" ({due_text})." if due_text else "."),
                 ),
             )
+        case Template.STATE_SELECTION_NEEDED:
+            kind = details.get("selection")
+            what = "panel of three examiners" if kind == "state_panel_strike" else "examiner"
+            again = " another" if details.get("replacing") else ""
+            return Letter(
+                f"Ask the state for{again} an examiner: {claim}",
+                _text(
+                    greeting,
+                    f"The state picks the examiner of {claim}. Obtain its{again} {what} and "
+                    f"record it on claim {status.claim_id} ("
+                    + (
+                        "record-state-panel"
+                        if kind == "state_panel_strike"
+                        else "record-state-assignment"
+                    )
+                    + ").",
+                ),
+            )
+        case Template.PANEL_ISSUED:
+            due = details.get("due_at")
+            by = _when(datetime.fromisoformat(due), status) if isinstance(due, str) else "soon"
+            panel = details.get("examiner_ids")
+            names = ", ".join(str(e) for e in panel) if isinstance(panel, list) else ""
+            step = (
+                "Each side may strike one examiner (strike)"
+                if details.get("represented")
+                else "The claimant chooses one examiner (panel-choice)"
+            )
+            return Letter(
+                f"Examiner panel issued: {claim}",
+                _text(
+                    greeting,
+                    f"The state issued a panel for {claim}: {names}.",
+                    f"{step} by {by}; a side that lets the window pass loses its strike or choice.",
+                ),
+            )
+        case Template.PANEL_CHOICE_NEEDED:
+            return Letter(
+                f"Choose the examiner: {claim}",
+                _text(
+                    greeting,
+                    f"The panel's window for {claim} has closed with more than one examiner "
+                    f"left; the {details.get('chooser') or 'entitled side'} chooses one "
+                    f"(panel-choice on claim {status.claim_id}).",
+                ),
+            )
         case Template.DECISION_NOTICE:  # no decision in the projection (an old or odd row)
             return Letter(
                 f"Decision on your {claim}",

@@ -54,7 +54,16 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.REQUEST_REPORT_COPY: frozenset({Role.INSURER, Role.OPS}),
     Action.PROCEED_WITHOUT_RECORDS: frozenset({Role.OPS}),
     Action.INTERPRETER_BOOKED: frozenset({Role.OPS}),
+    Action.RECORD_STATE_PANEL: frozenset({Role.OPS}),
+    Action.RECORD_STATE_ASSIGNMENT: frozenset({Role.OPS}),
+    # For one party each (`PANEL_PARTY_ROLES`).
+    Action.STRIKE: frozenset({Role.INSURER, Role.OPS}),
+    Action.PANEL_CHOICE: frozenset({Role.INSURER, Role.OPS}),
 }
+
+# Who acts for each party to a state panel: the insurer for itself; ops on the claimant's behalf
+# (the claimant, or their attorney, tells ops). Acting for the other party is 403.
+PANEL_PARTY_ROLES: dict[str, Role] = {"insurer": Role.INSURER, "claimant": Role.OPS}
 
 # Who may read the examination report of a claim they can read (PRODUCT §6): the claim's
 # parties. Clinicians read claims for their safety cases only, not the report (404 for them, as
@@ -154,6 +163,11 @@ def may_read_report(caller: Caller) -> bool:
 
 def may_act(caller: Caller, action: Action) -> bool:
     return caller.role in ACTION_ROLES[action]
+
+
+def may_act_for(caller: Caller, party: str) -> bool:
+    """Whether the caller may strike or choose from a state panel for `party`."""
+    return PANEL_PARTY_ROLES.get(party) is caller.role
 
 
 def may(caller: Caller, capability: Capability) -> bool:

@@ -12,13 +12,17 @@ from domain.models import (
     ExamReport,
     ExtendDecision,
     InterpreterBooked,
+    PanelChoice,
     ProceedWithoutRecords,
+    RecordStateAssignment,
+    RecordStatePanel,
     RequestReportCopy,
     Reschedule,
     ReviewResult,
     SafetyAck,
     SafetyConcern,
     SafetyResolve,
+    Strike,
     Withdraw,
 )
 from domain.names import Action
@@ -40,4 +44,8 @@ ACTION_MODELS: dict[Action, type[ActionInput]] = {
     Action.REQUEST_REPORT_COPY: RequestReportCopy,
     Action.PROCEED_WITHOUT_RECORDS: ProceedWithoutRecords,
     Action.INTERPRETER_BOOKED: InterpreterBooked,
+    Action.RECORD_STATE_PANEL: RecordStatePanel,
+    Action.RECORD_STATE_ASSIGNMENT: RecordStateAssignment,
+    Action.STRIKE: Strike,
+    Action.PANEL_CHOICE: PanelChoice,
 }

@@ -49,6 +49,7 @@ from domain.names import Action, DeadlineName, Recipient, Role, Template
 from domain.preparation import ExamPreparation
 from domain.profiles import JurisdictionProfile
 from domain.refusal import refuse
+from domain.selection import ExaminerSelection
 
 
 def withdrawal_outcome(acted_by: Caller | None) -> Outcome:
@@ -104,6 +105,7 @@ class ClaimState(ClaimIdentity):
     escalations: dict[DeadlineName, int] = Field(default_factory=dict)
     no_shows: int = 0
     preparation: ExamPreparation = Field(default_factory=ExamPreparation)
+    selection: ExaminerSelection = Field(default_factory=ExaminerSelection)
     addenda: int = 0
     # Reports filed so far (each is a stored version: the first the report, then addenda), and
     # whether the claimant's copy was asked for (profiles that give it on request).
@@ -209,6 +211,7 @@ class ClaimState(ClaimIdentity):
             next_deadline=upcoming.due_at if upcoming else None,
             examiner_search=self.examiner_search,
             interpreter_to_book=self.preparation.held_notice is not None,
+            selection=self.selection.view(),
             created_at=self.created_at,
             updated_at=self.updated_at,
             version=self.seq,
@@ -235,6 +238,7 @@ class ClaimState(ClaimIdentity):
         if action in APPOINTMENT_ACTIONS and self.appointment is None:
             raise refuse("no appointment is booked yet")
         self.preparation.check(action, self.deadlines, self.appointment, profile)
+        self.selection.check(action, payload, profile.selection)
         if (
             action is Action.EXAM
             and self.appointment is not None
@@ -373,6 +377,7 @@ class ClaimState(ClaimIdentity):
         declined, examiner_id = self.appointment, self.examiner.id
         if examiner_id not in self.declined_by:
             self.declined_by.append(examiner_id)
+        self.selection.lost(examiner_id, self.deadlines, now)  # the state names another
         self.enter(Stage.SCHEDULING, now)
         self.appointment = self.examiner = None
         return declined, examiner_id
@@ -387,6 +392,7 @@ class ClaimState(ClaimIdentity):
         assert self.examiner is not None
         replaced = self.examiner.id
         self.replaced_examiners.append(replaced)
+        self.selection.lost(replaced, self.deadlines, now)
         self.enter(Stage.SCHEDULING, now)
         self.appointment = self.examiner = None
         return replaced

@@ -49,6 +49,9 @@ INBOX: dict[tuple[Recipient, Template], Role] = {
             Template.REVIEW_ADDENDA_EXHAUSTED,
             Template.CLAIM_TERMINATED,
             Template.INTERPRETER_TO_BOOK,
+            Template.STATE_SELECTION_NEEDED,
+            Template.PANEL_ISSUED,
+            Template.PANEL_CHOICE_NEEDED,
         )
     },
     **{
@@ -66,7 +69,12 @@ INBOX: dict[tuple[Recipient, Template], Role] = {
     },
     **{
         (Recipient.INSURER, t): Role.INSURER
-        for t in (Template.DEADLINE_REMINDER, Template.DEADLINE_BREACHED)
+        for t in (
+            Template.DEADLINE_REMINDER,
+            Template.DEADLINE_BREACHED,
+            Template.PANEL_ISSUED,
+            Template.PANEL_CHOICE_NEEDED,
+        )
     },
     # Escalation rungs: the senior reviewer of an overdue review; the insurer's supervisor of an
     # overdue decision (an item in the insurer's inbox, addressed to the supervisor).
@@ -102,6 +110,9 @@ CLOSED_WITH_ENDED_CLAIM = frozenset(
         Template.REVIEW_ADDENDA_EXHAUSTED,
         Template.RECORDS_TO_EXAMINER,
         Template.INTERPRETER_TO_BOOK,
+        Template.STATE_SELECTION_NEEDED,
+        Template.PANEL_ISSUED,
+        Template.PANEL_CHOICE_NEEDED,
     }
 )
 OUTLIVE_ENDED_CLAIM = frozenset(

@@ -69,6 +69,20 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "request-report-copy": {"reason": "the claimant asked in writing"},
     "proceed-without-records": {"reason": "examiner reviewed the records at the office"},
     "interpreter-booked": {"reference": "LANG-2291"},
+    "record-state-panel": {
+        "reference": "QME-PANEL-7741023",
+        "examiner_ids": [
+            "ex-ca-orthopedic-surgery-1",
+            "ex-ca-orthopedic-surgery-2",
+            "ex-ca-orthopedic-surgery-3",
+        ],
+    },
+    "record-state-assignment": {
+        "reference": "DWC-032-5521",
+        "examiner_id": "ex-tx-orthopedic-surgery-1",
+    },
+    "strike": {"examiner_id": "ex-ca-orthopedic-surgery-2", "party": "insurer"},
+    "panel-choice": {"examiner_id": "ex-ca-orthopedic-surgery-1", "party": "claimant"},
 }
 
 EXAMINER_EXAMPLE: dict[str, Any] = {

@@ -49,6 +49,11 @@ ACTION_STAGES: dict[Action, frozenset[Stage]] = {
     # About the booked exam: before it is held.
     Action.PROCEED_WITHOUT_RECORDS: frozenset({Stage.SCHEDULING, Stage.EXAM}),
     Action.INTERPRETER_BOOKED: frozenset({Stage.SCHEDULING, Stage.EXAM}),
+    # Who examines, where the state picks: before the booking (`domain.selection`).
+    Action.RECORD_STATE_PANEL: frozenset({Stage.SCHEDULING}),
+    Action.RECORD_STATE_ASSIGNMENT: frozenset({Stage.SCHEDULING}),
+    Action.STRIKE: frozenset({Stage.SCHEDULING}),
+    Action.PANEL_CHOICE: frozenset({Stage.SCHEDULING}),
 }
 
 # Profiles whose decision clock runs from the claim's receipt (ERISA: 29 CFR 2560.503-1(f)(3))
@@ -102,6 +107,9 @@ class OnBreach(StrEnum):
     TELL = "tell"  # tell those the rule names (an inbox item for each who must act)
     REBOOK = "rebook"  # release the unconfirmed booking and book the next examiner
     REPLACE_EXAMINER = "replace_examiner"  # once per claim; after that, ops are told
+    # A state panel's strike (or choice) window passed: the rule decides who examines or who
+    # chooses (`domain.selection.ExaminerSelection.window_closed`).
+    CLOSE_PANEL_WINDOW = "close_panel_window"
 
 
 # Profile durations a rung may be counted with (attribute names of `JurisdictionProfile`).
@@ -186,6 +194,40 @@ DEADLINES: dict[DeadlineName, DeadlineRule] = {
         Recipient.OPS,
         told=_OPS,
         then=DeadlineName.RECORDS_LEAD_ESCALATION,
+        remind=False,
+    ),
+    # Where the state picks the examiner: its panel or assignment awaited (ops obtain it), the
+    # panel's window (the insurer strikes or, once it passed, may choose; ops act for the
+    # claimant), the choice of the party entitled to it once the window closed.
+    DeadlineName.STATE_SELECTION: DeadlineRule(
+        Stage.SCHEDULING,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.STATE_SELECTION_ESCALATION,
+    ),
+    DeadlineName.STATE_SELECTION_ESCALATION: DeadlineRule(
+        Stage.SCHEDULING,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.STATE_SELECTION_ESCALATION,
+        remind=False,
+    ),
+    # Reminded to ops: they act for the claimant, whose strike or choice it may be (the insurer
+    # has its own item with the due time, `panel_issued` / `panel_choice_needed`).
+    DeadlineName.PANEL_WINDOW: DeadlineRule(
+        Stage.SCHEDULING, Recipient.OPS, on_breach=OnBreach.CLOSE_PANEL_WINDOW
+    ),
+    DeadlineName.PANEL_CHOICE: DeadlineRule(
+        Stage.SCHEDULING,
+        Recipient.OPS,
+        told=(Recipient.INSURER, Recipient.OPS),
+        then=DeadlineName.PANEL_CHOICE_ESCALATION,
+    ),
+    DeadlineName.PANEL_CHOICE_ESCALATION: DeadlineRule(
+        Stage.SCHEDULING,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.PANEL_CHOICE_ESCALATION,
         remind=False,
     ),
     DeadlineName.DECISION: DeadlineRule(

@@ -59,6 +59,13 @@ class Action(StrEnum):
     PROCEED_WITHOUT_RECORDS = "proceed-without-records"
     # Ops booked the interpreter the referral asks for: the claimant's notice goes now.
     INTERPRETER_BOOKED = "interpreter-booked"
+    # Who examines, where the state picks (`domain.selection`, patch `state-selection`): ops
+    # record the state's panel (CA-QME) or its assignment (TX-DD, PA-IRE); the parties strike
+    # from the panel, or choose from it.
+    RECORD_STATE_PANEL = "record-state-panel"
+    RECORD_STATE_ASSIGNMENT = "record-state-assignment"
+    STRIKE = "strike"
+    PANEL_CHOICE = "panel-choice"
 
 
 class ServiceUpdate(StrEnum):
@@ -143,6 +150,14 @@ class DeadlineName(StrEnum):
     # and its escalation rung (re-raised to ops until met or ops decide).
     RECORDS_LEAD = "records_lead"
     RECORDS_LEAD_ESCALATION = "records_lead_escalation"
+    # Where the state picks the examiner: the state's panel or assignment awaited (and its rung,
+    # re-raised to ops); the panel's strike (or choice) window; the choice of the party entitled
+    # to it once the window closed with more than one examiner left (and its rung).
+    STATE_SELECTION = "state_selection"
+    STATE_SELECTION_ESCALATION = "state_selection_escalation"
+    PANEL_WINDOW = "panel_window"
+    PANEL_CHOICE = "panel_choice"
+    PANEL_CHOICE_ESCALATION = "panel_choice_escalation"
 
 
 # Not deadlines: the earliest appointment start the profile's notice lead allows, and the one
@@ -206,6 +221,17 @@ class EventType(StrEnum):
     RECORDS_RECEIVED = "records_received"
     RECORDS_LEAD_WAIVED = "records_lead_waived"
     INTERPRETER_BOOKED = "interpreter_booked"
+    # Who examines, where the state picks (patch `state-selection`): ops were asked to obtain
+    # the state's panel or assignment (again, after an examiner was lost); what the state issued;
+    # each strike and choice; the panel window closing; a state's examiner who cannot take the
+    # claim (licence, conflict), refused.
+    STATE_SELECTION_REQUESTED = "state_selection_requested"
+    STATE_PANEL_RECORDED = "state_panel_recorded"
+    STATE_ASSIGNMENT_RECORDED = "state_assignment_recorded"
+    PANEL_STRUCK = "panel_struck"
+    PANEL_CHOSEN = "panel_chosen"
+    PANEL_WINDOW_CLOSED = "panel_window_closed"
+    STATE_EXAMINER_REFUSED = "state_examiner_refused"
     # Record keeping (`claim_record_events`, written outside the workflow, merged into the
     # timeline): ops put the claim under a legal hold or lifted it; retention destroyed its
     # documents, report contents, clinical notes and claimant contact (counts only).
@@ -299,6 +325,12 @@ class Template(StrEnum):
     INTERPRETER_TO_BOOK = "interpreter_to_book"
     # Ops: a claim's workflow ended outside the service (e.g. terminated in the Temporal UI).
     CLAIM_TERMINATED = "claim_terminated"
+    # Ops: obtain the state's panel or assignment (or a replacement) and record it.
+    STATE_SELECTION_NEEDED = "state_selection_needed"
+    # The insurer (and ops, for the claimant): the panel is issued; strike one, or choose.
+    PANEL_ISSUED = "panel_issued"
+    # The party entitled to it chooses the examiner from what is left of the panel.
+    PANEL_CHOICE_NEEDED = "panel_choice_needed"
 
 
 class Patch(StrEnum):
@@ -338,6 +370,9 @@ class Patch(StrEnum):
     # records arrive); one whose referral needs an interpreter holds the claimant's notice
     # until ops book one.
     EXAM_PREPARATION = "exam-preparation"
+    # Where the profile says the state picks the examiner, the claim waits for the state's panel
+    # (struck or chosen by the parties) or assignment, and never books the vendor's pick.
+    STATE_SELECTION = "state-selection"
 
 
 class AppointmentStatus(StrEnum):

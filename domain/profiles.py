@@ -114,6 +114,17 @@ class JurisdictionProfile(BaseModel):
     # Empty (profiles recorded before the list): any code, stated as a code.
     reason_codes: dict[str, ReasonCode] = {}
 
+    # Who picks the examiner (`domain.selection`): the vendor (the least-loaded eligible
+    # examiner), or the state: a panel of three struck by represented parties or chosen from by
+    # an unrepresented claimant (CA-QME), or one examiner assigned (TX-DD, PA-IRE).
+    selection: Literal["vendor", "state_panel_strike", "state_assigned"] = "vendor"
+    # The state issues its panel or assignment within this, from the referral (or from ops being
+    # asked for a replacement); past it, ops chase it (an escalation rung, re-raised).
+    state_issue_within: Duration | None = None
+    # A panel's strikes (represented) or the claimant's choice (unrepresented) within this, from
+    # the panel's issue; a party that lets it pass loses its strike (or choice).
+    selection_window: Duration | None = None
+
     # Rule field -> the citation of the rule it comes from, or "operational (...)".
     citations: dict[str, str] = {}
 
@@ -126,6 +137,10 @@ class JurisdictionProfile(BaseModel):
                 raise ValueError(f"{field} must not be negative")
         if self.retention is not None and self.retention.unit == "business_days":
             raise ValueError("retention is counted in calendar units")
+        if self.selection != "vendor" and self.state_issue_within is None:
+            raise ValueError("a state selection needs state_issue_within")
+        if (self.selection == "state_panel_strike") != (self.selection_window is not None):
+            raise ValueError("selection_window is the window of a state panel, and only of one")
         return self
 
     def examiner_licence_state(self, claimant_state: str) -> str:
@@ -167,6 +182,9 @@ RULE_FIELDS: tuple[str, ...] = (
     "escalation_grace",
     "safety_ack",
     "retention",
+    "selection",
+    "state_issue_within",
+    "selection_window",
 )
 # A citation covers these companion fields too: a profile that changes a companion must cite
 # the rule itself (NY-NF's decision clock starting at the claim is part of its decision rule).
@@ -178,6 +196,8 @@ def _in_effect(value: object, field: str) -> bool:
         return bool(value)
     if field == "decision_letter":
         return value != "plain"
+    if field == "selection":
+        return value != "vendor"
     return value is not None
 
 

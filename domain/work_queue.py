@@ -111,6 +111,24 @@ def _interpreter_booked(item: OpenItem, status: ClaimStatus, event: ClaimEvent) 
     return event.type is EventType.INTERPRETER_BOOKED or _booking_gone(item, status)
 
 
+def _state_issued(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """The state's panel or assignment is recorded (a replacement opens a new item)."""
+    return status.selection is None or status.selection.phase != "awaiting_state"
+
+
+def _panel_acted_on(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """The window is over, or the item's side struck (the insurer's item: the insurer; ops':
+    the claimant)."""
+    selection = status.selection
+    if selection is None or selection.phase != "window":
+        return True
+    return ("insurer" if item.role == "insurer" else "claimant") in selection.struck
+
+
+def _panel_chosen(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    return status.selection is None or status.selection.phase != "choosing"
+
+
 def _booking_gone(item: OpenItem, status: ClaimStatus) -> bool:
     appointment = status.appointment
     return (
@@ -169,6 +187,12 @@ WORK_QUEUE: dict[Template, DoneWhen] = {
                  "the records uploaded; moot once the exam is past or the booking gone"),
         DoneWhen(Template.INTERPRETER_TO_BOOK, _interpreter_booked, True, False,
                  "the interpreter recorded as booked, or the booking gone"),
+        DoneWhen(Template.STATE_SELECTION_NEEDED, _state_issued, True, False,
+                 "the state's panel or assignment recorded"),
+        DoneWhen(Template.PANEL_ISSUED, _panel_acted_on, True, False,
+                 "the item's side struck, or the panel's window is over"),
+        DoneWhen(Template.PANEL_CHOICE_NEEDED, _panel_chosen, True, False,
+                 "the examiner chosen from the panel"),
         DoneWhen(Template.ADDENDUM_REQUEST, _addendum_done, True, True,
                  "the report submitted again, or the stage moved on"),
         DoneWhen(Template.REPORT_TO_REVIEW, _review_recorded, True, False,

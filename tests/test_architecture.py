@@ -19,6 +19,8 @@ from settings import PROJECT_ROOT
 from workflows import ClaimWorkflow, SafetyEscalationWorkflow
 from workflows.preparing import UPDATES as PREPARING_UPDATES
 from workflows.preparing import Preparing
+from workflows.selecting import UPDATES as SELECTING_UPDATES
+from workflows.selecting import Selecting
 
 # Every module but the tests': the service's and its tools'.
 SOURCES = [
@@ -180,22 +182,26 @@ def _definition(cls: type) -> workflow._Definition:
 
 def test_every_claim_action_is_an_update_of_the_workflow_that_owns_it():
     claim, case = _definition(ClaimWorkflow), _definition(SafetyEscalationWorkflow)
-    # `workflows.preparing` registers its updates itself (`set_update_handler`), from its table.
-    registered = {a.value for a in Action if a in PREPARING_UPDATES}
+    # `workflows.preparing` and `workflows.selecting` register their updates themselves
+    # (`set_update_handler`), each from its table.
+    owners = {Preparing: PREPARING_UPDATES, Selecting: SELECTING_UPDATES}
+    registered = {a.value for a in Action for table in owners.values() if a in table}
     assert set(claim.updates) | registered == {a.value for a in Action} - SAFETY_CASE_ACTIONS
     assert not set(claim.updates) & registered
+    assert not set(PREPARING_UPDATES) & set(SELECTING_UPDATES)
     assert set(case.updates) == {a.value for a in SAFETY_CASE_ACTIONS}
     assert set(ACTION_MODELS) == set(Action)
     for name, update in claim.updates.items():
         assert name is not None and update.arg_types == [ACTION_MODELS[Action(name)]], name
-    handlers = {name: getattr(Preparing, name.replace("-", "_")) for name in PREPARING_UPDATES}
-    for name, model in PREPARING_UPDATES.items():
-        assert typing.get_type_hints(handlers[name])["return"] is ClaimStatus, name
-        argument = next(
-            v for k, v in typing.get_type_hints(handlers[name]).items() if k != "return"
-        )
-        action = Action(name) if name in {a.value for a in Action} else None
-        assert argument is model and (action is None or ACTION_MODELS[action] is model), name
+    for owner, table in owners.items():
+        handlers = {name: getattr(owner, name.replace("-", "_")) for name in table}
+        for name, model in table.items():
+            assert typing.get_type_hints(handlers[name])["return"] is ClaimStatus, name
+            argument = next(
+                v for k, v in typing.get_type_hints(handlers[name]).items() if k != "return"
+            )
+            action = Action(name) if name in {a.value for a in Action} else None
+            assert argument is model and (action is None or ACTION_MODELS[action] is model), name
 
 
 def test_queries_and_activities_are_called_by_their_shared_names():

@@ -228,6 +228,18 @@ WHERE: dict[Action, set[Stage]] = {
     # About the booked exam, before it is held.
     Action.PROCEED_WITHOUT_RECORDS: {Stage.SCHEDULING, Stage.EXAM},
     Action.INTERPRETER_BOOKED: {Stage.SCHEDULING, Stage.EXAM},
+    # Where the state picks the examiner: before the booking.
+    Action.RECORD_STATE_PANEL: {Stage.SCHEDULING},
+    Action.RECORD_STATE_ASSIGNMENT: {Stage.SCHEDULING},
+    Action.STRIKE: {Stage.SCHEDULING},
+    Action.PANEL_CHOICE: {Stage.SCHEDULING},
+}
+# What a DEMO claim (the vendor picks) answers to the state's actions in SCHEDULING.
+NO_STATE_PICK = {
+    Action.RECORD_STATE_PANEL: "the state issues no panel on this claim",
+    Action.RECORD_STATE_ASSIGNMENT: "the state assigns no examiner on this claim",
+    Action.STRIKE: "the state issues no panel on this claim",
+    Action.PANEL_CHOICE: "the state issues no panel on this claim",
 }
 
 
@@ -249,6 +261,8 @@ def test_each_action_is_refused_outside_its_stages(stage: Stage, action: Action)
         assert message == "DEMO sets no records lead"
     elif action is Action.INTERPRETER_BOOKED and stage in WHERE[action]:
         assert message == "no appointment notice of this booking is waiting for an interpreter"
+    elif action in NO_STATE_PICK and stage in WHERE[action]:
+        assert message == NO_STATE_PICK[action]
     elif stage in WHERE[action]:
         assert message is None
     elif stage is Stage.CLOSED:

@@ -120,6 +120,11 @@ ACTIONS: dict[str, dict[str, int]] = {
     "reschedule": {"ops": 422, "insurer": 422, "examiner": 422},
     "interpreter-booked": {"ops": 409, "insurer": 403, "examiner": 403},
     "proceed-without-records": {"ops": 422, "insurer": 403, "examiner": 403},
+    # The state's pick of the examiner (a DEMO claim has none: refused once the form is valid).
+    "record-state-panel": {"ops": 422, "insurer": 403, "examiner": 403},
+    "record-state-assignment": {"ops": 422, "insurer": 403, "examiner": 403},
+    "strike": {"ops": 422, "insurer": 422, "examiner": 403},
+    "panel-choice": {"ops": 422, "insurer": 422, "examiner": 403},
     "exam": {"ops": 422, "insurer": 403, "examiner": 422},
     "extend-decision": {"ops": 422, "insurer": 422, "examiner": 403},
     "decision": {"ops": 422, "insurer": 422, "examiner": 403},

@@ -38,7 +38,14 @@ from domain.names import Action, Role, ServiceUpdate
 from reconciler import Reconciler
 from store.documents import PostgresDocumentStore
 from tests.helpers.app import ApiHarness
-from tests.helpers.claims import act, act_and_finish, appointment_of, start_claim, wait_for
+from tests.helpers.claims import (
+    act,
+    act_and_finish,
+    appointment_of,
+    booked_by_the_state,
+    start_claim,
+    wait_for,
+)
 from tests.helpers.config import TEST_SEALER
 from tests.helpers.histories import keep_history
 from tests.helpers.probes import told
@@ -76,7 +83,7 @@ async def texas_claim(
     await set_clock(env, REFERRED)
     referral = Referral.model_validate(referral_payload("TX-DD"))
     handle = await start_claim(env.client, referral, task_queue)
-    status = await wait_for(handle, lambda s: s.appointment is not None)
+    status = await booked_by_the_state(handle)  # the Division's designated doctor
     assert appointment_of(status).starts_at == EXAM
     return handle, status
 
@@ -264,6 +271,16 @@ async def test_records_uploaded_through_the_api_meet_the_lead_and_tell_the_exami
     created = await insurer.post("/v1/claims", json=referral_payload("TX-DD"))
     assert created.status_code == 201, created.text
     claim_id = created.json()["claim_id"]
+    # The Division assigns the designated doctor: the claim waits for ops to record it.
+    await wait_until(insurer, claim_id, lambda c: c["selection"] is not None)
+    ops = await api.as_role(Role.OPS)
+    assigned = await post_action(
+        ops,
+        claim_id,
+        "record-state-assignment",
+        {"reference": "DWC-032-1", "examiner_id": "ex-tx-orthopedic-surgery-1"},
+    )
+    assert assigned.status_code == 200, assigned.text
     booked = await wait_until(insurer, claim_id, lambda c: c["appointment"] is not None)
     [lead] = [d for d in booked["deadlines"] if d["name"] == "records_lead"]
     assert lead["met_at"] is None

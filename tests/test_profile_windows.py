@@ -24,7 +24,14 @@ from domain.models import (
 )
 from domain.names import Action
 from store import panel
-from tests.helpers.claims import act, act_and_finish, appointment_of, start_claim, wait_for
+from tests.helpers.claims import (
+    act,
+    act_and_finish,
+    appointment_of,
+    booked_by_the_state,
+    start_claim,
+    wait_for,
+)
 from tests.helpers.histories import keep_history
 from tests.helpers.referrals import referral_payload
 
@@ -40,7 +47,7 @@ async def booked(client, task_queue, jurisdiction: str):
     handle = await start_claim(
         client, Referral.model_validate(referral_payload(jurisdiction)), task_queue
     )
-    return handle, await wait_for(handle, lambda s: s.appointment is not None)
+    return handle, await booked_by_the_state(handle)
 
 
 async def set_clock(env: WorkflowEnvironment, at: datetime) -> None:
@@ -147,7 +154,7 @@ async def test_tx_records_reach_the_examiner_three_business_days_before_the_exam
     await set_clock(days_env, datetime(2035, 11, 20, 16, 0, tzinfo=UTC))
     referral = Referral.model_validate(referral_payload("TX-DD"))
     handle = await start_claim(days_env.client, referral, task_queue)
-    status = await wait_for(handle, lambda s: s.appointment is not None)
+    status = await booked_by_the_state(handle)  # the Division's designated doctor
     # Ops get the task of sending the records with the booking, Tue 20 Nov.
     assert await outbox(pool, status.claim_id, "records_to_examiner") == ["ops"]
     kinds = await pool.fetch(

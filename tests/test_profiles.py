@@ -308,14 +308,25 @@ REGULATED = {
         "report_due": "8 CCR 38",
         "claimant_gets_report": "8 CCR",
         "retention": "8 CCR 39.5",
+        # The DWC Medical Unit's panel of three, struck (represented) or chosen from.
+        "selection": "LC 4062.2",
+        "selection_window": "LC 4062.2(c)",
     },
     "TX-DD": {
         "records_lead": "28 TAC 127.10",
         "report_due": "28 TAC 127.10",
         "claimant_gets_report": "28 TAC 127",
+        # The Division's order assigning the designated doctor, within 10 days.
+        "selection": "28 TAC 127.5",
+        "state_issue_within": "28 TAC 127.5(a)",
     },
     "FL-WC": {"exam_notice_within": "Fla. Stat. 440.13(5)(a)"},
-    "PA-IRE": {"report_due": "34 Pa. Code 123.105", "claimant_gets_report": "34 Pa. Code 123.105"},
+    "PA-IRE": {
+        "report_due": "34 Pa. Code 123.105",
+        "claimant_gets_report": "34 Pa. Code 123.105",
+        # The Department designates the IRE physician (unless the parties agree on one).
+        "selection": "34 Pa. Code 123.104",
+    },
     "ERISA-LTD": {
         "decision_due": "29 CFR 2560.503-1(f)(3)",
         "decision_extensions": "29 CFR 2560.503-1(f)(3)",

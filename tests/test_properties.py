@@ -75,7 +75,10 @@ from domain.models import (
     ExtendDecision,
     InterpreterBooked,
     Outcome,
+    PanelChoice,
     ProceedWithoutRecords,
+    RecordStateAssignment,
+    RecordStatePanel,
     Referral,
     RequestReportCopy,
     Reschedule,
@@ -86,6 +89,7 @@ from domain.models import (
     SafetyConcern,
     SafetyResolve,
     Stage,
+    Strike,
     Withdraw,
 )
 from domain.names import SAFETY_CASE_ACTIONS, Action, EventType, Query, Role
@@ -263,8 +267,21 @@ def realistic(action: Action) -> st.SearchStrategy[ActionInput]:
         Action.REQUEST_REPORT_COPY: st.builds(RequestReportCopy),
         Action.PROCEED_WITHOUT_RECORDS: st.builds(ProceedWithoutRecords, reason=SHORT_TEXT),
         Action.INTERPRETER_BOOKED: st.builds(InterpreterBooked),
+        Action.RECORD_STATE_PANEL: st.builds(
+            RecordStatePanel,
+            reference=st.just("QME-1"),
+            examiner_ids=st.permutations(["ex-1", "ex-2", "ex-3"]),
+        ),
+        Action.RECORD_STATE_ASSIGNMENT: st.builds(
+            RecordStateAssignment, reference=st.just("DWC-1"), examiner_id=st.just("ex-1")
+        ),
+        Action.STRIKE: st.builds(Strike, examiner_id=st.just("ex-1"), party=PARTIES),
+        Action.PANEL_CHOICE: st.builds(PanelChoice, examiner_id=st.just("ex-1"), party=PARTIES),
     }
     return strategies[action]
+
+
+PARTIES = st.sampled_from(["insurer", "claimant"])
 
 
 def payloads(action: Action) -> st.SearchStrategy[Any]:
@@ -421,7 +438,15 @@ def check_consistent(snap: Snapshot, profile: JurisdictionProfile) -> None:
     for index, step in enumerate(events):
         if step.type in TAKEN_IN:
             before = _before_step(events[:index], step)
-            assert before.stage is TAKEN_IN[step.type], f"{step.type} after {before}"
+            taken_in = {TAKEN_IN[step.type]}
+            if (
+                step.type is EventType.DECISION_EXTENDED
+                and profile.decision_from == "claim_received"
+            ):
+                # ERISA's clock runs from the claim's receipt: extended while the exam is pending
+                # too (29 CFR 2560.503-1(f)(3)).
+                taken_in |= {Stage.SCHEDULING, Stage.EXAM, Stage.REPORT, Stage.REVIEW}
+            assert before.stage in taken_in, f"{step.type} after {before}"
     held = 0
     for e in events:
         held += {EventType.SAFETY_HOLD_PLACED: 1, EventType.SAFETY_HOLD_LIFTED: -1}.get(e.type, 0)

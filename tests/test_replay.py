@@ -87,6 +87,13 @@ BRANCHES = {
     "operator reset, then decided anew": ("reset_after_close", "denied"),
     "operator reset, the action re-applied": ("reset_before_exam_default", "approved"),
     "operator cancellation": ("cancelled_by_operator", "cancelled_by_ops"),
+    # Who examines where the state picks (patch `state-selection`).
+    "state panel struck by both sides": ("ca_qme_panel_struck", "withdrawn"),
+    "state panel strike missed, chosen": ("ca_qme_strike_missed", "withdrawn"),
+    "state panel chosen by the claimant": ("ca_qme_unrepresented_choice", "withdrawn"),
+    "state assignment after its rung": ("tx_dd_state_assigned", "withdrawn"),
+    "state examiner refused, replaced": ("pa_ire_examiner_refused", "withdrawn"),
+    "late state examiner replaced": ("state_examiner_replaced", "withdrawn"),
 }
 
 

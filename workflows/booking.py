@@ -20,6 +20,7 @@ from workflows.effects import Effects, Notice
 from workflows.generation import Generation
 from workflows.preparing import Preparing
 from workflows.recorder import Recorder
+from workflows.selecting import Selecting
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
@@ -77,6 +78,17 @@ class Booking:
         self.lock = asyncio.Lock()
         # Why the last attempt booked nobody (examiner by examiner), for ops' refusal message.
         self._last_search: ExaminerSearch | None = None
+        # Whom to book, where the state picks (its actions are registered with it).
+        self.selecting = Selecting(
+            state,
+            intake,
+            recorder,
+            clock,
+            generation,
+            book=self.book,
+            last_search=lambda: self._last_search,
+            refusal=self.assign_refusal,
+        )
 
     def assign_refusal(self) -> str:
         """Why ops' pick could not be booked (their own examiner id is not echoed)."""
@@ -88,12 +100,17 @@ class Booking:
         base = state.require_profile().scheduling_retry.as_timedelta()
         retry = base
         while state.needs_booking:
+            if self.selecting.waits():  # the state picks, and has not yet
+                await self.selecting.wait()
+                return
             # An ops assignment may be booking right now: never book twice.
             await workflow.wait_condition(lambda: not self.lock.locked())
             if not state.needs_booking or await self.book(wanted=lambda: state.needs_booking):
                 continue
             if state.stage is not Stage.SCHEDULING:
                 return
+            if await self.selecting.cannot_take(self._last_search):
+                return  # the state's examiner is refused: ops go back to the state
             if not state.awaiting_examiner:
                 state.awaiting_examiner = True
                 attempt = state.booking_attempts
@@ -162,6 +179,11 @@ class Booking:
         state = self._state
         profile = state.require_profile()
         attempt = state.next_booking_attempt()
+        if examiner_id is None and state.selection.by_state:
+            examiner_id = state.selection.examiner_id  # the state's, never the vendor's pick
+            if examiner_id is None:  # (the loop waits for the state first: never here)
+                self._last_search = None
+                return False
         result = await self._effects.book(
             self._request(attempt, await self._earliest_start(), examiner_id)
         )

@@ -123,6 +123,7 @@ class ClaimWorkflow:
                 specialty=intake.requested_specialty.value,
             )
             state.enter(Stage.SCHEDULING, workflow.now())
+            self._booking.selecting.take_up()  # where the state picks, it waits for the state
         # These two patches are asked here, after the referral: where landed histories have them.
         if generation.escalation_chain() and carried is None:
             await self._clock.start_claim_clocks()

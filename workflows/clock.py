@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 # Not a deadline anyone is told about: the last moment a booking may put the exam (see Booking).
-_EXAM_WINDOW = "exam_window"
+EXAM_WINDOW = "exam_window"
 
 
 class DeadlineClock:
@@ -68,25 +68,31 @@ class DeadlineClock:
         state, profile = self._state, self._state.require_profile()
         windows = {
             DeadlineName.APPOINTMENT_NOTICE.value: profile.appointment_notice_within,
-            _EXAM_WINDOW: profile.exam_within,
+            EXAM_WINDOW: profile.exam_within,
         }
+        if state.selection.by_state:
+            # The appointment is requested once the state's examiner is known: the windows
+            # that run from the request start then (`workflows.selecting`), not while the claim
+            # waits for the state.
+            del windows[DeadlineName.APPOINTMENT_NOTICE.value], windows[EXAM_WINDOW]
         if profile.decision_from == "claim_received":
             windows[DeadlineName.DECISION.value] = profile.decision_due
         wanted = {name: d for name, d in windows.items() if d is not None}
         if not wanted:
             return
         due = await self.due_from(state.created_at, wanted)
-        state.exam_window_ends = due.pop(_EXAM_WINDOW, None)
+        state.exam_window_ends = due.pop(EXAM_WINDOW, None)
         state.set_deadlines_in(Stage.SCHEDULING, due, workflow.now())
 
-    async def wait_for_progress(self) -> None:
-        """Wait for the next action; when the stage's deadline comes first, act on it."""
+    async def wait_for_progress(self, also: Callable[[], bool] | None = None) -> None:
+        """Wait for the next action (or for `also()`); when the stage's deadline comes first,
+        act on it."""
         state = self._state
         seen, stage = state.seq, state.stage
         deadline = state.active_deadline()
 
         def progressed() -> bool:
-            return state.seq != seen or state.stage is not stage
+            return state.seq != seen or state.stage is not stage or (also is not None and also())
 
         if deadline is None:
             await workflow.wait_condition(progressed)

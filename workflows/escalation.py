@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import DEADLINES, OnBreach
     from domain.models import Deadline, Stage
     from domain.names import AppointmentStatus, EventType, Recipient, Template
+    from domain.selection import SELECTION_DEADLINES
 
 
 class Escalation:
@@ -45,6 +46,8 @@ class Escalation:
             await self._rebook(deadline)
         elif rule.on_breach is OnBreach.REPLACE_EXAMINER and not self._state.examiner_replaced:
             await self._replace_examiner(deadline)
+        elif rule.on_breach is OnBreach.CLOSE_PANEL_WINDOW:
+            await self._booking.selecting.window_closed(deadline)
         else:
             await self._tell(deadline)
 
@@ -61,8 +64,11 @@ class Escalation:
         if rule.then is not None:
             grace = getattr(state.require_profile(), rule.after)
             due = await self._clock.due_from(deadline.due_at, {rule.then.value: grace})
-            state.start_rung(rule.then, due[rule.then.value], workflow.now(), stage)
-            next_rung = rule.then.value
+            # A step of the state's pick met while the rung was counted ends its chain (its
+            # phase is over, the stage is not); other deadlines end with their stage.
+            if not (deadline.name in SELECTION_DEADLINES and deadline.met_at is not None):
+                state.start_rung(rule.then, due[rule.then.value], workflow.now(), stage)
+                next_rung = rule.then.value
         await self._recorder.record(
             EventType.DEADLINE_BREACHED,
             notify=notify,

@@ -6,7 +6,7 @@ behind a patch, and a run started before it replays the old path (docs/changing-
 Every collaborator of `ClaimWorkflow` is handed the run's `Generation` when it is built and asks
 it, instead of carrying a behaviour flag of its own.
 
-The patches, oldest first (`domain.names.Patch`; the first seven of 2026-11-28, the last three of
+The patches, oldest first (`domain.names.Patch`; the first seven of 2026-11-28, the last four of
 2026-12-07; `since` is the commit that introduced each). A history in tests/histories/ named
 `<branch>@<suffix>.json` was recorded by the code that introduced the suffix's patch, and
 `<branch>.json` by the code before the first one; the last column names the histories that pin
@@ -24,6 +24,8 @@ reset-resync            7d14e14  a reset run records where it went back to   @du
 cancel-withdraws        7d14e14  Temporal cancellation is an ops withdrawal  @durable-writes
 exam-preparation        ee62aa2  records lead deadline; notice waits for     @cancel-withdraws
                                  the interpreter
+state-selection         (next)   the state's panel or assignment picks the   @exam-preparation
+                                 examiner (CA-QME, TX-DD, PA-IRE)
 
 `workflow.patched` records a marker where it is first asked and keeps that answer for the rest of
 the run. The three patches `detect` asks are read before the claim's first command. The others
@@ -101,6 +103,12 @@ class Generation:
         interpreter (`workflows.preparing`). Asked by a booking of a claim whose profile sets a
         records lead or whose referral needs an interpreter, the one point it changes."""
         return workflow.patched(Patch.EXAM_PREPARATION)
+
+    def state_selection(self) -> bool:
+        """The state picks the examiner where the profile says so (`workflows.selecting`).
+        Asked as a claim whose profile has the state pick enters SCHEDULING, the one point it
+        changes; other claims' histories carry no marker."""
+        return workflow.patched(Patch.STATE_SELECTION)
 
     def cancel_withdraws(self) -> bool:
         """Temporal cancellation closes the claim as an ops withdrawal. Asked when the

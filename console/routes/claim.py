@@ -18,7 +18,14 @@ from api.routes.documents import download
 from console import services
 from console.acting import form_text, refusal, take_action
 from console.audit import read_claim, record
-from console.claim_view import deadline_state, file_size, next_rung, offered_actions
+from console.claim_view import (
+    PANEL_PARTY,
+    deadline_state,
+    file_size,
+    next_rung,
+    offered_actions,
+    remaining,
+)
 from console.render import page
 from console.session import Acting, Person
 from domain.access import Capability, may, may_act, may_read_report
@@ -52,6 +59,19 @@ def action_body(action: Action, form: FormData) -> dict[str, Any]:
             return {"reason": form_text(form, "reason")}
         case Action.INTERPRETER_BOOKED:
             return {"reference": form_text(form, "reference")}
+        case Action.RECORD_STATE_PANEL:
+            panel_ids = [form_text(form, f"examiner_{n}") for n in (1, 2, 3)]
+            return {"reference": form_text(form, "reference"), "examiner_ids": panel_ids}
+        case Action.RECORD_STATE_ASSIGNMENT:
+            return {
+                "reference": form_text(form, "reference"),
+                "examiner_id": form_text(form, "examiner_id"),
+            }
+        case Action.STRIKE | Action.PANEL_CHOICE:
+            return {
+                "examiner_id": form_text(form, "examiner_id"),
+                "party": form_text(form, "party"),
+            }
         case Action.RESCHEDULE:
             return {
                 "reason": form_text(form, "reason"),
@@ -113,6 +133,7 @@ async def _claim_page(
     sent = await deliveries.for_claim(pool, claim.claim_id) if reads_deliveries else []
     # The assign form's examiners, each with the rule that keeps them off this claim (the
     # booking's own rules; `no_slot` there means no rule does): read only for those who assign.
+    # (Ops record the state's panel or assignment from the same list.)
     assigning = may_act(caller, Action.ASSIGN) and claim.status == "open"
     examiners = await panel.list_examiners(pool) if assigning else []
     choices = await claims.examiner_choices(claim, caller) if assigning else []
@@ -130,6 +151,7 @@ async def _claim_page(
         reason_codes=profile.reason_codes if profile else {},
         deadlines=[(d, deadline_state(d), next_rung(d)) for d in claim.deadlines],
         offered=offered_actions(caller, claim), refused=refused or {}, done=done,
+        panel_left=remaining(claim.selection), party=PANEL_PARTY.get(caller.role),
         form_key=str(uuid.uuid4()),
     )  # fmt: skip
 

@@ -103,6 +103,13 @@ from domain.models.safety import (
     SafetyCaseStatus,
     SafetyCaseWrite,
 )
+from domain.models.selection_inputs import (
+    PanelChoice,
+    PanelParty,
+    RecordStateAssignment,
+    RecordStatePanel,
+    Strike,
+)
 from domain.models.status import (
     AppointmentRef,
     ClaimEvent,
@@ -126,6 +133,7 @@ from domain.models.status import (
     ReportKind,
     ReportStatus,
     ReportVersion,
+    SelectionView,
     Superseded,
     TimelineEvent,
 )
@@ -189,6 +197,8 @@ __all__ = [
     "Notification",
     "Npi",
     "Outcome",
+    "PanelChoice",
+    "PanelParty",
     "PassedOver",
     "ProceedWithoutRecords",
     "ProjectionWrite",
@@ -197,6 +207,8 @@ __all__ = [
     "QueueQuery",
     "RebookedClaim",
     "Recommendation",
+    "RecordStateAssignment",
+    "RecordStatePanel",
     "RecordsReceived",
     "Referral",
     "ReportAssessment",
@@ -218,10 +230,12 @@ __all__ = [
     "SafetyResolve",
     "ScheduleRequest",
     "ScheduleResult",
+    "SelectionView",
     "ShortText",
     "Specialty",
     "Stage",
     "StateCode",
+    "Strike",
     "Superseded",
     "Text",
     "TimelineEvent",

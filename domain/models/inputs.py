@@ -85,6 +85,9 @@ class Claimant(Model):
     address: Address
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")] = "en"
     interpreter_needed: bool = False
+    # Represented by an attorney: under a state panel (CA-QME) the parties each strike one
+    # examiner (LC 4062.2); an unrepresented claimant chooses one (LC 4062.1).
+    represented: bool = False
     treating_provider_npis: list[Npi] = Field(default_factory=list, max_length=50)
 
     @field_validator("date_of_birth")

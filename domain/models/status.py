@@ -79,6 +79,23 @@ class ExaminerSearch(Model):
     without_specialty: int = 0
 
 
+class SelectionView(Model):
+    """Where the state picks the examiner (`domain.selection`): what it issued and where the
+    parties stand. Examiner ids and the state's reference only."""
+
+    kind: Literal["state_panel_strike", "state_assigned"]
+    # awaiting_state, window (strikes or the claimant's choice), choosing, selected.
+    phase: str
+    represented: bool = False
+    reference: str | None = None
+    panel: list[str] = Field(default_factory=list)
+    # Party (insurer, claimant) -> the examiner it struck.
+    struck: dict[str, str] = Field(default_factory=dict)
+    # Who chooses once the window closed with more than one left: insurer, claimant or either.
+    chooser: str | None = None
+    examiner_id: str | None = None
+
+
 class ClaimIdentity(Model):
     """Who a claim is, fixed at intake (no PHI): shared by its status and its state."""
 
@@ -113,6 +130,8 @@ class ClaimStatus(ClaimIdentity):
     # The claimant's appointment notice waits for ops to book the interpreter the referral asks
     # for (`interpreter-booked`).
     interpreter_to_book: bool = False
+    # Where the state picks the examiner (CA-QME, TX-DD, PA-IRE); None: the vendor books.
+    selection: SelectionView | None = None
     created_at: datetime
     updated_at: datetime
     version: int = 0

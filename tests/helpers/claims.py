@@ -10,7 +10,16 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.service import RPCError
 
 from domain.ids import claim_id_for, workflow_id_for
-from domain.models import AppointmentRef, ClaimStatus, ExaminerRef, Model, Referral
+from domain.models import (
+    AppointmentRef,
+    ClaimStatus,
+    ExaminerRef,
+    Model,
+    PanelChoice,
+    RecordStateAssignment,
+    RecordStatePanel,
+    Referral,
+)
 from domain.names import Action, Query
 from domain.parsing import claim_intake
 from tests.helpers.config import TEST_SECRET
@@ -77,6 +86,35 @@ async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 30.0) -> 
 
 async def start_demo_claim(client: Client, task_queue: str) -> WorkflowHandle:
     return await start_claim(client, Referral.model_validate(referral_payload("DEMO")), task_queue)
+
+
+async def booked_by_the_state(
+    handle: WorkflowHandle, specialty: str = "orthopedic-surgery"
+) -> ClaimStatus:
+    """Where the claim's profile has the state pick the examiner: record what the state issued
+    (an assignment; or a panel, and the unrepresented claimant's choice of its first), as ops
+    would, and wait for the booking. A vendor-picked claim is left to book by itself."""
+    status = await wait_for(
+        handle,
+        lambda s: (
+            s.appointment is not None or (s.selection and s.selection.phase == "awaiting_state")
+        ),
+    )
+    if status.selection is not None and status.appointment is None:
+        state = status.jurisdiction.split("-")[0].lower()
+        first = f"ex-{state}-{specialty}-1"
+        if status.selection.kind == "state_assigned":
+            await act(
+                handle,
+                Action.RECORD_STATE_ASSIGNMENT,
+                RecordStateAssignment(reference="STATE-ORDER-1", examiner_id=first),
+            )
+        else:
+            others = [f"ex-{state}-{specialty}-2", f"ex-{state}-neurology-1"]
+            panel = RecordStatePanel(reference="STATE-PANEL-1", examiner_ids=[first, *others])
+            await act(handle, Action.RECORD_STATE_PANEL, panel)
+            await act(handle, Action.PANEL_CHOICE, PanelChoice(examiner_id=first, party="claimant"))
+    return await wait_for(handle, lambda s: s.appointment is not None)
 
 
 def appointment_of(status: ClaimStatus) -> AppointmentRef:
