@@ -24,7 +24,7 @@ reset-resync            7d14e14  a reset run records where it went back to   @du
 cancel-withdraws        7d14e14  Temporal cancellation is an ops withdrawal  @durable-writes
 exam-preparation        ee62aa2  records lead deadline; notice waits for     @cancel-withdraws
                                  the interpreter
-state-selection         (next)   the state's panel or assignment picks the   @exam-preparation
+state-selection         6fbd7ff  the state's panel or assignment picks the   @exam-preparation
                                  examiner (CA-QME, TX-DD, PA-IRE)
 
 `workflow.patched` records a marker where it is first asked and keeps that answer for the rest of
