@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio import workflow
+from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
@@ -65,11 +67,20 @@ def worker_replayer(**options: Any) -> Replayer:
     )
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
-async def test_recorded_history_replays_on_current_code(path: Path):
-    replayer = worker_replayer()
-    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=True)
-    assert result.replay_failure is None
+async def test_every_recorded_history_replays_on_current_code():
+    """All of them through one replayer (one worker for the lot: twice as fast as a replayer
+    each, which counts at 230 histories); a failure names each history that did not replay."""
+    histories = {path.stem: load(path) for path in RECORDED}
+    named = {history.run_id: name for name, history in histories.items()}
+    assert len(named) == len(histories), "two histories of one run"
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories.values():
+            yield history
+
+    results = await worker_replayer().replay_workflows(each(), raise_on_replay_failure=False)
+    failed = {named[run_id]: repr(error) for run_id, error in results.replay_failures.items()}
+    assert failed == {}
 
 
 # Every branch a claim can take, each with a history recorded by the current workflow code (so
