@@ -23,8 +23,8 @@ from domain.models import (
 )
 from domain.names import Action, DeadlineName, Recipient, Role, Template
 from domain.profiles import PROFILES
-from domain.refusal import ACTION_NOT_ALLOWED
 from tests.helpers.referrals import referral_payload
+from tests.helpers.refusals import refusal_message
 
 T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 EXAMINER = ExaminerRef(id="ex-1", name="Dr. One", specialty=Specialty.ORTHOPEDIC_SURGERY)
@@ -70,15 +70,7 @@ def at_stage(stage: Stage) -> ClaimState:
 
 
 def refusal(state: ClaimState, action: Action, now: datetime = T0, payload=None) -> str | None:
-    before = state.model_dump()
-    try:
-        state.check(action, now, payload)
-    except ApplicationError as err:
-        assert err.type == ACTION_NOT_ALLOWED
-        return err.message
-    finally:
-        assert state.model_dump() == before  # a check never changes the state
-    return None
+    return refusal_message(state, action, now, payload)
 
 
 # --- stage moves ------------------------------------------------------------------------------

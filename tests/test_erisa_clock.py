@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.models import ClaimStatus, ExtendDecision, Referral, Stage, Withdraw
 from domain.names import Action
-from tests.helpers.claims import act, act_and_finish, start_claim, wait_for
+from tests.helpers.claims import act, act_and_finish, set_clock, start_claim, wait_for
 from tests.helpers.config import TEST_SEALER
 from tests.helpers.histories import keep_history
 from tests.helpers.referrals import referral_payload
@@ -37,12 +37,6 @@ def decision_due(status: ClaimStatus) -> datetime:
     """To the second: the claim is received a moment after the clock was set."""
     [deadline] = [d for d in status.deadlines if d.name == "decision"]
     return deadline.due_at.replace(microsecond=0)
-
-
-async def set_clock(env: WorkflowEnvironment, at: datetime) -> None:
-    now = await env.get_current_time()
-    assert now < at, f"the hand-counted dates of this test are in the past: now is {now}"
-    await env.sleep(at - now)
 
 
 async def extension_notices(pool, claim_id: str) -> list[dict]:

@@ -43,6 +43,8 @@ from tests.helpers.claims import (
     act_and_finish,
     appointment_of,
     booked_by_the_state,
+    deadline,
+    set_clock,
     start_claim,
     wait_for,
 )
@@ -64,17 +66,6 @@ RECORDS_DUE = datetime(2035, 11, 21, 23, 0, tzinfo=UTC)
 # (1), Tue 27 (2) -> 17:00 CST Tue 27 Nov (23:00 UTC).
 RUNG_DUE = datetime(2035, 11, 27, 23, 0, tzinfo=UTC)
 OPS = Caller(role=Role.OPS, key_id="k-ops", key_name="ops desk")
-
-
-def deadline(status: ClaimStatus, name: str):
-    found = [d for d in status.deadlines if d.name == name]
-    return found[0] if found else None
-
-
-async def set_clock(env: WorkflowEnvironment, at: datetime) -> None:
-    now = await env.get_current_time()
-    assert now < at, f"the hand-counted dates of this test are in the past: now is {now}"
-    await env.sleep(at - now)
 
 
 async def texas_claim(

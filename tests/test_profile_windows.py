@@ -13,7 +13,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import (
-    ClaimStatus,
     ConfirmAppointment,
     ExamOutcome,
     Referral,
@@ -29,6 +28,8 @@ from tests.helpers.claims import (
     act_and_finish,
     appointment_of,
     booked_by_the_state,
+    deadline,
+    set_clock,
     start_claim,
     wait_for,
 )
@@ -38,23 +39,11 @@ from tests.helpers.referrals import referral_payload
 pytestmark = pytest.mark.usefixtures("ts_worker")
 
 
-def deadline(status: ClaimStatus, name: str):
-    found = [d for d in status.deadlines if d.name == name]
-    return found[0] if found else None
-
-
 async def booked(client, task_queue, jurisdiction: str):
     handle = await start_claim(
         client, Referral.model_validate(referral_payload(jurisdiction)), task_queue
     )
     return handle, await booked_by_the_state(handle)
-
-
-async def set_clock(env: WorkflowEnvironment, at: datetime) -> None:
-    """Move a time-skipping server of the test's own to `at`, a date the test counted by hand."""
-    now = await env.get_current_time()
-    assert now < at, f"the hand-counted dates of this test are in the past: now is {now}"
-    await env.sleep(at - now)
 
 
 async def outbox(pool: asyncpg.Pool, claim_id: str, template: str) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.exceptions import ApplicationError
 
 from domain.claim_state import ClaimState
 from domain.models import (
@@ -23,8 +22,8 @@ from domain.models import (
 )
 from domain.names import Action, DeadlineName
 from domain.profiles import PROFILES
-from domain.refusal import ACTION_NOT_ALLOWED
 from tests.helpers.referrals import referral_payload
+from tests.helpers.refusals import refusal_message
 
 T0 = datetime(2035, 3, 6, 18, 0, tzinfo=UTC)
 PANEL = RecordStatePanel(reference="QME-1", examiner_ids=["ex-a", "ex-b", "ex-c"])
@@ -48,15 +47,7 @@ def claim(jurisdiction: str, *, represented: bool = False) -> ClaimState:
 
 
 def refusal(state: ClaimState, action: Action, payload: object = None) -> str | None:
-    before = state.model_dump()
-    try:
-        state.check(action, T0, payload)
-    except ApplicationError as err:
-        assert err.type == ACTION_NOT_ALLOWED
-        return err.message
-    finally:
-        assert state.model_dump() == before  # a check never changes the state
-    return None
+    return refusal_message(state, action, T0, payload)
 
 
 def with_panel(represented: bool) -> ClaimState:

@@ -36,8 +36,17 @@ from domain.models import (
     Withdraw,
 )
 from domain.names import Action, Role
+from store.seed import seed_panel
 from tests.helpers.app import ApiHarness
-from tests.helpers.claims import act, act_and_finish, examiner_of, start_claim, wait_for
+from tests.helpers.claims import (
+    act,
+    act_and_finish,
+    deadline,
+    examiner_of,
+    set_clock,
+    start_claim,
+    wait_for,
+)
 from tests.helpers.histories import keep_history
 from tests.helpers.probes import told
 from tests.helpers.referrals import referral_payload
@@ -61,17 +70,6 @@ async def third_ca_orthopedist(pool: asyncpg.Pool) -> None:
 def picked(status: ClaimStatus) -> SelectionView:
     assert status.selection is not None, "the state does not pick on this claim"
     return status.selection
-
-
-def deadline(status: ClaimStatus, name: str):
-    found = [d for d in status.deadlines if d.name == name]
-    return found[0] if found else None
-
-
-async def set_clock(env: WorkflowEnvironment, at: datetime) -> None:
-    now = await env.get_current_time()
-    assert now < at, f"the hand-counted dates of this test are in the past: now is {now}"
-    await env.sleep(at - now)
 
 
 async def waiting_for_the_state(
@@ -311,7 +309,11 @@ def appointment_none(status: ClaimStatus) -> bool:
 async def test_a_pa_ire_examiner_who_cannot_take_the_claim_is_refused_and_replaced(
     days_env: WorkflowEnvironment, task_queue, pool
 ):
-    handle, status = await waiting_for_the_state(days_env, task_queue, "PA-IRE", PA_REFERRED)
+    # The claimant is treated by the second PA orthopedist of the seeded panel: a conflict.
+    [treating] = [e.npi for e in seed_panel() if e.id == "ex-pa-orthopedic-surgery-2"]
+    handle, status = await waiting_for_the_state(
+        days_env, task_queue, "PA-IRE", PA_REFERRED, treating_provider_npis=[treating]
+    )
     # 10 business days (operational) from Tue 6 Mar: ... Tue 20 Mar (10) -> 17:00 EDT = 21:00 UTC.
     assert deadline(status, "state_selection").due_at == datetime(2035, 3, 20, 21, 0, tzinfo=UTC)
     await set_clock(days_env, datetime(2035, 3, 7, 15, 0, tzinfo=UTC))  # Wed 7 Mar, 10:00 EST
@@ -338,18 +340,20 @@ async def test_a_pa_ire_examiner_who_cannot_take_the_claim_is_refused_and_replac
         handle, Action.RECORD_STATE_ASSIGNMENT, wrong
     )
 
-    right = RecordStateAssignment(reference="LIBC-766-2", examiner_id="ex-pa-orthopedic-surgery-1")
+    treats = RecordStateAssignment(reference="LIBC-766-2", examiner_id="ex-pa-orthopedic-surgery-2")
+    assert await refused(handle, Action.RECORD_STATE_ASSIGNMENT, treats) == (
+        "that examiner cannot take this claim: the examiner has a conflict with the claimant "
+        "(treats or examined them); ask the state for another examiner"
+    )
+    await wait_for(handle, lambda s: picked(s).phase == "awaiting_state")
+    refusals = await event_details(pool, status.claim_id, "state_examiner_refused", want=2)
+    assert refusals[1] == {"examiner_id": "ex-pa-orthopedic-surgery-2", "rule": "conflict"}
+
+    right = RecordStateAssignment(reference="LIBC-766-3", examiner_id="ex-pa-orthopedic-surgery-1")
     status = await act(handle, Action.RECORD_STATE_ASSIGNMENT, right)
     assert examiner_of(status).id == "ex-pa-orthopedic-surgery-1" and status.appointment is not None
-    await expect_inbox(
-        pool,
-        status.claim_id,
-        "state_selection_needed",
-        [
-            ("ops", True),
-            ("ops", True),
-        ],
-    )
+    done = ("ops", True)
+    await expect_inbox(pool, status.claim_id, "state_selection_needed", [done, done, done])
     await act_and_finish(handle, Action.WITHDRAW, Withdraw(reason="test done"))
     await keep_history(handle, "pa_ire_examiner_refused")
 

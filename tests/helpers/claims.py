@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 
 from domain.ids import claim_id_for, workflow_id_for
 from domain.models import (
@@ -115,6 +118,19 @@ async def booked_by_the_state(
             await act(handle, Action.RECORD_STATE_PANEL, panel)
             await act(handle, Action.PANEL_CHOICE, PanelChoice(examiner_id=first, party="claimant"))
     return await wait_for(handle, lambda s: s.appointment is not None)
+
+
+async def set_clock(env: WorkflowEnvironment, at: datetime) -> None:
+    """Move a time-skipping server of the test's own to `at`, a date the test counted by hand."""
+    now = await env.get_current_time()
+    assert now < at, f"the hand-counted dates of this test are in the past: now is {now}"
+    await env.sleep(at - now)
+
+
+def deadline(status: ClaimStatus, name: str) -> Any:
+    """The claim's deadline `name` (None when it has none); typed loosely, as tests read it."""
+    found = [d for d in status.deadlines if d.name == name]
+    return found[0] if found else None
 
 
 def appointment_of(status: ClaimStatus) -> AppointmentRef:
