@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.access import PANEL_PARTY_ROLES
 from domain.errors import InvalidInput
 from domain.models import Caller, ClaimEvent, ClaimStatus, Deadline
 from domain.names import DeadlineName, EventType, Stage, Template
@@ -122,7 +123,8 @@ def _panel_acted_on(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> b
     selection = status.selection
     if selection is None or selection.phase != "window":
         return True
-    return ("insurer" if item.role == "insurer" else "claimant") in selection.struck
+    sides = [party for party, role in PANEL_PARTY_ROLES.items() if role.value == item.role]
+    return bool(sides) and sides[0] in selection.struck
 
 
 def _panel_chosen(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -20,6 +21,12 @@ POSTGRES_DOWN: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
 )
+
+
+def from_json(value: Any) -> Any:
+    """A json/jsonb column's value: the pool decodes it (`_init_connection`); a plain connection
+    hands back text."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

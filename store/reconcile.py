@@ -16,7 +16,6 @@ what they mean, once:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +36,7 @@ from domain.models import (
 from domain.names import Actor, AppointmentStatus, EventType, Recipient, Template
 from store import lineage, outbox, panel, webhooks
 from store.claims import apply_projection
-from store.db import Connection, Executor
+from store.db import Connection, Executor, from_json
 from store.storable import storable
 
 # How many leftovers one sweep tidies (the rest wait for the next).
@@ -428,10 +427,6 @@ async def untold_records(
         limit,
     )
     return [
-        UntoldRecords(r["workflow_id"], r["id"], Caller.model_validate(_json(r["uploaded_by"])))
+        UntoldRecords(r["workflow_id"], r["id"], Caller.model_validate(from_json(r["uploaded_by"])))
         for r in rows
     ]
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value

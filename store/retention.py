@@ -22,7 +22,6 @@ keeps one `records_destroyed` event per claim whatever happens.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,7 +30,7 @@ import asyncpg
 
 from domain.models import Caller
 from domain.names import EventType, LegalHoldReason
-from store.db import Connection, Executor
+from store.db import Connection, Executor, from_json
 
 
 async def claims_due(
@@ -202,8 +201,8 @@ async def for_claim(conn: Executor, claim_id: str) -> list[RecordEvent]:
             stage=r["stage"],
             actor=r["actor"],
             at=r["at"],
-            details=_json(r["details"]),
-            acted_by=Caller.model_validate(_json(r["acted_by"])) if r["acted_by"] else None,
+            details=from_json(r["details"]),
+            acted_by=Caller.model_validate(from_json(r["acted_by"])) if r["acted_by"] else None,
         )
         for r in rows
     ]
@@ -281,11 +280,6 @@ async def _record(
         details,
         acted_by.model_dump(mode="json", exclude_none=True) if acted_by else None,
     )
-
-
-def _json(value: Any) -> Any:
-    # The pool decodes jsonb (store.db); a plain connection hands back text.
-    return json.loads(value) if isinstance(value, str) else value
 
 
 async def _count(conn: Connection, statement: str, claim_id: str) -> int:

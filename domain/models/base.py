@@ -8,15 +8,17 @@ Read by the other modules of `domain.models`; callers outside the package see th
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationInfo,
+    model_serializer,
     model_validator,
 )
 
@@ -120,6 +122,22 @@ def at_intake(info: ValidationInfo) -> bool:
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class AddedLater(Model):
+    """A Temporal payload that gained fields after histories recorded it: each field named in
+    `added_later` is left out of its JSON while None, so a payload without it serialises exactly
+    as it did before the field existed."""
+
+    added_later: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_additions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        for name in self.added_later:
+            if getattr(self, name) is None:
+                dumped.pop(name, None)
+        return dumped
 
 
 # Control characters (C0 but tab, newline and carriage return; DEL; C1) and lone surrogates: no

@@ -14,19 +14,17 @@ the package's other modules and keep the same rule.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
-    model_serializer,
     model_validator,
 )
 
-from domain.models.base import Caller, Model, StateCode
+from domain.models.base import AddedLater, Caller, Model, StateCode
 from domain.models.delivery import Notification
 from domain.models.inputs import ExamReport, Referral, Specialty
 from domain.models.status import (
@@ -60,7 +58,7 @@ class ClaimIntake(Referral):
 # --- the transition write (`record_transition`) ---------------------------------------------
 
 
-class ReportWrite(Model):
+class ReportWrite(AddedLater):
     """What a transition records of the report: a new version (`body` set: the examiner's report,
     stored sealed) or the verdict on version `version` (`body` None: its status changes).
 
@@ -74,12 +72,7 @@ class ReportWrite(Model):
     body: ExamReport | None = None
     addendum_reasons: list[str] | None = None
 
-    @model_serializer(mode="wrap")
-    def _reasons_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        dumped: dict[str, Any] = handler(self)
-        if self.addendum_reasons is None:
-            dumped.pop("addendum_reasons", None)
-        return dumped
+    added_later = ("addendum_reasons",)
 
 
 class AppointmentStatusChange(BaseModel):
@@ -102,7 +95,7 @@ class Lineage(Model):
     from_seq: int
 
 
-class ProjectionWrite(Model):
+class ProjectionWrite(AddedLater):
     status: ClaimStatus
     event: ClaimEvent
     # The reset lineage the write belongs to (None: the claim's first).
@@ -121,12 +114,7 @@ class ProjectionWrite(Model):
     # same JSON as before the field.
     note: str | None = None
 
-    @model_serializer(mode="wrap")
-    def _note_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        dumped: dict[str, Any] = handler(self)
-        if self.note is None:
-            dumped.pop("note", None)
-        return dumped
+    added_later = ("note",)
 
 
 # --- the booking (`schedule_exam`) ----------------------------------------------------------

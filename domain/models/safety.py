@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field
 
-from domain.models.base import Caller, Model
+from domain.models.base import AddedLater, Caller, Model
 from domain.models.delivery import Notification
 from domain.names import EventType
 
@@ -52,7 +52,7 @@ class SafetyCaseEvent(Model):
     acted_by: Caller | None = None
 
 
-class SafetyCaseWrite(Model):
+class SafetyCaseWrite(AddedLater):
     """Steps of a safety case and the notifications they make, recorded in one transaction."""
 
     events: list[SafetyCaseEvent]
@@ -62,9 +62,4 @@ class SafetyCaseWrite(Model):
     # notes is what it was before the field).
     clinical_note: str | None = None
 
-    @model_serializer(mode="wrap")
-    def _note_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        dumped: dict[str, Any] = handler(self)
-        if self.clinical_note is None:
-            dumped.pop("clinical_note", None)
-        return dumped
+    added_later = ("clinical_note",)
