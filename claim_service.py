@@ -30,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from codec import Sealer
 from domain import search_attributes as sa
 from domain.access import Capability, can_read, may, may_act, may_act_for, may_read_report
+from domain.appeal import REASON_OUTCOME
 from domain.delivery import CLINICAL_DETAILS, CLINICAL_ROLES
 from domain.envelope import REFUSAL
 from domain.errors import (
@@ -46,6 +47,7 @@ from domain.errors import (
 )
 from domain.ids import claim_id_for, claimant_key, plausible_claim_id, workflow_id_for
 from domain.models import (
+    AppealDecision,
     Caller,
     ClaimantLookup,
     ClaimEvent,
@@ -423,7 +425,7 @@ class ClaimService:
         nothing twice; the same key with a different request is refused (422). `cause`: why the
         service itself takes the action (recorded with its event; never from a caller)."""
         payload = parse_action(action, body, caller, cause=cause)
-        if isinstance(payload, DecisionInput):
+        if isinstance(payload, DecisionInput | AppealDecision):
             _check_reason_code(current, payload)
         if isinstance(payload, Strike | PanelChoice) and not may_act_for(caller, payload.party):
             raise Forbidden(f"the {caller.role} role may not act for the {payload.party}")
@@ -471,6 +473,8 @@ class ClaimService:
                 )
             await self._update(case_id, action, payload, update_id, result_type=None)
             return await self._reread(current)
+        if current.status == "closed" and action is Action.APPEAL:
+            return await self._appeal(current, payload, update_id)
         if current.status == "closed":
             if update_id is None:
                 raise ActionNotAllowed("the claim is closed")
@@ -586,6 +590,21 @@ class ClaimService:
                 "the claim did not answer in time; retry with the same Idempotency-Key"
             ) from None
 
+    async def _appeal(
+        self, current: ClaimStatus, payload: Any, update_id: str | None
+    ) -> ClaimStatus:
+        """An appeal reaches a closed claim whose run still waits for it (the window open);
+        once the run has ended, the refusal says why from the claim as it closed."""
+        try:
+            status: ClaimStatus = await self._update(
+                current.workflow_id, Action.APPEAL, payload, update_id, ClaimStatus
+            )
+        except ActionNotAllowed as refused:
+            if str(refused) != _NOT_ACCEPTING:
+                raise
+            raise ActionNotAllowed(_appeal_refusal(current)) from None
+        return status
+
     @staticmethod
     async def _call(call: Awaitable[T]) -> T:
         """Temporal's answers as the service's errors: 409 for a refused action, 503 when the
@@ -610,17 +629,40 @@ class ClaimService:
             raise Unavailable("the claim did not answer in time; retry shortly") from err
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
-                raise ActionNotAllowed("the claim is no longer accepting actions") from None
+                raise ActionNotAllowed(_NOT_ACCEPTING) from None
             raise Unavailable("the workflow service is unavailable; retry shortly") from err
 
 
-def _check_reason_code(claim: ClaimStatus, decision: DecisionInput) -> None:
+_NOT_ACCEPTING = "the claim is no longer accepting actions"
+
+
+def _appeal_refusal(claim: ClaimStatus) -> str:
+    """Why an appeal of a closed claim whose run has ended is refused (the run, while the window
+    is open, says it itself)."""
+    profile = PROFILES.get(claim.jurisdiction)
+    if profile is None or not profile.grants_appeal:
+        name = profile.name if profile else claim.jurisdiction
+        return (
+            f"{name} grants no appeal through this service: the claimant appeals as the "
+            "decision letter says"
+        )
+    appeal = claim.appeal
+    if appeal is not None and appeal.window_ends is not None and appeal.received_at is None:
+        return f"the appeal window ended on {appeal.window_ends.isoformat()}"
+    if appeal is not None and appeal.received_at is not None:
+        return "this claim's denial was appealed already"
+    return "only a denied claim may be appealed, once it is decided"
+
+
+def _check_reason_code(claim: ClaimStatus, decision: DecisionInput | AppealDecision) -> None:
     """A decision's reason code is one of its profile's for the outcome (so the letter can
-    state it in words); 422 naming the codes it may be (codes, never a caller's text)."""
+    state it in words); 422 naming the codes it may be (codes, never a caller's text). On
+    appeal, an upheld denial gives a denial's code, an overturn an approval's."""
     profile = PROFILES.get(claim.jurisdiction)
     if profile is None or not profile.reason_codes:
         return
-    allowed = profile.reason_codes_for(decision.outcome)
+    stated = REASON_OUTCOME.get(decision.outcome, decision.outcome)
+    allowed = profile.reason_codes_for(stated)
     if decision.reason_code not in allowed:
         raise InvalidInput(
             "the decision is invalid",

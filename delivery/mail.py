@@ -206,6 +206,18 @@ def letter(
                 _decision_letter(status, help_line),
                 "decision-letter.pdf",
             )
+        case Template.APPEAL_RECEIVED_NOTICE:
+            return claimant_letter(
+                f"Your appeal: {claim}",
+                _appeal_received(status, details, help_line),
+                "appeal-received.pdf",
+            )
+        case Template.APPEAL_DECISION_NOTICE if status.appeal and status.appeal.outcome:
+            return claimant_letter(
+                f"Decision on your appeal: {claim}",
+                _appeal_decision_letter(status, help_line),
+                "appeal-decision.pdf",
+            )
         case Template.REPORT_COPY if report is not None:
             filed = _day(report.submitted_at, status)
             return claimant_letter(
@@ -388,6 +400,82 @@ def _erisa_denial(reason: str, profile: JurisdictionProfile, contact: str) -> tu
     )
 
 
+def _appeal_received(
+    status: ClaimStatus, details: Mapping[str, object], contact: str
+) -> tuple[Block, ...]:
+    appeal = status.appeal
+    received = _day(appeal.received_at, status) if appeal and appeal.received_at else "recently"
+    due = details.get("decision_due")
+    by = _when(datetime.fromisoformat(due), status) if isinstance(due, str) else ""
+    return (
+        *_text(
+            f"We received your appeal of the decision to deny your claim {status.claim_number} "
+            f"on {received}.",
+        ),
+        _heading("How your appeal is reviewed"),
+        *_items(
+            (
+                "It is reviewed by someone who did not make the first decision and is not that "
+                "person's subordinate, without deference to the first decision.",
+                "Where the decision rests on a medical judgment, a health care professional who "
+                "was not consulted before is consulted; a new examination may be arranged, with "
+                "an examiner who has not examined you.",
+                "Everything you send is taken into account, whether or not it was part of the "
+                "first decision.",
+            )
+        ),
+        _heading("When you will hear from us"),
+        *_text(
+            (f"A decision on your appeal is due by {by}. " if by else "")
+            + "If more time is needed, you will be told why, and by when, before then.",
+            f"You may send written comments, documents and records to {contact}.",
+        ),
+    )
+
+
+def _appeal_decision_letter(status: ClaimStatus, contact: str) -> tuple[Block, ...]:
+    appeal = status.appeal
+    assert appeal is not None and appeal.outcome is not None
+    profile = PROFILES.get(status.jurisdiction)
+    decided = _day(appeal.decided_at, status) if appeal.decided_at else "today"
+    reason = _reason_in_words(appeal.reason_code or "", profile)
+    if appeal.outcome == "overturned":
+        return (
+            *_text(
+                f"Your appeal on claim {status.claim_number} was decided on {decided}: the "
+                "decision to deny your claim is overturned, and your claim is approved.",
+            ),
+            _heading("The reason"),
+            *_text(reason, f"If you have a question about this decision, contact {contact}."),
+        )
+    blocks = (
+        *_text(
+            f"Your appeal on claim {status.claim_number} was decided on {decided}: the decision "
+            "to deny your claim is upheld.",
+        ),
+        _heading("The reason"),
+        *_text(reason),
+        _heading("Your file"),
+        *_text(
+            "You may ask, free of charge, for copies of all documents, records and other "
+            f"information relevant to your claim, from {contact}.",
+        ),
+    )
+    if profile is not None and profile.decision_letter == "erisa":
+        # 29 CFR 2560.503-1(j)(4): the right to sue after an adverse decision on review.
+        return (
+            *blocks,
+            _heading("Your right to bring a civil action"),
+            *_text(
+                "This is the final decision on your appeal under the plan's review procedure. "
+                "You have the right to bring a civil action under section 502(a) of the "
+                "Employee Retirement Income Security Act of 1974 (ERISA).",
+                f"If you have a question about this letter, contact {contact}.",
+            ),
+        )
+    return (*blocks, *_text(f"If you have a question about this decision, contact {contact}."))
+
+
 def _report_blocks(copy: ClaimReport, status: ClaimStatus) -> tuple[Block, ...]:
     """The report as the examiner filed it (the version the claim holds as current)."""
     report: ExamReport = copy.report
@@ -568,9 +656,29 @@ def _notice(
                 if isinstance(due, str)
                 else ""
             )
+            what = "your appeal" if details.get("appeal") else f"your {claim}"
             return Letter(
-                f"More time for the decision on your {claim}",
-                _text(greeting, f"The decision on your {claim} is extended: {reason}.{expected}"),
+                f"More time for the decision on {what}",
+                _text(greeting, f"The decision on {what} is extended: {reason}.{expected}"),
+            )
+        case Template.APPEAL_TO_REVIEW:
+            return Letter(
+                f"Appeal to review: {claim}",
+                _text(
+                    greeting,
+                    f"The denial of {claim} is appealed. Review it if you did not review this "
+                    "claim before: accept the file for the decision on appeal, or ask for a new "
+                    f"examination (review on claim {status.claim_id}).",
+                ),
+            )
+        case Template.APPEAL_DECISION_NEEDED:
+            return Letter(
+                f"Decide the appeal: {claim}",
+                _text(
+                    greeting,
+                    f"The appeal of {claim} is reviewed. Someone other than who made the denial "
+                    f"decides it (appeal-decision on claim {status.claim_id}).",
+                ),
             )
         case Template.REPORT_COPY:  # the report is not at hand
             return Letter(

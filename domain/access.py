@@ -59,6 +59,10 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     # For one party each (`PANEL_PARTY_ROLES`).
     Action.STRIKE: frozenset({Role.INSURER, Role.OPS}),
     Action.PANEL_CHOICE: frozenset({Role.INSURER, Role.OPS}),
+    # On the claimant's request (they write to the plan, or call ops).
+    Action.APPEAL: frozenset({Role.INSURER, Role.OPS}),
+    # The plan decides on appeal: the insurer (ERISA's named fiduciary), not the vendor.
+    Action.APPEAL_DECISION: frozenset({Role.INSURER}),
 }
 
 # Who acts for each party to a state panel: the insurer for itself; ops on the claimant's behalf

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from domain.models import (
     ActionInput,
+    Appeal,
+    AppealDecision,
     Assign,
     ConfirmAppointment,
     DecisionInput,
@@ -48,4 +50,6 @@ ACTION_MODELS: dict[Action, type[ActionInput]] = {
     Action.RECORD_STATE_ASSIGNMENT: RecordStateAssignment,
     Action.STRIKE: Strike,
     Action.PANEL_CHOICE: PanelChoice,
+    Action.APPEAL: Appeal,
+    Action.APPEAL_DECISION: AppealDecision,
 }

@@ -17,6 +17,8 @@ from datetime import datetime
 
 from pydantic import Field
 
+from domain.appeal import AppealPhase, ClaimAppeal
+from domain.claim_checks import step_refusal
 from domain.lifecycle import (
     ACTION_STAGES,
     ADVERSE_OUTCOMES,
@@ -25,11 +27,10 @@ from domain.lifecycle import (
     DEADLINES,
     NEXT_STAGES,
     action_stages,
-    extension_refusal,
 )
 from domain.models import (
+    Appeal,
     AppointmentRef,
-    Caller,
     ClaimIdentity,
     ClaimStatus,
     Deadline,
@@ -37,26 +38,17 @@ from domain.models import (
     DecisionRecord,
     ExaminerRef,
     ExaminerSearch,
-    ExamReport,
     Lineage,
     Outcome,
     Recommendation,
     Referral,
-    ReviewResult,
     Stage,
 )
-from domain.names import Action, DeadlineName, Recipient, Role, Template
+from domain.names import Action, DeadlineName, Recipient, Template
 from domain.preparation import ExamPreparation
 from domain.profiles import JurisdictionProfile
 from domain.refusal import refuse
 from domain.selection import ExaminerSelection
-
-
-def withdrawal_outcome(acted_by: Caller | None) -> Outcome:
-    """Withdrawn by the insurer (or by anyone on older claims); cancelled when ops withdraw it."""
-    if acted_by is not None and acted_by.role is Role.OPS:
-        return Outcome.CANCELLED_BY_OPS
-    return Outcome.WITHDRAWN
 
 
 class IllegalTransition(RuntimeError):
@@ -106,6 +98,7 @@ class ClaimState(ClaimIdentity):
     no_shows: int = 0
     preparation: ExamPreparation = Field(default_factory=ExamPreparation)
     selection: ExaminerSelection = Field(default_factory=ExaminerSelection)
+    appeal: ClaimAppeal = Field(default_factory=ClaimAppeal)
     addenda: int = 0
     # Reports filed so far (each is a stored version: the first the report, then addenda), and
     # whether the claimant's copy was asked for (profiles that give it on request).
@@ -180,7 +173,8 @@ class ClaimState(ClaimIdentity):
     def excluded_examiners(self) -> list[str]:
         """Examiners never to book again on this claim: declined, let a booking lapse, or
         replaced for a late report."""
-        return sorted({*self.declined_by, *self.replaced_examiners})
+        on_appeal = self.appeal.examiners if self.appeal.under_way else []
+        return sorted({*self.declined_by, *self.replaced_examiners, *on_appeal})
 
     def wake_at(self, deadline: Deadline) -> datetime:
         """When to act on `deadline` next: its reminder if still to send, else its due time."""
@@ -212,6 +206,7 @@ class ClaimState(ClaimIdentity):
             examiner_search=self.examiner_search,
             interpreter_to_book=self.preparation.held_notice is not None,
             selection=self.selection.view(),
+            appeal=self.appeal.view(),
             created_at=self.created_at,
             updated_at=self.updated_at,
             version=self.seq,
@@ -233,6 +228,13 @@ class ClaimState(ClaimIdentity):
                     else "the claim is closed"
                 )
             return
+        if action is Action.APPEAL:
+            self.appeal.check_appeal(payload, self.require_profile(), self.decision, now)
+            return
+        if action is Action.EXTEND_DECISION and self.appeal.under_way and not self.closing:
+            due = self.deadlines.get(DeadlineName.APPEAL_DECISION)
+            self.appeal.check_extension(self.require_profile(), due.due_at if due else None, now)
+            return
         self._require_stage(action_stages(action, self.profile))
         profile = self.require_profile()
         if action in APPOINTMENT_ACTIONS and self.appointment is None:
@@ -245,36 +247,7 @@ class ClaimState(ClaimIdentity):
             and now < self.appointment.starts_at
         ):
             raise refuse("the exam outcome can be recorded only once the appointment has started")
-        if (
-            action is Action.REVIEW
-            and isinstance(payload, ReviewResult)
-            and payload.result == "addendum_requested"
-            and self.addenda >= profile.max_addenda
-        ):
-            raise refuse(
-                f"the addendum limit ({profile.max_addenda}) is reached; accept the report or "
-                "escalate to operations"
-            )
-        if (
-            action is Action.REPORT
-            and isinstance(payload, ExamReport)
-            and payload.acted_by is not None
-            and payload.acted_by.examiner_id in self.replaced_examiners
-        ):
-            raise refuse("this examiner was replaced for a late report; their report is refused")
-        if action is Action.DECISION and self.safety_hold:
-            raise refuse("a decision cannot be issued while the claim is on safety hold")
-        if (
-            action is Action.EXTEND_DECISION
-            and self.decision_extensions >= profile.decision_extensions
-        ):
-            raise refuse(
-                f"no decision extension left under {profile.name} "
-                f"({profile.decision_extensions} allowed)"
-            )
-        if action is Action.EXTEND_DECISION and (
-            why := extension_refusal(profile, self.deadlines.get(DeadlineName.DECISION), now)
-        ):
+        if why := step_refusal(self, action, now, payload):
             raise refuse(why)
 
     def check_same_appointment(self, seen: AppointmentRef | None) -> None:
@@ -310,6 +283,8 @@ class ClaimState(ClaimIdentity):
             self.closing = True
 
     def close(self, outcome: Outcome, now: datetime) -> None:
+        if self.appeal.under_way and outcome in (Outcome.WITHDRAWN, Outcome.CANCELLED_BY_OPS):
+            outcome = Outcome.APPEAL_WITHDRAWN  # withdrawing the appeal: the denial stands
         self.outcome = outcome
         self.enter(Stage.CLOSED, now)
 
@@ -417,6 +392,8 @@ class ClaimState(ClaimIdentity):
         return self.appointment
 
     def attended(self, now: datetime) -> None:
+        if self.examiner is not None:
+            self.appeal.note_examined(self.examiner.id)
         self.enter(Stage.REPORT, now)
 
     def no_show(self, now: datetime) -> int:
@@ -431,7 +408,11 @@ class ClaimState(ClaimIdentity):
 
     def wants_addendum(self, findings: list[str]) -> bool:
         """Automatic QA failed and another addendum may still be asked for."""
-        return bool(findings) and self.addenda < self.require_profile().max_addenda
+        return bool(findings) and self.addenda_of_this_report < self.require_profile().max_addenda
+
+    @property
+    def addenda_of_this_report(self) -> int:  # a new IME on appeal has its own addenda
+        return self.addenda - self.appeal.addenda_before
 
     def request_addendum(self, now: datetime) -> int:
         self.addenda += 1
@@ -443,7 +424,11 @@ class ClaimState(ClaimIdentity):
         self.enter(Stage.REVIEW, now)
 
     def accept_report(self, now: datetime) -> None:
-        self.enter(Stage.DECISION, now)
+        if self.appeal.phase is AppealPhase.NEW_EXAM:  # the new IME on appeal: back to APPEAL
+            self.appeal.report_accepted()
+            self.enter(Stage.APPEAL, now)
+        else:
+            self.enter(Stage.DECISION, now)
 
     def start_extension(self) -> int:
         self.decision_extensions += 1
@@ -453,7 +438,25 @@ class ClaimState(ClaimIdentity):
         self.decision = DecisionRecord(
             outcome=decision.outcome, reason_code=decision.reason_code, decided_at=now
         )
+        self.appeal.note_decision(decision.acted_by)
         self.close(Outcome(decision.outcome), now)
+
+    def reopen_for_appeal(self, appeal: Appeal, now: datetime) -> None:
+        """An appeal received in its window: the denied claim opens again, in APPEAL."""
+        if self.examiner is not None:
+            self.appeal.note_examined(self.examiner.id)
+        self.appeal.receive(appeal)
+        self.stage, self.outcome, self.closing = Stage.APPEAL, None, False
+        self.updated_at = now
+
+    def new_exam_on_appeal(self, now: datetime) -> None:
+        """The reviewer on appeal asks for a new IME: booked afresh, with none of the examiners
+        who examined the claimant before (`excluded_examiners`)."""
+        self.appeal.reviewed("new_exam_requested")
+        self.enter(Stage.SCHEDULING, now)
+        self.examiner = self.appointment = self.recommendation = None
+        self.appeal.addenda_before, self.no_shows = self.addenda, 0
+        self.exam_window_ends = None
 
     def closing_notices(self) -> Closing:
         notice = CLAIMANT_NOTICE.get(self.outcome) if self.outcome else None

@@ -65,7 +65,12 @@ INBOX: dict[tuple[Recipient, Template], Role] = {
     },
     **{
         (Recipient.REVIEWER, t): Role.REVIEWER
-        for t in (Template.REPORT_TO_REVIEW, Template.DEADLINE_REMINDER, Template.DEADLINE_BREACHED)
+        for t in (
+            Template.REPORT_TO_REVIEW,
+            Template.DEADLINE_REMINDER,
+            Template.DEADLINE_BREACHED,
+            Template.APPEAL_TO_REVIEW,
+        )
     },
     **{
         (Recipient.INSURER, t): Role.INSURER
@@ -74,6 +79,7 @@ INBOX: dict[tuple[Recipient, Template], Role] = {
             Template.DEADLINE_BREACHED,
             Template.PANEL_ISSUED,
             Template.PANEL_CHOICE_NEEDED,
+            Template.APPEAL_DECISION_NEEDED,
         )
     },
     # Escalation rungs: the senior reviewer of an overdue review; the insurer's supervisor of an
@@ -113,6 +119,8 @@ CLOSED_WITH_ENDED_CLAIM = frozenset(
         Template.STATE_SELECTION_NEEDED,
         Template.PANEL_ISSUED,
         Template.PANEL_CHOICE_NEEDED,
+        Template.APPEAL_TO_REVIEW,
+        Template.APPEAL_DECISION_NEEDED,
     }
 )
 OUTLIVE_ENDED_CLAIM = frozenset(

@@ -63,6 +63,11 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "decision": {"outcome": "approved", "reason_code": "IME_SUPPORTS", "notes": ""},
     "extend-decision": {"reason": "awaiting records"},
     "withdraw": {"reason": "claimant settled"},
+    "appeal": {
+        "received_at": "2026-12-01T15:00:00Z",
+        "reason": "new records from the treating physician",
+    },
+    "appeal-decision": {"outcome": "overturned", "reason_code": "MEETS_DEFINITION", "notes": ""},
     "safety-concern": {"level": "moderate", "toward": "self", "notes": ""},
     "safety-ack": {"clinician_id": "dr-on-call"},
     "safety-resolve": {"actions_taken": ["warm_handoff"], "notes": ""},

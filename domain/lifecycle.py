@@ -11,8 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from domain.models import Deadline, Outcome, Stage
-from domain.names import Action, DeadlineName, Recipient, Template
+from domain.models import Caller, Deadline, Outcome, Stage
+from domain.names import Action, DeadlineName, Recipient, Role, Template
 from domain.profiles import JurisdictionProfile
 
 # Stage moves along PRODUCT §3. A stage may follow itself: a new booking in SCHEDULING, an
@@ -23,9 +23,13 @@ NEXT_STAGES: dict[Stage, frozenset[Stage]] = {
     Stage.EXAM: frozenset({Stage.SCHEDULING, Stage.REPORT, Stage.CLOSED}),
     # REPORT -> SCHEDULING: the examiner was replaced for a late report; a new exam is booked.
     Stage.REPORT: frozenset({Stage.REPORT, Stage.REVIEW, Stage.SCHEDULING, Stage.CLOSED}),
-    Stage.REVIEW: frozenset({Stage.REPORT, Stage.DECISION, Stage.CLOSED}),
+    # REVIEW -> APPEAL: the new IME's report accepted on appeal goes back to the appeal.
+    Stage.REVIEW: frozenset({Stage.REPORT, Stage.DECISION, Stage.APPEAL, Stage.CLOSED}),
     Stage.DECISION: frozenset({Stage.CLOSED}),
+    # Only an appeal reopens a closed claim (`ClaimState.reopen_for_appeal`), into APPEAL.
     Stage.CLOSED: frozenset(),
+    # APPEAL -> SCHEDULING: a new IME asked for on appeal.
+    Stage.APPEAL: frozenset({Stage.SCHEDULING, Stage.CLOSED}),
 }
 
 _OPEN = frozenset(set(Stage) - {Stage.CLOSED})
@@ -39,13 +43,16 @@ ACTION_STAGES: dict[Action, frozenset[Stage]] = {
     Action.RESCHEDULE: frozenset({Stage.SCHEDULING, Stage.EXAM}),
     Action.EXAM: frozenset({Stage.EXAM}),
     Action.REPORT: frozenset({Stage.REPORT}),
-    Action.REVIEW: frozenset({Stage.REVIEW}),
+    # In APPEAL: the review on appeal (`domain.appeal`).
+    Action.REVIEW: frozenset({Stage.REVIEW, Stage.APPEAL}),
     Action.DECISION: frozenset({Stage.DECISION}),
     Action.EXTEND_DECISION: frozenset({Stage.DECISION}),
     Action.WITHDRAW: _OPEN,
     Action.SAFETY_CONCERN: _OPEN,
     # Once a report is filed (in REPORT: after an addendum request), while the claim is open.
-    Action.REQUEST_REPORT_COPY: frozenset({Stage.REPORT, Stage.REVIEW, Stage.DECISION}),
+    Action.REQUEST_REPORT_COPY: frozenset(
+        {Stage.REPORT, Stage.REVIEW, Stage.DECISION, Stage.APPEAL}
+    ),
     # About the booked exam: before it is held.
     Action.PROCEED_WITHOUT_RECORDS: frozenset({Stage.SCHEDULING, Stage.EXAM}),
     Action.INTERPRETER_BOOKED: frozenset({Stage.SCHEDULING, Stage.EXAM}),
@@ -54,6 +61,10 @@ ACTION_STAGES: dict[Action, frozenset[Stage]] = {
     Action.RECORD_STATE_ASSIGNMENT: frozenset({Stage.SCHEDULING}),
     Action.STRIKE: frozenset({Stage.SCHEDULING}),
     Action.PANEL_CHOICE: frozenset({Stage.SCHEDULING}),
+    # A denial's appeal is received while the closed claim's window is open (`domain.appeal`
+    # says when); it is decided in APPEAL once reviewed.
+    Action.APPEAL: frozenset({Stage.CLOSED}),
+    Action.APPEAL_DECISION: frozenset({Stage.APPEAL}),
 }
 
 # Profiles whose decision clock runs from the claim's receipt (ERISA: 29 CFR 2560.503-1(f)(3))
@@ -230,6 +241,34 @@ DEADLINES: dict[DeadlineName, DeadlineRule] = {
         then=DeadlineName.PANEL_CHOICE_ESCALATION,
         remind=False,
     ),
+    # The appeal of a denial: its review (met when recorded), and the decision on appeal from
+    # its receipt, whatever the stage (a new IME on appeal runs within it).
+    DeadlineName.APPEAL_REVIEW: DeadlineRule(
+        Stage.APPEAL,
+        Recipient.REVIEWER,
+        told=(Recipient.REVIEWER, Recipient.SENIOR_REVIEWER),
+        then=DeadlineName.APPEAL_REVIEW_ESCALATION,
+    ),
+    DeadlineName.APPEAL_REVIEW_ESCALATION: DeadlineRule(
+        Stage.APPEAL,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.APPEAL_REVIEW_ESCALATION,
+        remind=False,
+    ),
+    DeadlineName.APPEAL_DECISION: DeadlineRule(
+        None,
+        Recipient.INSURER,
+        told=(Recipient.INSURER, Recipient.SUPERVISOR),
+        then=DeadlineName.APPEAL_DECISION_ESCALATION,
+    ),
+    DeadlineName.APPEAL_DECISION_ESCALATION: DeadlineRule(
+        None,
+        Recipient.OPS,
+        told=_OPS,
+        then=DeadlineName.APPEAL_DECISION_ESCALATION,
+        remind=False,
+    ),
     DeadlineName.DECISION: DeadlineRule(
         None,
         Recipient.INSURER,
@@ -253,10 +292,20 @@ CLAIMANT_NOTICE: dict[Outcome, Template] = {
     Outcome.WITHDRAWN: Template.WITHDRAWAL_NOTICE,
     Outcome.NON_COOPERATION: Template.NON_COOPERATION_NOTICE,
     Outcome.CANCELLED_BY_OPS: Template.CANCELLATION_NOTICE,
+    Outcome.APPEAL_UPHELD: Template.APPEAL_DECISION_NOTICE,
+    Outcome.APPEAL_OVERTURNED: Template.APPEAL_DECISION_NOTICE,
+    Outcome.APPEAL_WITHDRAWN: Template.WITHDRAWAL_NOTICE,
 }
 
 # Outcomes adverse to the claimant: their notice waits while the claim is on safety hold.
-ADVERSE_OUTCOMES = frozenset({Outcome.DENIED, Outcome.NON_COOPERATION})
+ADVERSE_OUTCOMES = frozenset({Outcome.DENIED, Outcome.NON_COOPERATION, Outcome.APPEAL_UPHELD})
 
 # Who is told that the exam took place, where the profile requires it (FL-WC: all parties).
 EXAM_HELD_TOLD = (Recipient.CLAIMANT, Recipient.INSURER, Recipient.EXAMINER)
+
+
+def withdrawal_outcome(acted_by: Caller | None) -> Outcome:
+    """Withdrawn by the insurer (or by anyone on older claims); cancelled when ops withdraw it."""
+    if acted_by is not None and acted_by.role is Role.OPS:
+        return Outcome.CANCELLED_BY_OPS
+    return Outcome.WITHDRAWN

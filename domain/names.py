@@ -24,6 +24,9 @@ class Stage(StrEnum):
     REVIEW = "REVIEW"
     DECISION = "DECISION"
     CLOSED = "CLOSED"
+    # A denial appealed (patch `denial-appeal`): the review on appeal and the decision on it. A
+    # new IME asked for on appeal goes through SCHEDULING..REVIEW and comes back here.
+    APPEAL = "APPEAL"
 
 
 class Outcome(StrEnum):
@@ -35,6 +38,11 @@ class Outcome(StrEnum):
     # The claim's workflow ended without closing the claim (terminated, failed, timed out or
     # cancelled in Temporal); recorded by the worker's reconciler. No claimant notice goes out.
     TERMINATED = "terminated"
+    # The decision on an appeal of a denial: the denial stands, or it is overturned; or the
+    # appeal was withdrawn (the denial stands).
+    APPEAL_UPHELD = "appeal_upheld"
+    APPEAL_OVERTURNED = "appeal_overturned"
+    APPEAL_WITHDRAWN = "appeal_withdrawn"
 
 
 class Action(StrEnum):
@@ -66,6 +74,10 @@ class Action(StrEnum):
     RECORD_STATE_ASSIGNMENT = "record-state-assignment"
     STRIKE = "strike"
     PANEL_CHOICE = "panel-choice"
+    # The appeal of a denial (`domain.appeal`, patch `denial-appeal`): received on the
+    # claimant's request (insurer or ops), decided by the insurer.
+    APPEAL = "appeal"
+    APPEAL_DECISION = "appeal-decision"
 
 
 class ServiceUpdate(StrEnum):
@@ -158,6 +170,12 @@ class DeadlineName(StrEnum):
     PANEL_WINDOW = "panel_window"
     PANEL_CHOICE = "panel_choice"
     PANEL_CHOICE_ESCALATION = "panel_choice_escalation"
+    # The appeal of a denial: its review by a reviewer other than the first (and its rung), and
+    # the decision on appeal, from the appeal's receipt, claim-wide (and its rung).
+    APPEAL_REVIEW = "appeal_review"
+    APPEAL_REVIEW_ESCALATION = "appeal_review_escalation"
+    APPEAL_DECISION = "appeal_decision"
+    APPEAL_DECISION_ESCALATION = "appeal_decision_escalation"
 
 
 # Not deadlines: the earliest appointment start the profile's notice lead allows, and the one
@@ -232,6 +250,14 @@ class EventType(StrEnum):
     PANEL_CHOSEN = "panel_chosen"
     PANEL_WINDOW_CLOSED = "panel_window_closed"
     STATE_EXAMINER_REFUSED = "state_examiner_refused"
+    # The appeal of a denial (patch `denial-appeal`): received (the claim reopens), reviewed
+    # (the file decided on, or a new IME asked for), its decision extended, decided; or its
+    # window closed with no appeal.
+    APPEAL_RECEIVED = "appeal_received"
+    APPEAL_REVIEWED = "appeal_reviewed"
+    APPEAL_EXTENDED = "appeal_extended"
+    APPEAL_DECIDED = "appeal_decided"
+    APPEAL_WINDOW_CLOSED = "appeal_window_closed"
     # Record keeping (`claim_record_events`, written outside the workflow, merged into the
     # timeline): ops put the claim under a legal hold or lifted it; retention destroyed its
     # documents, report contents, clinical notes and claimant contact (counts only).
@@ -331,6 +357,12 @@ class Template(StrEnum):
     PANEL_ISSUED = "panel_issued"
     # The party entitled to it chooses the examiner from what is left of the panel.
     PANEL_CHOICE_NEEDED = "panel_choice_needed"
+    # The appeal of a denial: the claimant's acknowledgement (with the date a decision is due);
+    # the reviewer's task; the insurer's decision to make; the claimant's decision letter.
+    APPEAL_RECEIVED_NOTICE = "appeal_received_notice"
+    APPEAL_TO_REVIEW = "appeal_to_review"
+    APPEAL_DECISION_NEEDED = "appeal_decision_needed"
+    APPEAL_DECISION_NOTICE = "appeal_decision_notice"
 
 
 class Patch(StrEnum):
@@ -373,6 +405,10 @@ class Patch(StrEnum):
     # Where the profile says the state picks the examiner, the claim waits for the state's panel
     # (struck or chosen by the parties) or assignment, and never books the vendor's pick.
     STATE_SELECTION = "state-selection"
+    # A denial under a profile that grants an appeal keeps the claim for the appeal's window;
+    # an appeal reopens it in APPEAL (reviewed by another reviewer, a new IME if asked for,
+    # decided within the profile's clock).
+    DENIAL_APPEAL = "denial-appeal"
 
 
 class AppointmentStatus(StrEnum):

@@ -99,6 +99,12 @@ class JurisdictionProfile(BaseModel):
     # The claimant may appeal a denial within this window from receiving the decision letter;
     # None: the profile sets no appeal window of its own (the letter points to the contact).
     appeal_within: Duration | None = None
+    # Where a denial may be appealed to the service (patch `denial-appeal`): the decision on
+    # appeal is due this long after the appeal is received, and may be extended once by
+    # `appeal_extension` (with the claimant told why, before the period ends). Without
+    # `appeal_decision_due` the claim ends at the denial (the letter points to the contact).
+    appeal_decision_due: Duration | None = None
+    appeal_extension: Duration | None = None
     # What a denial letter must hold: "plain" (outcome, reason, contact) or "erisa" (the
     # content 29 CFR 2560.503-1(g)(1) requires of an adverse benefit determination).
     decision_letter: Literal["plain", "erisa"] = "plain"
@@ -139,6 +145,8 @@ class JurisdictionProfile(BaseModel):
             raise ValueError("retention is counted in calendar units")
         if self.selection != "vendor" and self.state_issue_within is None:
             raise ValueError("a state selection needs state_issue_within")
+        if self.appeal_decision_due is not None and self.appeal_within is None:
+            raise ValueError("appeal_decision_due needs the appeal's window, appeal_within")
         if (self.selection == "state_panel_strike") != (self.selection_window is not None):
             raise ValueError("selection_window is the window of a state panel, and only of one")
         return self
@@ -154,6 +162,11 @@ class JurisdictionProfile(BaseModel):
         """The codes a decision with `outcome` may give (sorted)."""
         codes = self.reason_codes.items()
         return sorted(code for code, reason in codes if reason.outcome == outcome)
+
+    @property
+    def grants_appeal(self) -> bool:
+        """A denial may be appealed to the service, with its own review and clock."""
+        return self.appeal_within is not None and self.appeal_decision_due is not None
 
     def uncited_rules(self) -> list[str]:
         return [field for field in self.rules_in_effect() if not self.citations.get(field)]
@@ -174,6 +187,7 @@ RULE_FIELDS: tuple[str, ...] = (
     "claimant_gets_report",
     "observer_allowed",
     "appeal_within",
+    "appeal_decision_due",
     "decision_letter",
     "max_no_shows",
     "max_addenda",
@@ -188,7 +202,11 @@ RULE_FIELDS: tuple[str, ...] = (
 )
 # A citation covers these companion fields too: a profile that changes a companion must cite
 # the rule itself (NY-NF's decision clock starting at the claim is part of its decision rule).
-_COMPANIONS = {"decision_due": ("decision_from",), "decision_extensions": ("decision_extension",)}
+_COMPANIONS = {
+    "decision_due": ("decision_from",),
+    "decision_extensions": ("decision_extension",),
+    "appeal_decision_due": ("appeal_extension",),
+}
 
 
 def _in_effect(value: object, field: str) -> bool:

@@ -160,6 +160,15 @@ def _review_recorded(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> 
     return status.stage is not Stage.REVIEW
 
 
+def _appeal_reviewed(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    """The review on appeal is recorded (the file to the insurer, or a new IME)."""
+    return status.appeal is None or status.appeal.phase != "review"
+
+
+def _appeal_decided(item: OpenItem, status: ClaimStatus, event: ClaimEvent) -> bool:
+    return status.appeal is None or status.appeal.phase != "deciding"
+
+
 @dataclass(frozen=True)
 class DoneWhen:
     """When an item of `kind` is done by itself. `step`: its step was taken (None: only a person
@@ -203,6 +212,10 @@ WORK_QUEUE: dict[Template, DoneWhen] = {
                  "the report's review recorded (ops decide how it proceeds meanwhile)"),
         DoneWhen(Template.REVIEW_ADDENDA_EXHAUSTED, _review_recorded, True, False,
                  "the report's review recorded"),
+        DoneWhen(Template.APPEAL_TO_REVIEW, _appeal_reviewed, True, False,
+                 "the review on appeal recorded"),
+        DoneWhen(Template.APPEAL_DECISION_NEEDED, _appeal_decided, True, False,
+                 "the decision on appeal recorded"),
         DoneWhen(Template.DEADLINE_REMINDER, _reminder_done, True, True,
                  "its deadline met, or set again with another due time"),
         DoneWhen(Template.DEADLINE_BREACHED, _breach_done, True, True,

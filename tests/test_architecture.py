@@ -17,6 +17,10 @@ from domain.models import ClaimStatus
 from domain.names import SAFETY_CASE_ACTIONS, Action, ActivityName, Query
 from settings import PROJECT_ROOT
 from workflows import ClaimWorkflow, SafetyEscalationWorkflow
+from workflows.appealing import UPDATES as APPEALING_UPDATES
+from workflows.appealing import Appealing
+from workflows.deciding import UPDATES as DECIDING_UPDATES
+from workflows.deciding import Deciding
 from workflows.preparing import UPDATES as PREPARING_UPDATES
 from workflows.preparing import Preparing
 from workflows.selecting import UPDATES as SELECTING_UPDATES
@@ -182,13 +186,19 @@ def _definition(cls: type) -> workflow._Definition:
 
 def test_every_claim_action_is_an_update_of_the_workflow_that_owns_it():
     claim, case = _definition(ClaimWorkflow), _definition(SafetyEscalationWorkflow)
-    # `workflows.preparing` and `workflows.selecting` register their updates themselves
-    # (`set_update_handler`), each from its table.
-    owners = {Preparing: PREPARING_UPDATES, Selecting: SELECTING_UPDATES}
+    # `workflows.preparing`, `selecting`, `deciding` and `appealing` register their updates
+    # themselves (`set_update_handler`), each from its table.
+    owners = {
+        Preparing: PREPARING_UPDATES,
+        Selecting: SELECTING_UPDATES,
+        Deciding: DECIDING_UPDATES,
+        Appealing: APPEALING_UPDATES,
+    }
     registered = {a.value for a in Action for table in owners.values() if a in table}
     assert set(claim.updates) | registered == {a.value for a in Action} - SAFETY_CASE_ACTIONS
     assert not set(claim.updates) & registered
-    assert not set(PREPARING_UPDATES) & set(SELECTING_UPDATES)
+    tables = [set(table) for table in owners.values()]
+    assert sum(map(len, tables)) == len(set().union(*tables))  # each update has one owner
     assert set(case.updates) == {a.value for a in SAFETY_CASE_ACTIONS}
     assert set(ACTION_MODELS) == set(Action)
     for name, update in claim.updates.items():

@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain.claim_state import ClaimState, IllegalTransition
 from domain.models import (
+    Appeal,
     AppointmentRef,
     Caller,
     DecisionInput,
@@ -56,6 +57,14 @@ def at_stage(stage: Stage) -> ClaimState:
     path = [Stage.SCHEDULING, Stage.EXAM, Stage.REPORT, Stage.REVIEW, Stage.DECISION]
     if stage is Stage.CLOSED:
         state.close(Outcome.WITHDRAWN, T0)
+        return state
+    if stage is Stage.APPEAL:  # denied, and appealed the next day within its window
+        state = at_stage(Stage.DECISION)
+        state.decide(DecisionInput(outcome="denied", reason_code="IME_NOT_RELATED"), T0)
+        assert state.decision is not None
+        state.appeal.open_window(state.decision, T0 + timedelta(days=2))
+        appeal = Appeal(received_at=T0 + timedelta(days=1), reason="new records")
+        state.reopen_for_appeal(appeal, T0 + timedelta(days=1))
         return state
     state.publish_booking(EXAMINER, appointment(), T0)
     for step in path[1 : path.index(stage) + 1]:
@@ -118,10 +127,13 @@ MOVES: dict[Stage, set[Stage]] = {
     # Filed -> review; sent back by the automatic QA -> the report again; late past the grace ->
     # the examiner replaced and a new exam booked (CA 8 CCR 38 style).
     Stage.REPORT: {Stage.REPORT, Stage.REVIEW, Stage.SCHEDULING, Stage.CLOSED},
-    # Accepted -> the decision; an addendum requested -> the report.
-    Stage.REVIEW: {Stage.REPORT, Stage.DECISION, Stage.CLOSED},
+    # Accepted -> the decision; an addendum requested -> the report; a new IME's report on
+    # appeal accepted -> back to the appeal.
+    Stage.REVIEW: {Stage.REPORT, Stage.DECISION, Stage.APPEAL, Stage.CLOSED},
     # The adjuster's decision closes the claim.
     Stage.DECISION: {Stage.CLOSED},
+    # Issue 19: the reviewer on appeal asks for a new IME -> scheduling; decided -> closed.
+    Stage.APPEAL: {Stage.SCHEDULING, Stage.CLOSED},
 }
 
 
@@ -200,6 +212,7 @@ OPEN = {
     Stage.REPORT,
     Stage.REVIEW,
     Stage.DECISION,
+    Stage.APPEAL,
 }
 # Where each claim action may be taken (PRODUCT §3 and §6), written out from the spec (not read
 # from `domain.lifecycle`). The safety case's own actions (ack, resolve) are not claim actions.
@@ -210,13 +223,14 @@ WHERE: dict[Action, set[Stage]] = {
     Action.RESCHEDULE: {Stage.SCHEDULING, Stage.EXAM},  # before the exam, booked or confirmed
     Action.EXAM: {Stage.EXAM},
     Action.REPORT: {Stage.REPORT},
-    Action.REVIEW: {Stage.REVIEW},
+    Action.REVIEW: {Stage.REVIEW, Stage.APPEAL},  # in APPEAL: the review on appeal
     Action.DECISION: {Stage.DECISION},
-    Action.EXTEND_DECISION: {Stage.DECISION},
+    # On appeal: the decision on appeal's one extension (in any stage while it is under way).
+    Action.EXTEND_DECISION: {Stage.DECISION, Stage.APPEAL},
     Action.WITHDRAW: OPEN,  # "at any open stage"
     Action.SAFETY_CONCERN: OPEN,  # "at any open stage"
     # Once a report is filed (REPORT again after an addendum request), while the claim is open.
-    Action.REQUEST_REPORT_COPY: {Stage.REPORT, Stage.REVIEW, Stage.DECISION},
+    Action.REQUEST_REPORT_COPY: {Stage.REPORT, Stage.REVIEW, Stage.DECISION, Stage.APPEAL},
     # About the booked exam, before it is held.
     Action.PROCEED_WITHOUT_RECORDS: {Stage.SCHEDULING, Stage.EXAM},
     Action.INTERPRETER_BOOKED: {Stage.SCHEDULING, Stage.EXAM},
@@ -225,6 +239,9 @@ WHERE: dict[Action, set[Stage]] = {
     Action.RECORD_STATE_ASSIGNMENT: {Stage.SCHEDULING},
     Action.STRIKE: {Stage.SCHEDULING},
     Action.PANEL_CHOICE: {Stage.SCHEDULING},
+    # Issue 19: a denial's appeal reopens the closed claim; it is decided on appeal.
+    Action.APPEAL: {Stage.CLOSED},
+    Action.APPEAL_DECISION: {Stage.APPEAL},
 }
 # What a DEMO claim (the vendor picks) answers to the state's actions in SCHEDULING.
 NO_STATE_PICK = {
@@ -253,6 +270,17 @@ def test_each_action_is_refused_outside_its_stages(stage: Stage, action: Action)
         assert message == "DEMO sets no records lead"
     elif action is Action.INTERPRETER_BOOKED and stage in WHERE[action]:
         assert message == "no appointment notice of this booking is waiting for an interpreter"
+    elif action is Action.APPEAL and stage is not Stage.REFERRAL:
+        # Never a denial in its window here: what the refusal says instead.
+        assert message == (
+            "this claim's denial was appealed already"
+            if stage is Stage.APPEAL
+            else "only a denied claim may be appealed, once it is decided"
+        )
+    elif action is Action.APPEAL:
+        assert message == "the claim is still being registered"
+    elif action is Action.APPEAL_DECISION and stage is Stage.APPEAL:
+        assert message == "the appeal is decided once its review is recorded"
     elif action in NO_STATE_PICK and stage in WHERE[action]:
         assert message == NO_STATE_PICK[action]
     elif stage in WHERE[action]:

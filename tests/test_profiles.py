@@ -333,6 +333,8 @@ REGULATED = {
         "claimant_gets_report": "29 CFR 2560.503-1",
         "decision_letter": "29 CFR 2560.503-1(g)(1)",
         "appeal_within": "29 CFR 2560.503-1(h)(4)",
+        # 45 days from the appeal's receipt, one 45-day extension (disability claims).
+        "appeal_decision_due": "29 CFR 2560.503-1(i)(3)(i)",
         "retention": "29 U.S.C. 1027",
     },
 }

@@ -9,6 +9,7 @@ human step (`preparing`, what a booked exam needs, registers its own). Each conc
 - `reporting`   the report: automatic QA, addenda, the reviewer's verdict;
 - `safety_hold` risk screens, safety cases and the hold they put on the claim;
 - `closing`     what every way of closing does: release the slot, tell everyone;
+- `appealing`   a denial's appeal: the window after the close, the claim reopened in APPEAL;
 - `operators`   what an operator's Temporal reset or cancellation does to the claim;
 - `recorder`    the audit event + projection of every transition, search attributes;
 - `effects`     every activity call, with one retry policy and one timeout table;
@@ -25,6 +26,7 @@ import asyncio
 
 from temporalio import workflow
 
+from workflows.appealing import Appealing
 from workflows.booking import Booking
 from workflows.clock import DeadlineClock
 from workflows.closing import close_claim, withdraw
@@ -40,21 +42,19 @@ from workflows.reporting import Reporting
 from workflows.safety_hold import SafetyHold
 
 with workflow.unsafe.imports_passed_through():
-    from domain.claim_state import ClaimState, withdrawal_outcome
+    from domain.claim_state import ClaimState
     from domain.continuation import ClaimContinuation, unpack
     from domain.ids import claim_id_from_workflow_id
-    from domain.lifecycle import EXAM_HELD_TOLD
+    from domain.lifecycle import EXAM_HELD_TOLD, withdrawal_outcome
     from domain.models import (
         AppointmentRef,
         Assign,
         ClaimIntake,
         ClaimStatus,
         ConfirmAppointment,
-        DecisionInput,
         DeclineAppointment,
         ExamOutcome,
         ExamReport,
-        ExtendDecision,
         RequestReportCopy,
         Reschedule,
         ReviewResult,
@@ -103,7 +103,8 @@ class ClaimWorkflow:
         self._safety = SafetyHold(state, effects, recorder, generation)
         self._reporting = Reporting(state, effects, recorder, clock, generation)
         self._escalation = Escalation(state, effects, recorder, clock, self._booking)
-        self._deciding = Deciding(state, recorder, clock)
+        self._appealing = Appealing(state, recorder, clock, generation)
+        Deciding(state, recorder, clock, self._appealing)  # registers the decision's updates
         self._operators = OperatorDoors(state, recorder, generation, watch)
 
     # --- main loop ------------------------------------------------------------------------------
@@ -129,25 +130,31 @@ class ClaimWorkflow:
             await self._clock.start_claim_clocks()
         continues = generation.continues_as_new()
         resets = asyncio.create_task(self._operators.record_resets())
-        try:
-            while not state.closed:
-                if continues and history_is_long() and await self._quiet():
-                    workflow.continue_as_new(ClaimContinuation(intake=intake, state=state))
-                if state.needs_booking:
-                    await self._booking.schedule()
-                else:
-                    await self._clock.wait_for_progress()
-        except asyncio.CancelledError:
-            if state.closed or not await self._operators.withdraw_on_cancel():
-                raise
-        # Let the closing action finish recording before the claim's own closing steps.
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await close_claim(state, self._recorder, generation)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        if state.safety_hold and generation.hold_lifts_after_close():
-            # Closed on hold: open until its cases end, so the lift is seen and held notices go.
-            await workflow.wait_condition(lambda: not state.safety_hold)
-            await self._recorder.record(EventType.SAFETY_HOLD_LIFTED, actor=self._safety.ended_by)
+        while True:  # round again when an appeal reopens the denied claim
+            try:
+                while not state.closed:
+                    if continues and history_is_long() and await self._quiet():
+                        workflow.continue_as_new(ClaimContinuation(intake=intake, state=state))
+                    if state.needs_booking:
+                        await self._booking.schedule()
+                    else:
+                        await self._clock.wait_for_progress()
+            except asyncio.CancelledError:
+                if state.closed or not await self._operators.withdraw_on_cancel():
+                    raise
+            # Let the closing action finish recording before the claim's own closing steps.
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._appealing.open_window()
+            await close_claim(state, self._recorder, generation)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if state.safety_hold and generation.hold_lifts_after_close():
+                # Closed on hold: open until its cases end, so the lift is seen and held notices go.
+                await workflow.wait_condition(lambda: not state.safety_hold)
+                await self._recorder.record(
+                    EventType.SAFETY_HOLD_LIFTED, actor=self._safety.ended_by
+                )
+            if not await self._appealing.awaited():
+                break
         resets.cancel()
         return state.status()
 
@@ -289,7 +296,10 @@ class ClaimWorkflow:
 
     @workflow.update(name=Action.REVIEW)
     async def review(self, review: ReviewResult) -> ClaimStatus:
-        await self._reporting.review(review)
+        if self.state.stage is Stage.APPEAL:
+            await self._appealing.review(review)
+        else:
+            await self._reporting.review(review)
         return self.state.status()
 
     @review.validator
@@ -305,29 +315,7 @@ class ClaimWorkflow:
     def _validate_copy_request(self, request: RequestReportCopy) -> None:
         self._reporting.check_copy_request()
 
-    # --- decision and closing -------------------------------------------------------------------
-
-    @workflow.update(name=Action.DECISION)
-    async def decision(self, decision: DecisionInput) -> ClaimStatus:
-        await self._deciding.decide(decision)
-        return self.state.status()
-
-    @decision.validator
-    def _validate_decision(self, decision: DecisionInput) -> None:
-        self.state.check(Action.DECISION, workflow.now())
-
-    @workflow.update(name=Action.EXTEND_DECISION)
-    async def extend_decision(self, extension: ExtendDecision) -> ClaimStatus:
-        """Extend the decision deadline (ERISA: up to two 30-day extensions, each with a reason,
-        and the claimant is told)."""
-        await self._deciding.extend(
-            extension, recheck=lambda: self._recheck(Action.EXTEND_DECISION)
-        )
-        return self.state.status()
-
-    @extend_decision.validator
-    def _validate_extend(self, extension: ExtendDecision) -> None:
-        self.state.check(Action.EXTEND_DECISION, workflow.now())
+    # --- closing (the decision and its extension: `deciding`) -----------------------------------
 
     @workflow.update(name=Action.WITHDRAW)
     async def withdraw(self, withdrawal: Withdraw) -> ClaimStatus:

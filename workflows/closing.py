@@ -16,7 +16,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def close_claim(state: ClaimState, recorder: Recorder, generation: Generation) -> None:
-    step = "close"
+    # A claim closes twice when its denial was appealed: the second close's notices are new.
+    step = "close" if state.appeal.received_at is None else "close-appeal"
     if state.appointment is not None:
         # Compensation for every way of closing: a slot still booked is released (no-op when the
         # exam took place or the slot was already released).

@@ -1,30 +1,71 @@
-"""The decision's clock: extensions (ERISA: up to two 30-day extensions, each with a reason, the
-claimant told), one change of the decision deadline at a time."""
+"""The decision and its clock: extensions (ERISA: up to two 30-day extensions, each with a
+reason, the claimant told), one change of the decision deadline at a time. Registers the
+`decision` and `extend-decision` updates on the claim; while an appeal is under way an extension
+is the appeal's (`workflows.appealing`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from temporalio import workflow
 
+from workflows.appealing import Appealing
 from workflows.clock import DeadlineClock
 from workflows.effects import Notice
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
-    from domain.models import DecisionInput, ExtendDecision, Stage
-    from domain.names import Actor, DeadlineName, EventType, Recipient, Template
+    from domain.models import ActionInput, ClaimStatus, DecisionInput, ExtendDecision, Stage
+    from domain.names import Action, Actor, DeadlineName, EventType, Recipient, Template
+
+
+# What this module registers on the claim: update name -> payload model.
+UPDATES: dict[str, type[ActionInput]] = {
+    Action.DECISION: DecisionInput,
+    Action.EXTEND_DECISION: ExtendDecision,
+}
 
 
 class Deciding:
-    def __init__(self, state: ClaimState, recorder: Recorder, clock: DeadlineClock) -> None:
+    def __init__(
+        self, state: ClaimState, recorder: Recorder, clock: DeadlineClock, appealing: Appealing
+    ) -> None:
         self._state = state
         self._recorder = recorder
         self._clock = clock
+        self._appealing = appealing
         # One decision-deadline change at a time.
         self._turn = asyncio.Lock()
+        for name, handler in (
+            (Action.DECISION, self.decision),
+            (Action.EXTEND_DECISION, self.extend_decision),
+        ):
+            workflow.set_update_handler(name, handler, validator=self._check(name))
+
+    async def decision(self, decision: DecisionInput) -> ClaimStatus:
+        await self.decide(decision)
+        return self._state.status()
+
+    async def extend_decision(self, extension: ExtendDecision) -> ClaimStatus:
+        """Extend the decision deadline (ERISA: up to two 30-day extensions, each with a reason,
+        and the claimant is told); on appeal, once by the profile's appeal extension."""
+        if self._state.appeal.under_way:
+            await self._appealing.extend(extension)
+        else:
+            await self.extend(
+                extension,
+                recheck=lambda: self._state.check(Action.EXTEND_DECISION, workflow.now()),
+            )
+        return self._state.status()
+
+    def _check(self, action: Action) -> Callable[[Any], None]:
+        def validate(payload: Any) -> None:
+            self._state.check(action, workflow.now(), payload)
+
+        return validate
 
     async def decide(self, decision: DecisionInput) -> None:
         """The insurer's decision closes the claim; its notes are kept sealed with the event."""

@@ -17,11 +17,15 @@ from workflows.effects import Effects, Notice
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
+    from domain.appeal import REVIEW_DEADLINES
     from domain.claim_state import ClaimState
     from domain.lifecycle import DEADLINES, OnBreach
     from domain.models import Deadline, Stage
     from domain.names import AppointmentStatus, EventType, Recipient, Template
     from domain.selection import SELECTION_DEADLINES
+
+# Deadlines of a phase within a stage: met when their step is taken, though the stage is not left.
+_PHASE_DEADLINES = SELECTION_DEADLINES | REVIEW_DEADLINES
 
 
 class Escalation:
@@ -64,9 +68,10 @@ class Escalation:
         if rule.then is not None:
             grace = getattr(state.require_profile(), rule.after)
             due = await self._clock.due_from(deadline.due_at, {rule.then.value: grace})
-            # A step of the state's pick met while the rung was counted ends its chain (its
-            # phase is over, the stage is not); other deadlines end with their stage.
-            if not (deadline.name in SELECTION_DEADLINES and deadline.met_at is not None):
+            # A step of the state's pick (or the review on appeal) met while the rung was
+            # counted ends its chain (its phase is over, the stage is not); other deadlines end
+            # with their stage.
+            if not (deadline.name in _PHASE_DEADLINES and deadline.met_at is not None):
                 state.start_rung(rule.then, due[rule.then.value], workflow.now(), stage)
                 next_rung = rule.then.value
         await self._recorder.record(

@@ -6,11 +6,11 @@ behind a patch, and a run started before it replays the old path (docs/changing-
 Every collaborator of `ClaimWorkflow` is handed the run's `Generation` when it is built and asks
 it, instead of carrying a behaviour flag of its own.
 
-The patches, oldest first (`domain.names.Patch`; the first seven of 2026-11-28, the last four of
-2026-12-07; `since` is the commit that introduced each). A history in tests/histories/ named
-`<branch>@<suffix>.json` was recorded by the code that introduced the suffix's patch, and
-`<branch>.json` by the code before the first one; the last column names the histories that pin
-the path each patch replaced.
+The patches, oldest first (`domain.names.Patch`; the first seven of 2026-11-28, the next four
+of 2026-12-07, the last of 2026-12-08; `since` is the commit that introduced each). A history
+in tests/histories/ named `<branch>@<suffix>.json` was recorded by the code that introduced the
+suffix's patch, and `<branch>.json` by the code before the first one; the last column names the
+histories that pin the path each patch replaced.
 
 patch                   since    what changed                                old path pinned by
 outbox-in-transition    b5698fb  notices ride in their transition's write    <branch>.json
@@ -26,6 +26,8 @@ exam-preparation        ee62aa2  records lead deadline; notice waits for     @ca
                                  the interpreter
 state-selection         6fbd7ff  the state's panel or assignment picks the   @exam-preparation
                                  examiner (CA-QME, TX-DD, PA-IRE)
+denial-appeal           (next)   a denial may be appealed (ERISA-LTD, DEMO):  @state-selection
+                                 the claim reopens in APPEAL
 
 `workflow.patched` records a marker where it is first asked and keeps that answer for the rest of
 the run. The three patches `detect` asks are read before the claim's first command. The others
@@ -109,6 +111,12 @@ class Generation:
         Asked as a claim whose profile has the state pick enters SCHEDULING, the one point it
         changes; other claims' histories carry no marker."""
         return workflow.patched(Patch.STATE_SELECTION)
+
+    def denial_appeal(self) -> bool:
+        """A denial may be appealed where the profile grants it (`workflows.appealing`). Asked
+        as such a claim is denied, before its closing steps, the one point it changes; other
+        claims' histories carry no marker."""
+        return workflow.patched(Patch.DENIAL_APPEAL)
 
     def cancel_withdraws(self) -> bool:
         """Temporal cancellation closes the claim as an ops withdrawal. Asked when the

@@ -86,7 +86,10 @@ class Reporting:
         if findings:
             step = f"qa-exhausted-{state.addenda}"
             notify.append(Notice(Recipient.OPS, Template.QA_ADDENDA_EXHAUSTED, step))
-        elif self._generation.escalation_chain() and state.addenda >= profile.max_addenda:
+        elif (
+            self._generation.escalation_chain()
+            and state.addenda_of_this_report >= profile.max_addenda
+        ):
             # The reviewer may ask for no more addenda: ops decide how the report proceeds
             # (claims under the escalation chain).
             step = f"review-addenda-exhausted-{state.addenda}"
@@ -107,6 +110,7 @@ class Reporting:
 
     async def review(self, review: ReviewResult) -> None:
         state, profile = self._state, self._state.require_profile()
+        state.appeal.note_review(review.acted_by)  # an appeal's reviewer must be someone else
         if review.result == "addendum_requested":
             # Reasons are free text: only their count goes to the audit log; the reasons
             # themselves are stored sealed with the version they send back, for its readers.
@@ -119,12 +123,15 @@ class Reporting:
             )
             return
         state.accept_report(workflow.now())
-        if profile.decision_from == "report_accepted":  # else it runs since the claim came in
+        # Else it runs since the claim came in; on appeal, the appeal's clock runs instead.
+        if profile.decision_from == "report_accepted" and state.stage is Stage.DECISION:
             await self._clock.start(
                 Stage.DECISION, workflow.now(), {DeadlineName.DECISION: profile.decision_due}
             )
-        step = "report-accepted"
+        step = "report-accepted" if state.appeal.received_at is None else "report-accepted-appeal"
         notify = [Notice(Recipient.INSURER, Template.REPORT_AVAILABLE, step)]
+        if state.stage is Stage.APPEAL:  # the new IME's report, accepted on appeal
+            notify.append(Notice(Recipient.INSURER, Template.APPEAL_DECISION_NEEDED, step))
         if profile.claimant_gets_report == "yes":
             notify.append(Notice(Recipient.CLAIMANT, Template.REPORT_COPY, step))
         if profile.claimant_gets_report == "on_request" and state.report_copy_requested:

@@ -52,6 +52,8 @@ from domain.models.delivery import (
 from domain.models.inputs import (
     ActionInput,
     Address,
+    Appeal,
+    AppealDecision,
     Assign,
     AwayPeriod,
     AwayPeriods,
@@ -111,6 +113,7 @@ from domain.models.selection_inputs import (
     Strike,
 )
 from domain.models.status import (
+    AppealView,
     AppointmentRef,
     ClaimEvent,
     ClaimIdentity,
@@ -144,6 +147,9 @@ __all__ = [
     "US_STATES",
     "ActionInput",
     "Address",
+    "Appeal",
+    "AppealDecision",
+    "AppealView",
     "AppointmentRef",
     "AppointmentStatusChange",
     "Assign",

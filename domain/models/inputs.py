@@ -223,7 +223,9 @@ class ExamReport(ActionInput):
 class ReviewResult(ActionInput):
     model_config = example_config(ACTION_EXAMPLES["review"])
 
-    result: Literal["accepted", "addendum_requested"]
+    # On appeal (stage APPEAL): accepted (the file as it stands goes to the decision on appeal)
+    # or new_exam_requested (a new IME, with an examiner other than the first).
+    result: Literal["accepted", "addendum_requested", "new_exam_requested"]
     reasons: list[Text] = Field(default_factory=list, max_length=20)
 
 
@@ -239,6 +241,35 @@ class ExtendDecision(ActionInput):
     model_config = example_config(ACTION_EXAMPLES["extend-decision"])
 
     reason: Text
+
+
+class Appeal(ActionInput):
+    """The claimant appeals a denial (ops or the insurer record it): when the plan received it,
+    and why (free text, kept sealed with its event)."""
+
+    model_config = example_config(ACTION_EXAMPLES["appeal"])
+
+    received_at: datetime
+    reason: Text
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a UTC offset")
+        return value.astimezone(UTC)
+
+
+class AppealDecision(ActionInput):
+    """The insurer's decision on appeal: the denial upheld or overturned, with a reason code of
+    the profile's (an upheld denial's codes are its denial codes, an overturn's its approval
+    codes)."""
+
+    model_config = example_config(ACTION_EXAMPLES["appeal-decision"])
+
+    outcome: Literal["upheld", "overturned"]
+    reason_code: Identifier
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
 
 
 class Withdraw(ActionInput):

@@ -96,6 +96,21 @@ class SelectionView(Model):
     examiner_id: str | None = None
 
 
+class AppealView(Model):
+    """The appeal of a denial (`domain.appeal`): its window, where it stands, its decision.
+    Dates, phases and codes only: the claimant's reasons are kept sealed with their event."""
+
+    # window (the claimant may appeal until `window_ends`), lapsed (no appeal came), review,
+    # new_exam (a new IME asked for on appeal), deciding, decided.
+    phase: str
+    window_ends: datetime | None = None
+    received_at: datetime | None = None
+    extended: bool = False
+    outcome: Literal["upheld", "overturned"] | None = None
+    reason_code: str | None = None
+    decided_at: datetime | None = None
+
+
 class ClaimIdentity(Model):
     """Who a claim is, fixed at intake (no PHI): shared by its status and its state."""
 
@@ -132,6 +147,8 @@ class ClaimStatus(ClaimIdentity):
     interpreter_to_book: bool = False
     # Where the state picks the examiner (CA-QME, TX-DD, PA-IRE); None: the vendor books.
     selection: SelectionView | None = None
+    # Where a denial may be appealed (ERISA-LTD, DEMO); None: no appeal is open to this claim.
+    appeal: AppealView | None = None
     created_at: datetime
     updated_at: datetime
     version: int = 0
