@@ -29,6 +29,9 @@ FORMS = (
     Action.EXAM,
     Action.EXTEND_DECISION,
     Action.DECISION,
+    Action.APPEAL,
+    Action.REVIEW,
+    Action.APPEAL_DECISION,
     Action.SAFETY_CONCERN,
     Action.WITHDRAW,
 )
@@ -77,12 +80,16 @@ def offered_actions(caller: Caller, claim: ClaimStatus) -> list[Offered]:
     """The forms for this person on this claim: only actions their role may take; each enabled
     when the claim's stage allows it (else shown disabled, saying why)."""
     offered = []
+    appeal = claim.appeal.phase if claim.appeal else None
     for action in FORMS:
         if not may_act(caller, action) or not _applies(action, claim):
             continue
-        if claim.status == "closed":
+        stages = action_stages(action, PROFILES.get(claim.jurisdiction))
+        if action is Action.EXTEND_DECISION and appeal in _APPEAL_UNDER_WAY:
+            stages = frozenset({claim.stage})  # the decision on appeal's, in any open stage
+        if claim.status == "closed" and action is not Action.APPEAL:
             offered.append(Offered(action, False, "the claim is closed"))
-        elif claim.stage not in action_stages(action, PROFILES.get(claim.jurisdiction)):
+        elif claim.stage not in stages:
             offered.append(Offered(action, False, f"not in the {claim.stage.value} stage"))
         elif action in APPOINTMENT_ACTIONS and claim.appointment is None:
             offered.append(Offered(action, False, "no appointment is booked"))
@@ -94,7 +101,9 @@ def offered_actions(caller: Caller, claim: ClaimStatus) -> list[Offered]:
 def _applies(action: Action, claim: ClaimStatus) -> bool:
     """The exam-preparation decisions, and the steps of the state's pick of the examiner, are
     offered only where there is one to make; ops' own pick only where the vendor picks."""
-    picked = claim.selection
+    picked, appeal = claim.selection, claim.appeal.phase if claim.appeal else None
+    if action in _APPEAL_STEPS:
+        return appeal == _APPEAL_STEPS[action]
     if action is Action.ASSIGN:
         return picked is None
     if action in _STATE_STEPS:
@@ -105,6 +114,15 @@ def _applies(action: Action, claim: ClaimStatus) -> bool:
         return any(d.name == "records_lead" and d.breached for d in claim.deadlines)
     return True
 
+
+# The appeal's steps, each offered in its phase (`domain.appeal`): the review on appeal here (a
+# report's review in REVIEW is the reviewers' portal's).
+_APPEAL_STEPS = {
+    Action.APPEAL: "window",
+    Action.REVIEW: "review",
+    Action.APPEAL_DECISION: "deciding",
+}
+_APPEAL_UNDER_WAY = frozenset({"review", "new_exam", "deciding"})
 
 _STATE_STEPS: dict[Action, Callable[[SelectionView], bool]] = {
     Action.RECORD_STATE_PANEL: lambda s: (

@@ -43,6 +43,9 @@ SCENARIOS = [
     "declined",
     "rescheduled",
     "safety_imminent",
+    # Denied, appealed at once: the senior reviewer asks for a new IME, whose report (related,
+    # this time) the appeals adjuster overturns the denial on.
+    "appealed",
 ]
 
 
@@ -109,6 +112,11 @@ PLAYED_BY = {
     "report": "OPS_KEY",
     "review": "REVIEWER_KEY",
     "decision": "DEMO_INSURER_KEY",
+    # The appeal: recorded by ops; reviewed by someone who did not review before (the senior
+    # reviewer) and decided by someone who did not deny (the insurer's appeals adjuster).
+    "appeal": "OPS_KEY",
+    "review-on-appeal": "SENIOR_REVIEWER_KEY",
+    "appeal-decision": "DEMO_APPEALS_KEY",
     "withdraw": "DEMO_INSURER_KEY",
     "safety-ack": "CLINICIAN_KEY",
     "safety-resolve": "CLINICIAN_KEY",
@@ -159,9 +167,13 @@ class Simulator:
         answer.raise_for_status()
         return answer.json()
 
-    async def act(self, claim_id: str, action: str, body: dict[str, Any] | None = None) -> bool:
+    async def act(
+        self, claim_id: str, action: str, body: dict[str, Any] | None = None, *, part: str = ""
+    ) -> bool:
         answer = await self._http.post(
-            f"/v1/claims/{claim_id}/actions/{action}", json=body or {}, headers=self._as(action)
+            f"/v1/claims/{claim_id}/actions/{action}",
+            json=body or {},
+            headers=self._as(part or action),
         )
         if answer.is_server_error:
             answer.raise_for_status()  # retried by drive_until_closed
@@ -207,6 +219,13 @@ class Simulator:
         while True:
             status = await self.status(claim.claim_id)
             stage = status["stage"]
+            appeal = (status.get("appeal") or {}).get("phase")
+            if claim.scenario == "appealed" and appeal == "window":
+                await self.think(2, 5)
+                received = datetime.now(UTC).isoformat()
+                body = {"received_at": received, "reason": "new records from the physician"}
+                await self.act(claim.claim_id, "appeal", body)
+                continue
             if status["status"] == "closed":
                 log.info("demo claim %s closed: %s", claim.claim_id, status["outcome"])
                 return
@@ -257,11 +276,29 @@ class Simulator:
                     await self.think(5, 12)
                 complete = not (claim.scenario == "qa_addendum" and not addendum_sent)
                 addendum_sent = addendum_sent or not complete
-                causation = "not_related" if claim.scenario == "denied" else "related"
+                first_report = appeal is None
+                denies = claim.scenario == "denied" or (
+                    claim.scenario == "appealed" and first_report
+                )
+                causation = "not_related" if denies else "related"
                 await self.act(claim.claim_id, "report", report(causation, complete))
             elif stage == "REVIEW":
                 await self.think(3, 8)
-                await self.act(claim.claim_id, "review", {"result": "accepted", "reasons": []})
+                accepted = {"result": "accepted", "reasons": []}
+                part = "review-on-appeal" if appeal else "review"
+                await self.act(claim.claim_id, "review", accepted, part=part)
+            elif stage == "APPEAL" and appeal == "review":
+                await self.think(3, 8)
+                new_exam = {"result": "new_exam_requested"}
+                await self.act(claim.claim_id, "review", new_exam, part="review-on-appeal")
+            elif stage == "APPEAL" and appeal == "deciding":
+                await self.think(3, 8)
+                overturn = status["recommendation"] == "approve"
+                decision = {
+                    "outcome": "overturned" if overturn else "upheld",
+                    "reason_code": "IME_SUPPORTS" if overturn else "IME_NOT_RELATED",
+                }
+                await self.act(claim.claim_id, "appeal-decision", decision)
             elif stage == "DECISION":
                 await self.think(5, 12)
                 if status["safety_hold"]:

@@ -39,6 +39,8 @@ DEV_KEYS = (
     # The insurer of the sample referral (README walk) and the demo simulator's own insurer.
     DevKey("INSURER_KEY", Role.INSURER, insurer_id="acme-ins"),
     DevKey("DEMO_INSURER_KEY", Role.INSURER, insurer_id="demo-insurer"),
+    # The demo insurer's appeals adjuster: decides appeals of the denials the other key made.
+    DevKey("DEMO_APPEALS_KEY", Role.INSURER, insurer_id="demo-insurer"),
     DevKey("EXAMINER_KEY", Role.EXAMINER, examiner_id="ex-ny-orthopedic-surgery-1"),
     DevKey("REVIEWER_KEY", Role.REVIEWER),
     DevKey("SENIOR_REVIEWER_KEY", Role.SENIOR_REVIEWER),

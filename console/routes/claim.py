@@ -8,7 +8,9 @@ rights, as `GET /v1/claims/{id}/documents/{doc_id}` serves it."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -91,7 +93,14 @@ def action_body(action: Action, form: FormData) -> dict[str, Any]:
                 "toward": form_text(form, "toward"),
                 "notes": form_text(form, "notes") or "",
             }
-        case Action.DECISION:
+        case Action.APPEAL:
+            return {
+                "received_at": _local_time(form, "received_at"),
+                "reason": form_text(form, "reason"),
+            }
+        case Action.REVIEW:
+            return {"result": form_text(form, "result")}
+        case Action.DECISION | Action.APPEAL_DECISION:
             return {
                 "outcome": form_text(form, "outcome"),
                 "reason_code": form_text(form, "reason_code"),
@@ -99,6 +108,17 @@ def action_body(action: Action, form: FormData) -> dict[str, Any]:
             }
         case _:
             return {}
+
+
+def _local_time(form: FormData, field: str) -> str | None:
+    """A `datetime-local` field, in the claim's zone (sent beside it), as the API's ISO time."""
+    value, zone = form_text(form, field), form_text(form, "zone")
+    if not value or not zone:
+        return value
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone)).isoformat()
+    except (ValueError, KeyError):  # the API says what is wrong with it (422)
+        return value
 
 
 async def _claim_page(
