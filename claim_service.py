@@ -648,6 +648,12 @@ def _appeal_refusal(claim: ClaimStatus) -> str:
         )
     appeal = claim.appeal
     if appeal is not None and appeal.window_ends is not None and appeal.received_at is None:
+        if appeal.window_ends > datetime.now(UTC):
+            # The run was ended in Temporal (terminated) with the window still open.
+            return (
+                "the claim's workflow was ended by an operator while its appeal window was "
+                "open; ops record this appeal by hand"
+            )
         return f"the appeal window ended on {appeal.window_ends.isoformat()}"
     if appeal is not None and appeal.received_at is not None:
         return "this claim's denial was appealed already"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -29,10 +29,14 @@ from domain.models import (
     Model,
     Outcome,
     ReviewResult,
+    Stage,
 )
 from domain.names import DeadlineName
 from domain.profiles import JurisdictionProfile
 from domain.refusal import refuse
+
+if TYPE_CHECKING:
+    from domain.claim_state import ClaimState
 
 
 class AppealPhase(StrEnum):
@@ -43,6 +47,7 @@ class AppealPhase(StrEnum):
     NEW_EXAM = "new_exam"
     DECIDING = "deciding"
     DECIDED = "decided"
+    WITHDRAWN = "withdrawn"  # the claimant withdrew the appeal: the denial stands
 
 
 # The phases in which the appeal is under way (the claim open again).
@@ -66,6 +71,8 @@ def person(caller: Caller | None) -> str | None:
 class ClaimAppeal(Model):
     phase: AppealPhase = AppealPhase.NONE
     window_ends: datetime | None = None
+    # The closing steps of the denial are recorded: an appeal may reopen the claim from now on.
+    accepting: bool = False
     received_at: datetime | None = None
     # Before the appeal: who reviewed a report, who decided, who examined the claimant.
     reviewers: list[str] = Field(default_factory=list)
@@ -125,12 +132,14 @@ class ClaimAppeal(Model):
                 f"{profile.name} grants no appeal through this service: the claimant appeals "
                 "as the decision letter says"
             )
-        if self.phase in UNDER_WAY or self.phase is AppealPhase.DECIDED:
+        if self.phase in UNDER_WAY or self.phase in (AppealPhase.DECIDED, AppealPhase.WITHDRAWN):
             raise refuse("this claim's denial was appealed already")
-        if denial is None or denial.outcome != "denied" or self.phase is not AppealPhase.WINDOW:
-            if self.phase is AppealPhase.LAPSED and self.window_ends is not None:
-                raise refuse(f"the appeal window ended on {self.window_ends.isoformat()}")
+        if self.phase is AppealPhase.LAPSED and self.window_ends is not None:
+            raise refuse(f"the appeal window ended on {self.window_ends.isoformat()}")
+        if denial is None or denial.outcome != "denied":
             raise refuse("only a denied claim may be appealed, once it is decided")
+        if self.phase is not AppealPhase.WINDOW or not self.accepting:
+            raise refuse("the denial is still being recorded; retry shortly")
         if not isinstance(appeal, Appeal):
             return
         assert self.window_ends is not None
@@ -171,11 +180,10 @@ class ClaimAppeal(Model):
                     else ""
                 )
             )
-        if (
-            isinstance(decision, AppealDecision)
-            and self.decided_by is not None
-            and person(decision.acted_by) == self.decided_by
-        ):
+        if self.decided_by is None:
+            # (h)(3)(ii): the rule cannot be kept without knowing who denied: ops decide by hand.
+            raise refuse("who made the denial is not known, so the appeal cannot be decided here")
+        if isinstance(decision, AppealDecision) and person(decision.acted_by) == self.decided_by:
             raise refuse("the appeal is decided by someone other than who made the denial")
 
     def check_extension(
@@ -195,6 +203,13 @@ class ClaimAppeal(Model):
 
     def open_window(self, denial: DecisionRecord, ends: datetime) -> None:
         self.phase, self.window_ends, self.denial = AppealPhase.WINDOW, ends, denial
+
+    def accept(self) -> None:
+        if self.phase is AppealPhase.WINDOW:
+            self.accepting = True
+
+    def withdrawn(self) -> None:
+        self.phase = AppealPhase.WITHDRAWN
 
     def lapse(self) -> None:
         if self.phase is AppealPhase.WINDOW:
@@ -222,6 +237,26 @@ class ClaimAppeal(Model):
             now,
         )
         return APPEAL_OUTCOMES[decision.outcome]
+
+
+def reopen(state: ClaimState, appeal: Appeal) -> None:
+    """An appeal received in its window: the denied claim opens again, in APPEAL (the only way
+    out of CLOSED; the denial stays in `decision`)."""
+    if state.examiner is not None:
+        state.appeal.note_examined(state.examiner.id)
+    state.appeal.receive(appeal)
+    state.stage, state.outcome, state.closing = Stage.APPEAL, None, False
+
+
+def new_exam(state: ClaimState, now: datetime) -> None:
+    """The reviewer on appeal asks for a new IME: booked afresh from SCHEDULING, with none of the
+    examiners who examined the claimant before (`ClaimState.excluded_examiners`), its report
+    with its own addenda and the exam its own no-shows."""
+    state.appeal.reviewed("new_exam_requested")
+    state.enter(Stage.SCHEDULING, now)
+    state.examiner = state.appointment = state.recommendation = None
+    state.appeal.addenda_before, state.no_shows = state.addenda, 0
+    state.exam_window_ends = None
 
 
 # The review on appeal's deadlines: met when the review is recorded, though the stage (APPEAL)

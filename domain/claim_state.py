@@ -29,7 +29,6 @@ from domain.lifecycle import (
     action_stages,
 )
 from domain.models import (
-    Appeal,
     AppointmentRef,
     ClaimIdentity,
     ClaimStatus,
@@ -283,8 +282,9 @@ class ClaimState(ClaimIdentity):
             self.closing = True
 
     def close(self, outcome: Outcome, now: datetime) -> None:
-        if self.appeal.under_way and outcome in (Outcome.WITHDRAWN, Outcome.CANCELLED_BY_OPS):
-            outcome = Outcome.APPEAL_WITHDRAWN  # withdrawing the appeal: the denial stands
+        if self.appeal.under_way:  # withdrawn (the appeal's only other close): the denial stands
+            outcome = Outcome.APPEAL_WITHDRAWN
+            self.appeal.withdrawn()
         self.outcome = outcome
         self.enter(Stage.CLOSED, now)
 
@@ -399,7 +399,10 @@ class ClaimState(ClaimIdentity):
     def no_show(self, now: datetime) -> int:
         """Count a missed exam: back to scheduling, or closed past the profile's limit."""
         self.no_shows += 1
-        if self.no_shows > self.require_profile().max_no_shows:
+        if self.no_shows > self.require_profile().max_no_shows and self.appeal.under_way:
+            self.appeal.report_accepted()  # the new IME on appeal missed: decided on the file
+            self.enter(Stage.APPEAL, now)
+        elif self.no_shows > self.require_profile().max_no_shows:
             self.close(Outcome.NON_COOPERATION, now)
         else:
             self.enter(Stage.SCHEDULING, now)
@@ -440,23 +443,6 @@ class ClaimState(ClaimIdentity):
         )
         self.appeal.note_decision(decision.acted_by)
         self.close(Outcome(decision.outcome), now)
-
-    def reopen_for_appeal(self, appeal: Appeal, now: datetime) -> None:
-        """An appeal received in its window: the denied claim opens again, in APPEAL."""
-        if self.examiner is not None:
-            self.appeal.note_examined(self.examiner.id)
-        self.appeal.receive(appeal)
-        self.stage, self.outcome, self.closing = Stage.APPEAL, None, False
-        self.updated_at = now
-
-    def new_exam_on_appeal(self, now: datetime) -> None:
-        """The reviewer on appeal asks for a new IME: booked afresh, with none of the examiners
-        who examined the claimant before (`excluded_examiners`)."""
-        self.appeal.reviewed("new_exam_requested")
-        self.enter(Stage.SCHEDULING, now)
-        self.examiner = self.appointment = self.recommendation = None
-        self.appeal.addenda_before, self.no_shows = self.addenda, 0
-        self.exam_window_ends = None
 
     def closing_notices(self) -> Closing:
         notice = CLAIMANT_NOTICE.get(self.outcome) if self.outcome else None

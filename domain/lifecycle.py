@@ -20,13 +20,14 @@ from domain.profiles import JurisdictionProfile
 NEXT_STAGES: dict[Stage, frozenset[Stage]] = {
     Stage.REFERRAL: frozenset({Stage.SCHEDULING, Stage.CLOSED}),
     Stage.SCHEDULING: frozenset({Stage.SCHEDULING, Stage.EXAM, Stage.CLOSED}),
-    Stage.EXAM: frozenset({Stage.SCHEDULING, Stage.REPORT, Stage.CLOSED}),
+    # EXAM -> APPEAL: the new IME on appeal missed past the limit, the appeal decided on the file.
+    Stage.EXAM: frozenset({Stage.SCHEDULING, Stage.REPORT, Stage.APPEAL, Stage.CLOSED}),
     # REPORT -> SCHEDULING: the examiner was replaced for a late report; a new exam is booked.
     Stage.REPORT: frozenset({Stage.REPORT, Stage.REVIEW, Stage.SCHEDULING, Stage.CLOSED}),
     # REVIEW -> APPEAL: the new IME's report accepted on appeal goes back to the appeal.
     Stage.REVIEW: frozenset({Stage.REPORT, Stage.DECISION, Stage.APPEAL, Stage.CLOSED}),
     Stage.DECISION: frozenset({Stage.CLOSED}),
-    # Only an appeal reopens a closed claim (`ClaimState.reopen_for_appeal`), into APPEAL.
+    # Only an appeal reopens a closed claim (`domain.appeal.reopen`), into APPEAL.
     Stage.CLOSED: frozenset(),
     # APPEAL -> SCHEDULING: a new IME asked for on appeal.
     Stage.APPEAL: frozenset({Stage.SCHEDULING, Stage.CLOSED}),

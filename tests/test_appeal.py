@@ -12,6 +12,7 @@ escalation grace, 2 business days ending 17:00 in New York (the claimant's state
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -234,11 +235,27 @@ async def test_an_appeal_after_the_window_is_refused_and_one_from_its_last_day_a
     assert final.decision.outcome == "denied"
 
 
-async def test_the_window_closes_with_no_appeal(
+async def test_the_window_closes_with_no_appeal_and_outlasts_an_operators_cancellation(
     days_env: WorkflowEnvironment, task_queue: str, pool: asyncpg.Pool
 ):
-    handle, _ = await denied(days_env, task_queue)
-    # The run waits until the recording grace ends, Thu 1 May 2036 21:00 UTC, then ends.
+    handle, status = await denied(days_env, task_queue)
+    closed = "SELECT count(*) FROM claim_events WHERE claim_id = $1 AND type = 'claim_closed'"
+    async with asyncio.timeout(10):  # the closing steps are recorded: the run waits
+        while not await pool.fetchval(closed, status.claim_id):
+            await asyncio.sleep(0.05)
+    status = await handle.query("status", result_type=ClaimStatus)
+    # An SRE cancels the closed claim's run in Temporal: the window is the claimant's, so the
+    # run records the request and keeps waiting.
+    await handle.cancel()
+    await wait_for(handle, lambda s: s.version > status.version)
+    row = await pool.fetchrow(
+        "SELECT actor, details FROM claim_events WHERE claim_id = $1"
+        " AND type = 'cancellation_requested'",
+        status.claim_id,
+    )
+    assert row is not None and row["actor"] == "operator"
+    # Kept open until the recording grace ends, Thu 1 May 2036 21:00 UTC (17:00 EDT).
+    assert row["details"]["kept_open_until"].startswith("2036-05-01T21:00")
     await set_clock(days_env, datetime(2036, 5, 1, 20, 59, tzinfo=UTC))
     status = await handle.query("status", result_type=ClaimStatus)
     assert appeal_of(status).phase == "window"

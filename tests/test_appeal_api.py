@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 import httpx
+from temporalio.testing import WorkflowEnvironment
 
 from domain.names import Role
 from tests.helpers.app import ApiHarness
+from tests.helpers.config import TEST_SEALER
 from tests.helpers.probes import told
 from tests.helpers.referrals import referral_payload
 from tests.helpers.walk import post_action, wait_until, walk_to_review
@@ -35,10 +37,23 @@ def message(answer: httpx.Response) -> str:
     return str(answer.json()["error"]["message"])
 
 
+async def webhook_stages(pool: asyncpg.Pool, claim_id: str) -> list[tuple[str, str]]:
+    """(event type, the claim's stage in the body) of the claim's webhook deliveries, in order."""
+    rows = await pool.fetch(
+        "SELECT event_type, sealed_body FROM deliveries WHERE claim_id = $1 AND channel ="
+        " 'webhook' ORDER BY created_at, event_type",
+        claim_id,
+    )
+    bodies = [(r["event_type"], TEST_SEALER.open_json(bytes(r["sealed_body"]))) for r in rows]
+    return [(kind, body["data"]["claim"]["stage"]) for kind, body in bodies]
+
+
 async def test_a_denial_appealed_reviewed_anew_and_upheld_through_the_api(
-    api: ApiHarness, pool: asyncpg.Pool
+    api: ApiHarness, pool: asyncpg.Pool, dev_env: WorkflowEnvironment
 ):
     insurer_a = await api.as_role(Role.INSURER, insurer="acme-ins")
+    hook = await insurer_a.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+    assert hook.status_code == 201, hook.text
     insurer_b = await api.as_role(Role.INSURER, insurer="acme-ins")
     reviewer_a = await api.as_role(Role.REVIEWER)
     reviewer_b = await api.as_role(Role.REVIEWER)
@@ -54,6 +69,11 @@ async def test_a_denial_appealed_reviewed_anew_and_upheld_through_the_api(
     reopened = answer.json()
     assert (reopened["stage"], reopened["status"], reopened["outcome"]) == ("APPEAL", "open", None)
     assert reopened["decision"]["outcome"] == "denied" and reopened["appeal"]["phase"] == "review"
+    # SREs find the claims under appeal in the Temporal UI.
+    query = f"WorkflowId = '{reopened['workflow_id']}' AND ClaimStage = 'APPEAL'"
+    async with asyncio.timeout(10):
+        while not [w async for w in dev_env.client.list_workflows(query)]:
+            await asyncio.sleep(0.2)
     again = await post_action(ops, claim_id, "appeal", appeal)
     assert again.status_code == 409 and message(again) == "this claim's denial was appealed already"
 
@@ -85,6 +105,13 @@ async def test_a_denial_appealed_reviewed_anew_and_upheld_through_the_api(
     assert types.index("appeal_received") < types.index("appeal_reviewed")
     assert types.index("appeal_reviewed") < types.index("appeal_decided")
     assert types.count("claim_closed") == 2
+    # The insurer's webhooks: the stage into APPEAL, and the claim closed twice.
+    delivered = await webhook_stages(pool, claim_id)
+    assert ("claim.stage_changed", "APPEAL") in delivered
+    assert [d for d in delivered if d[0] == "claim.closed"] == [
+        ("claim.closed", "CLOSED"),
+        ("claim.closed", "CLOSED"),
+    ]
 
     # The other denial, left alone: 20 s to appeal, 20 s more to record one; then the run ends.
     async with asyncio.timeout(90):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from domain.appeal import reopen
 from domain.claim_state import ClaimState, IllegalTransition
 from domain.models import (
     Appeal,
@@ -64,7 +65,8 @@ def at_stage(stage: Stage) -> ClaimState:
         assert state.decision is not None
         state.appeal.open_window(state.decision, T0 + timedelta(days=2))
         appeal = Appeal(received_at=T0 + timedelta(days=1), reason="new records")
-        state.reopen_for_appeal(appeal, T0 + timedelta(days=1))
+        state.appeal.accept()
+        reopen(state, appeal)
         return state
     state.publish_booking(EXAMINER, appointment(), T0)
     for step in path[1 : path.index(stage) + 1]:
@@ -122,8 +124,9 @@ MOVES: dict[Stage, set[Stage]] = {
     Stage.REFERRAL: {Stage.SCHEDULING, Stage.CLOSED},
     # Booked again (a declined, expired or replaced booking); confirmed -> the exam.
     Stage.SCHEDULING: {Stage.SCHEDULING, Stage.EXAM, Stage.CLOSED},
-    # No-show or reschedule -> booked again; attended -> the report; no-shows past the limit close.
-    Stage.EXAM: {Stage.SCHEDULING, Stage.REPORT, Stage.CLOSED},
+    # No-show or reschedule -> booked again; attended -> the report; no-shows past the limit close
+    # (on appeal: the appeal is decided on the file).
+    Stage.EXAM: {Stage.SCHEDULING, Stage.REPORT, Stage.APPEAL, Stage.CLOSED},
     # Filed -> review; sent back by the automatic QA -> the report again; late past the grace ->
     # the examiner replaced and a new exam booked (CA 8 CCR 38 style).
     Stage.REPORT: {Stage.REPORT, Stage.REVIEW, Stage.SCHEDULING, Stage.CLOSED},

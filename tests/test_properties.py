@@ -61,6 +61,8 @@ from domain.ids import claim_id_for, workflow_id_for
 from domain.lifecycle import ACTION_STAGES, NEXT_STAGES
 from domain.models import (
     ActionInput,
+    Appeal,
+    AppealDecision,
     Assign,
     Caller,
     Causation,
@@ -161,11 +163,15 @@ RECORDS: dict[Action, frozenset[EventType]] = {
     Action.RESCHEDULE: frozenset({EventType.APPOINTMENT_RESCHEDULED}),
     Action.EXAM: frozenset({EventType.EXAM_ATTENDED, EventType.EXAM_NO_SHOW}),
     Action.REPORT: frozenset({EventType.REPORT_QA_FAILED, EventType.REPORT_SUBMITTED}),
-    Action.REVIEW: frozenset({EventType.ADDENDUM_REQUESTED, EventType.REPORT_ACCEPTED}),
+    Action.REVIEW: frozenset(
+        {EventType.ADDENDUM_REQUESTED, EventType.REPORT_ACCEPTED, EventType.APPEAL_REVIEWED}
+    ),
     Action.DECISION: frozenset({EventType.DECISION_ISSUED}),
-    Action.EXTEND_DECISION: frozenset({EventType.DECISION_EXTENDED}),
+    Action.EXTEND_DECISION: frozenset({EventType.DECISION_EXTENDED, EventType.APPEAL_EXTENDED}),
     Action.WITHDRAW: frozenset({EventType.CLAIM_WITHDRAWN}),
     Action.REQUEST_REPORT_COPY: frozenset({EventType.REPORT_COPY_REQUESTED}),
+    Action.APPEAL: frozenset({EventType.APPEAL_RECEIVED}),
+    Action.APPEAL_DECISION: frozenset({EventType.APPEAL_DECIDED}),
 }
 # The stage a person's step is taken in (the stage of the event before it).
 TAKEN_IN = {
@@ -179,9 +185,19 @@ TAKEN_IN = {
     EventType.ADDENDUM_REQUESTED: Stage.REVIEW,
     EventType.DECISION_EXTENDED: Stage.DECISION,
     EventType.DECISION_ISSUED: Stage.DECISION,
+    # The appeal of a denial (issue 19): received while the denied claim is closed, reviewed and
+    # decided in APPEAL.
+    EventType.APPEAL_RECEIVED: Stage.CLOSED,
+    EventType.APPEAL_REVIEWED: Stage.APPEAL,
+    EventType.APPEAL_DECIDED: Stage.APPEAL,
 }
 # The events that take a claim to CLOSED, and the outcome each gives.
-CLOSING = {EventType.DECISION_ISSUED, EventType.CLAIM_WITHDRAWN, EventType.EXAM_NO_SHOW}
+CLOSING = {
+    EventType.DECISION_ISSUED,
+    EventType.CLAIM_WITHDRAWN,
+    EventType.EXAM_NO_SHOW,
+    EventType.APPEAL_DECIDED,
+}
 # Events after which the claim has no appointment until it books one again.
 RELEASING = {
     EventType.REFERRAL_RECEIVED,
@@ -198,6 +214,7 @@ FORWARD = {
     Stage.REPORT: Action.REPORT,
     Stage.REVIEW: Action.REVIEW,
     Stage.DECISION: Action.DECISION,
+    Stage.APPEAL: Action.REVIEW,  # the review on appeal; then the decision on it (deciding)
 }
 NY_EXAMINERS = ["ex-ny-orthopedic-surgery-1", "ex-ny-orthopedic-surgery-2", "ex-ny-neurology-1"]
 SHORT_TEXT = st.sampled_from(["on leave", "claimant unwell", "awaiting records", *PHI_LIKE])
@@ -242,7 +259,9 @@ def realistic(action: Action) -> st.SearchStrategy[ActionInput]:
         Action.REPORT: reports,
         Action.REVIEW: st.builds(
             ReviewResult,
-            result=st.sampled_from(["accepted", "accepted", "addendum_requested"]),
+            result=st.sampled_from(
+                ["accepted", "accepted", "addendum_requested", "new_exam_requested"]
+            ),
             reasons=st.lists(SHORT_TEXT, max_size=2),
         ),
         Action.DECISION: st.builds(
@@ -277,11 +296,20 @@ def realistic(action: Action) -> st.SearchStrategy[ActionInput]:
         ),
         Action.STRIKE: st.builds(Strike, examiner_id=st.just("ex-1"), party=PARTIES),
         Action.PANEL_CHOICE: st.builds(PanelChoice, examiner_id=st.just("ex-1"), party=PARTIES),
+        # `received_at` is set to the test server's time when sent (`_act`): a draw never
+        # depends on the claim, and an appeal is received by the time it is recorded.
+        Action.APPEAL: st.builds(Appeal, received_at=st.just(ANY_TIME), reason=SHORT_TEXT),
+        Action.APPEAL_DECISION: st.builds(
+            AppealDecision,
+            outcome=st.sampled_from(["upheld", "overturned"]),
+            reason_code=st.sampled_from(["IME_SUPPORTS", "NOT_RELATED"]),
+        ),
     }
     return strategies[action]
 
 
 PARTIES = st.sampled_from(["insurer", "claimant"])
+ANY_TIME = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def payloads(action: Action) -> st.SearchStrategy[Any]:
@@ -348,7 +376,8 @@ def at_rest(snap: Snapshot) -> bool:
         ]
         return EventType.NO_EXAMINER_AVAILABLE in since
     if status.stage is Stage.CLOSED:
-        return any(e.type is EventType.CLAIM_CLOSED for e in events)
+        closings = sum(1 for e in events if e.type is EventType.CLAIM_CLOSED)
+        return closings == 1 + sum(1 for e in events if e.type is EventType.APPEAL_RECEIVED)
     return True
 
 
@@ -419,22 +448,33 @@ def check_consistent(snap: Snapshot, profile: JurisdictionProfile) -> None:
     assert (events[0].type, events[0].stage) == (EventType.REFERRAL_RECEIVED, Stage.REFERRAL)
     for before, after in itertools.pairwise(events):
         moved = (before.stage, after.stage)
-        assert after.stage in NEXT_STAGES[before.stage] | {before.stage}, f"{moved} at {after}"
+        reopened = moved == (Stage.CLOSED, Stage.APPEAL) and after.type is EventType.APPEAL_RECEIVED
+        assert reopened or after.stage in NEXT_STAGES[before.stage] | {before.stage}, (
+            f"{moved} at {after}"
+        )
     assert status.stage is events[-1].stage
 
     closed = status.stage is Stage.CLOSED
+    counts = collections.Counter(e.type for e in events)
+    appeals = counts[EventType.APPEAL_RECEIVED]
+    assert appeals <= 1
     assert (status.status == "closed") is closed is (status.outcome is not None)
-    assert (status.decision is not None) is (status.outcome in (Outcome.APPROVED, Outcome.DENIED))
+    assert (status.decision is not None) is bool(counts[EventType.DECISION_ISSUED])
     closings = [i for i, e in enumerate(events) if e.type is EventType.CLAIM_CLOSED]
-    assert len(closings) == int(closed)
+    # A denial appealed closes twice: the denial, then the appeal's end.
+    assert len(closings) == int(closed) + appeals
     if closed:
-        closed_at = closings[0]
+        closed_at = closings[-1]
         assert events[closed_at].details.get("outcome") == status.outcome
-        # After the claim closed, only its hold lifting (claims closed on safety hold).
-        assert {e.type for e in events[closed_at + 1 :]} <= {EventType.SAFETY_HOLD_LIFTED}
-        ending = next(e for e in events if e.stage is Stage.CLOSED)
+        # After the claim closed, only its hold lifting (claims closed on safety hold) and the
+        # end of an appeal's window.
+        after_close = {e.type for e in events[closed_at + 1 :]}
+        assert after_close <= {EventType.SAFETY_HOLD_LIFTED, EventType.APPEAL_WINDOW_CLOSED}
+        reopening = [i for i, e in enumerate(events) if e.type is EventType.APPEAL_RECEIVED]
+        episode = events[reopening[-1] + 1 :] if reopening else events
+        ending = next(e for e in episode if e.stage is Stage.CLOSED)
         assert ending.type in CLOSING, ending
-        assert status.outcome == _outcome_of(ending)
+        assert status.outcome == _outcome_of(ending, appealed=bool(appeals))
     for index, step in enumerate(events):
         if step.type in TAKEN_IN:
             before = _before_step(events[:index], step)
@@ -452,13 +492,17 @@ def check_consistent(snap: Snapshot, profile: JurisdictionProfile) -> None:
         held += {EventType.SAFETY_HOLD_PLACED: 1, EventType.SAFETY_HOLD_LIFTED: -1}.get(e.type, 0)
         assert held in (0, 1), f"hold count {held} at {e}"
         # PRODUCT §4: no decision is issued while the claim is on safety hold.
-        assert not (held and e.type is EventType.DECISION_ISSUED), e
+        assert not (held and e.type in (EventType.DECISION_ISSUED, EventType.APPEAL_DECIDED)), e
     assert status.safety_hold is bool(held)
-    counts = collections.Counter(e.type for e in events)
-    assert counts[EventType.EXAM_NO_SHOW] <= profile.max_no_shows + 1
+    # A new IME on appeal has its own no-shows and addenda.
+    exams = 1 + sum(
+        1 for e in events if e.type is EventType.APPEAL_REVIEWED and e.stage is Stage.SCHEDULING
+    )
+    assert counts[EventType.EXAM_NO_SHOW] <= (profile.max_no_shows + 1) * exams
     addenda = counts[EventType.REPORT_QA_FAILED] + counts[EventType.ADDENDUM_REQUESTED]
-    assert addenda <= profile.max_addenda
+    assert addenda <= profile.max_addenda * exams
     assert counts[EventType.DECISION_EXTENDED] <= profile.decision_extensions
+    assert counts[EventType.APPEAL_EXTENDED] <= 1
     assert counts[EventType.EXAMINER_REPLACED] <= 1
     assert counts[EventType.REPORT_COPY_REQUESTED] <= 1
     if status.stage is Stage.EXAM:
@@ -479,11 +523,15 @@ def _before_step(earlier: list[ClaimEvent], step: ClaimEvent) -> ClaimEvent:
     return rest[-1]
 
 
-def _outcome_of(ending: ClaimEvent) -> Outcome:
+def _outcome_of(ending: ClaimEvent, *, appealed: bool = False) -> Outcome:
     if ending.type is EventType.DECISION_ISSUED:
         return Outcome(ending.details["outcome"])
+    if ending.type is EventType.APPEAL_DECIDED:
+        return Outcome(f"appeal_{ending.details['outcome']}")
     if ending.type is EventType.EXAM_NO_SHOW:
         return Outcome.NON_COOPERATION
+    if appealed:  # withdrawing the appeal: the denial stands
+        return Outcome.APPEAL_WITHDRAWN
     ops = ending.acted_by is not None and ending.acted_by.role is Role.OPS
     return Outcome.CANCELLED_BY_OPS if ops else Outcome.WITHDRAWN
 
@@ -563,6 +611,8 @@ def claim_machine(bridge: Bridge, env: WorkflowEnvironment, pool: asyncpg.Pool, 
             if status.safety_hold:
                 actions += sorted(SAFETY_CASE_ACTIONS)
             forward = FORWARD.get(status.stage)
+            if status.appeal is not None and status.appeal.phase == "deciding":
+                forward = Action.APPEAL_DECISION
             if pick % 6 < 3 and forward is not None:
                 actions = [forward]
             elif pick % 6 == 3 and status.stage is not Stage.CLOSED:
@@ -614,6 +664,9 @@ def claim_machine(bridge: Bridge, env: WorkflowEnvironment, pool: asyncpg.Pool, 
         def _act(self, action: Action, body: Any, role: Role) -> None:
             before = self._now
             caller = self._caller(role)
+            if isinstance(body, Appeal):  # received now (a draw cannot know when now is)
+                now = bridge.run(env.get_current_time())
+                body = body.model_copy(update={"received_at": now})
             if isinstance(body, ActionInput):  # as a client sends it
                 body = body.model_dump(mode="json", exclude={"acted_by"})
             raw = False
@@ -863,6 +916,8 @@ async def test_any_http_body_gets_a_status_or_a_structured_error(
         Role.OPS: api_client,
         Role.REVIEWER: await api.as_role(Role.REVIEWER),
         Role.CLINICIAN: await api.as_role(Role.CLINICIAN),
+        # The sample referral's insurer: the decision on appeal is the insurer's alone.
+        Role.INSURER: await api.as_role(Role.INSURER, insurer="acme-ins"),
     }
     started: list[str] = []
     examples = EXAMPLES or 80
@@ -927,8 +982,11 @@ async def test_any_http_body_gets_a_status_or_a_structured_error(
         )
         before = bridge.run(pool.fetchval(acted, claim_id))
         answer = post(parties[role], f"/v1/claims/{claim_id}/actions/{action}", body)
-        # Reviewers and clinicians see only claims in their part of the work (404 elsewhere).
+        # Reviewers and clinicians see only claims in their part of the work (404 elsewhere);
+        # ops act for the claimant's side of a panel only (403 for the insurer's).
         scoped = {404} if role is not Role.OPS else set()
+        if action in (Action.STRIKE, Action.PANEL_CHOICE):
+            scoped |= {403}
         assert answer.status_code in {200, 409, 413, 422} | scoped, answer.text[:500]
         if answer.status_code == 200:
             claim.update(ClaimStatus.model_validate(answer.json()).model_dump(mode="json"))
@@ -937,6 +995,7 @@ async def test_any_http_body_gets_a_status_or_a_structured_error(
         assert (
             error["code"]
             == {
+                403: "forbidden",
                 404: "not_found",
                 409: "action_not_allowed",
                 413: "payload_too_large",

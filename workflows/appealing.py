@@ -34,7 +34,7 @@ from workflows.generation import Generation
 from workflows.recorder import Recorder
 
 with workflow.unsafe.imports_passed_through():
-    from domain.appeal import REVIEW_DEADLINES, AppealPhase
+    from domain.appeal import REVIEW_DEADLINES, AppealPhase, new_exam, reopen
     from domain.claim_state import ClaimState
     from domain.models import (
         ActionInput,
@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewResult,
     )
     from domain.names import Action, Actor, DeadlineName, EventType, Recipient, Template
+    from domain.refusal import refuse
 
 _WINDOW, _RECORDING = "appeal_window", "appeal_recording"
 
@@ -76,8 +77,9 @@ class Appealing:
 
     async def open_window(self) -> None:
         """The claim has just been denied: where its profile grants an appeal, count the window
-        (from the decision) before the closing steps record. The patch is asked here, by such
-        claims only."""
+        from the decision, before the closing steps record. (A denial's notice is never held:
+        no decision is issued while the claimant is on safety hold.) The patch is asked here, by
+        such claims only."""
         state, profile = self._state, self._state.require_profile()
         denial = state.decision
         if (
@@ -97,32 +99,42 @@ class Appealing:
 
     async def awaited(self) -> bool:
         """After the closing steps: wait for an appeal while the window is open (True: one
-        came, the claim is open again). The window's end (or an operator's cancellation of
-        the run) is recorded."""
-        appeal = self._state.appeal
+        came, the claim is open again). The window's end is recorded. An operator's Temporal
+        cancellation does not end it: the window is the claimant's (recorded, and waited on)."""
+        state = self._state
+        appeal = state.appeal
         if appeal.phase is not AppealPhase.WINDOW:
-            return False
+            return appeal.under_way  # appealed while the closing steps were recorded
+        appeal.accept()
         assert self._waits_until is not None  # counted with the window, in this run
-        remaining = max(self._waits_until - workflow.now(), timedelta(0))
-        via: str | None = None
-        try:
-            await workflow.wait_condition(
-                lambda: appeal.phase is not AppealPhase.WINDOW,
-                timeout=remaining,
-                timeout_summary="appeal window",
-            )
-        except TimeoutError:
-            pass
-        except asyncio.CancelledError:
-            via = "cancellation"  # the run is let end: the claim is closed already
+        while True:
+            remaining = max(self._waits_until - workflow.now(), timedelta(0))
+            try:
+                await workflow.wait_condition(
+                    lambda: appeal.phase is not AppealPhase.WINDOW,
+                    timeout=remaining,
+                    timeout_summary="appeal window",
+                )
+            except TimeoutError:
+                pass
+            except asyncio.CancelledError:
+                # Swallowed: the request is answered by recording it, not by ending the run.
+                if (task := asyncio.current_task()) is not None:
+                    task.uncancel()
+                await self._recorder.record(
+                    EventType.CANCELLATION_REQUESTED,
+                    actor=Actor.OPERATOR,
+                    via="temporal_cancellation",
+                    kept_open_until=self._waits_until.isoformat(),
+                )
+                continue
+            break
         if appeal.phase is not AppealPhase.WINDOW:
             return True
         appeal.lapse()
-        details: dict[str, Any] = {"via": via} if via else {}
         await self._recorder.record(
             EventType.APPEAL_WINDOW_CLOSED,
             window_ends=appeal.window_ends.isoformat() if appeal.window_ends else None,
-            **details,
         )
         return False
 
@@ -131,7 +143,7 @@ class Appealing:
     async def appeal(self, appeal: Appeal) -> ClaimStatus:
         state, profile = self._state, self._state.require_profile()
         now = workflow.now()
-        state.reopen_for_appeal(appeal, now)
+        reopen(state, appeal)
         assert profile.appeal_decision_due is not None  # grants_appeal
         decision = DeadlineName.APPEAL_DECISION.value
         due = await self._clock.due_from(
@@ -171,7 +183,7 @@ class Appealing:
                 deadline.met_at = now
         notify: list[Notice] = []
         if review.result == "new_exam_requested":
-            state.new_exam_on_appeal(now)  # the main loop books it
+            new_exam(state, now)  # the main loop books it
         else:
             state.appeal.reviewed(review.result)
             notify.append(Notice(Recipient.INSURER, Template.APPEAL_DECISION_NEEDED, "appeal"))
@@ -191,10 +203,15 @@ class Appealing:
         state.appeal.extend()
         assert profile.appeal_extension is not None  # else refused
         name = DeadlineName.APPEAL_DECISION
+        # The appeal that opened the period may still be counting it.
+        await workflow.wait_condition(lambda: name in state.deadlines or state.closed)
+        if state.closed:
+            raise refuse("the claim is closed")
         current = state.deadlines[name]
         due = await self._clock.due_from(current.due_at, {name.value: profile.appeal_extension})
-        if not state.closed:
-            state.set_deadlines(due, workflow.now())
+        if state.closed:
+            raise refuse("the claim closed while the extension was counted")
+        state.set_deadlines(due, workflow.now())
         expected = due[name.value].isoformat()
         details = {"reason": extension.reason, "decision_due": expected, "appeal": True}
         await self._recorder.record(

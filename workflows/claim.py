@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlineName,
         EventType,
         Query,
+        Recipient,
         Template,
     )
     from domain.refusal import refuse
@@ -269,10 +270,14 @@ class ClaimWorkflow:
             return state.status()
         no_shows = state.no_show(workflow.now())
         await self._recorder.change_appointment(appointment_id, AppointmentStatus.NO_SHOW)
+        on_file = state.stage is Stage.APPEAL  # the new IME on appeal missed: decided on the file
         await self._recorder.record(
             EventType.EXAM_NO_SHOW,
             actor=Actor.EXAMINER,
             acted_by=outcome.acted_by,
+            notify=[Notice(Recipient.INSURER, Template.APPEAL_DECISION_NEEDED, "no-show")]
+            if on_file
+            else [],
             no_shows=no_shows,
         )
         return state.status()

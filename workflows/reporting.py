@@ -132,9 +132,16 @@ class Reporting:
         notify = [Notice(Recipient.INSURER, Template.REPORT_AVAILABLE, step)]
         if state.stage is Stage.APPEAL:  # the new IME's report, accepted on appeal
             notify.append(Notice(Recipient.INSURER, Template.APPEAL_DECISION_NEEDED, step))
+            if profile.claimant_gets_report != "yes":
+                # (h)(4)(i): new evidence reaches the claimant before the decision on appeal.
+                notify.append(Notice(Recipient.CLAIMANT, Template.REPORT_COPY, step))
         if profile.claimant_gets_report == "yes":
             notify.append(Notice(Recipient.CLAIMANT, Template.REPORT_COPY, step))
-        if profile.claimant_gets_report == "on_request" and state.report_copy_requested:
+        if (
+            profile.claimant_gets_report == "on_request"
+            and state.report_copy_requested
+            and state.stage is Stage.DECISION
+        ):
             notify.append(_copy_on_request())
         recommendation = state.recommendation.value if state.recommendation else None
         await self._recorder.record(
@@ -170,8 +177,8 @@ class Reporting:
         if state.report_copy_requested:
             return
         state.report_copy_requested = True
-        # In DECISION the report is accepted (REVIEW and REPORT come before acceptance).
-        accepted = state.stage is Stage.DECISION
+        # In DECISION (or APPEAL) the report is accepted (REVIEW, REPORT come before it).
+        accepted = state.stage in (Stage.DECISION, Stage.APPEAL)
         await self._recorder.record(
             EventType.REPORT_COPY_REQUESTED,
             actor=Actor.REQUESTER,
