@@ -193,29 +193,31 @@ async def test_a_closed_claim_reset_before_its_decision_then_decided_differently
     await act(parties.ops, claim_id, "exam", EXAM, "REPORT")
     await act(parties.ops, claim_id, "report", complete_report(), "REVIEW")
     await act(parties.reviewer, claim_id, "review", ACCEPT, "DECISION")
-    await act(parties.insurer, claim_id, "decision", APPROVE, "CLOSED")
+    # Denied first (a DEMO denial's run then waits for an appeal), approved after the reset.
+    await act(parties.insurer, claim_id, "decision", DENY, "CLOSED")
     await settled(api, client, claim_id, "CLOSED")
-    approved_letters = await claimant_letters(api, claim_id, "decision_notice")
+    denied_letters = await claimant_letters(api, claim_id, "decision_notice")
 
     await reset_before(
         dev_env, client, f"ime-claim-{claim_id}", "decision", "--reapply-exclude", "All"
     )
     reopened = await settled(api, client, claim_id, "DECISION")
     assert reopened.outcome is None and reopened.status == "open"
-    await act(parties.insurer, claim_id, "decision", DENY, "CLOSED")
+    await act(parties.insurer, claim_id, "decision", APPROVE, "CLOSED")
     final = await settled(api, client, claim_id, "CLOSED")
-    assert final.outcome is not None and final.outcome.value == "denied"
+    assert final.outcome is not None and final.outcome.value == "approved"
+    assert final.appeal is None  # the denial's appeal window went with the reset
     await keep_history(client.get_workflow_handle(f"ime-claim-{claim_id}"), "reset_after_close")
 
     current, superseded = await current_and_superseded(parties.ops, claim_id)
     decisions = [e["details"]["outcome"] for e in current if e["type"] == "decision_issued"]
-    assert decisions == ["denied"]
+    assert decisions == ["approved"]
     assert [e["type"] for e in superseded] == ["decision_issued", "claim_closed"]
     assert [e["type"] for e in current].count("claim_closed") == 1
-    # The claimant is sent the denial: a second decision notice, which reads as denied.
+    # The claimant is sent the approval: a second decision notice, which reads as approved.
     letters = await claimant_letters(api, claim_id, "decision_notice")
-    assert len(approved_letters) == 1 and len(letters) == 2
-    assert sum("denied" in text for text in letters) == 2  # rendered from the claim as it is
+    assert len(denied_letters) == 1 and len(letters) == 2
+    assert sum("approved" in text for text in letters) == 2  # rendered from the claim as it is
     # The report the decision was based on (accepted before the reset point) is still served.
     report = await parties.insurer.get(f"/v1/claims/{claim_id}/report")
     assert report.status_code == 200 and report.json()["status"] == "accepted"

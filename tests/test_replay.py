@@ -95,7 +95,7 @@ BRANCHES = {
     "review addenda exhausted": ("review_addenda_exhausted_to_ops", "withdrawn"),
     "continue-as-new (first run)": ("many_rebookings_first_run", None),
     "continue-as-new (continued run)": ("many_rebookings_continued", "approved"),
-    "operator reset, then decided anew": ("reset_after_close", "denied"),
+    "operator reset, then decided anew": ("reset_after_close", "approved"),
     "operator reset, the action re-applied": ("reset_before_exam_default", "approved"),
     "operator cancellation": ("cancelled_by_operator", "cancelled_by_ops"),
     # Who examines where the state picks (patch `state-selection`).
@@ -105,6 +105,10 @@ BRANCHES = {
     "state assignment after its rung": ("tx_dd_state_assigned", "withdrawn"),
     "state examiner refused, replaced": ("pa_ire_examiner_refused", "withdrawn"),
     "late state examiner replaced": ("state_examiner_replaced", "withdrawn"),
+    # The appeal of a denial (patch `denial-appeal`).
+    "appeal: new IME, extension, overturned": ("erisa_appeal_overturned", "appeal_overturned"),
+    "appeal from the window's last day, withdrawn": ("erisa_appeal_withdrawn", "appeal_withdrawn"),
+    "appeal window closed, a cancellation kept out": ("erisa_appeal_window_closed", "denied"),
 }
 
 
