@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.names import Role
 from tests.helpers.app import ApiHarness
 from tests.helpers.config import TEST_SEALER
-from tests.helpers.probes import told
+from tests.helpers.probes import inbox_done, told
 from tests.helpers.referrals import referral_payload
 from tests.helpers.walk import post_action, wait_until, walk_to_review
 
@@ -100,6 +100,9 @@ async def test_a_denial_appealed_reviewed_anew_and_upheld_through_the_api(
     final = await wait_until(insurer_b, claim_id, lambda c: c["outcome"] == "appeal_upheld")
     assert final["appeal"]["outcome"] == "upheld" and final["stage"] == "CLOSED"
     assert await told(pool, claim_id, "appeal_decision_notice") == ["claimant"]
+    # The reviewers' and the insurer's items closed themselves as their steps were taken.
+    assert await inbox_done(pool, claim_id, "appeal_to_review") == [("reviewer", True)]
+    assert await inbox_done(pool, claim_id, "appeal_decision_needed") == [("insurer", True)]
     events = (await insurer_b.get(f"/v1/claims/{claim_id}/events")).json()
     types = [e["type"] for e in events]
     assert types.index("appeal_received") < types.index("appeal_reviewed")

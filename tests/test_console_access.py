@@ -128,6 +128,10 @@ ACTIONS: dict[str, dict[str, int]] = {
     "exam": {"ops": 422, "insurer": 403, "examiner": 422},
     "extend-decision": {"ops": 422, "insurer": 422, "examiner": 403},
     "decision": {"ops": 422, "insurer": 422, "examiner": 403},
+    # The appeal of a denial: the empty form is refused before the stage is looked at.
+    "appeal": {"ops": 422, "insurer": 422, "examiner": 403},
+    "review": {"ops": 403, "insurer": 403, "examiner": 403},
+    "appeal-decision": {"ops": 403, "insurer": 422, "examiner": 403},
     "safety-concern": {"ops": 422, "insurer": 422, "examiner": 422},
     "withdraw": {"ops": 422, "insurer": 422, "examiner": 403},
 }

@@ -509,3 +509,63 @@ def test_a_listed_reason_code_is_stated_in_its_profiles_words():
         "of your own occupation, as the plan defines disability (reason code "
         "NOT_DISABLED_OWN_OCCUPATION)."
     ) in text
+
+
+# --- the appeal of a denial ---------------------------------------------------------------------
+
+
+def appealed(outcome: str | None = None, code: str = "") -> ClaimStatus:
+    """An ERISA-LTD claim denied 3 Aug 2026, appealed (received 1 Sep 2026), decided or not."""
+    claim = status("ERISA-LTD", decision=denied("NOT_DISABLED_OWN_OCCUPATION"))
+    appeal: dict[str, Any] = {
+        "phase": "decided" if outcome else "review",
+        "window_ends": "2027-01-30T16:00:00+00:00",
+        "received_at": "2026-09-01T14:00:00+00:00",
+    }
+    if outcome:
+        appeal |= {"outcome": outcome, "reason_code": code, "decided_at": "2026-10-05T16:00:00Z"}
+    return ClaimStatus.model_validate(claim.model_dump(mode="json") | {"appeal": appeal})
+
+
+def test_the_appeal_is_acknowledged_with_how_it_is_reviewed_and_when_it_is_decided():
+    details = {"decision_due": "2026-10-16T14:00:00+00:00"}
+    written, text = compose(Template.APPEAL_RECEIVED_NOTICE, appealed(), ZOE, details)
+    assert written.document == "appeal-received.pdf"
+    assert "We received your appeal of the decision to deny your claim WC-2026-000123 on 1 " in (
+        text
+    )
+    assert "September 2026." in text
+    # (h)(3)(ii)-(v): who reviews it, without deference; a professional not consulted before.
+    assert "someone who did not make the first decision and is not that person's subordinate" in (
+        text
+    )
+    assert "an examiner who has not examined you" in text
+    # (i)(1)(i): decided within 45 days of the receipt; the date in the claim's zone (EDT).
+    assert "A decision on your appeal is due by Friday 16 October 2026 at 10:00 EDT." in text
+    says_the_same(written, text)
+
+
+def test_an_upheld_erisa_denial_on_appeal_says_why_and_that_the_claimant_may_sue():
+    claim = appealed("upheld", "NOT_DISABLED_OWN_OCCUPATION")
+    written, text = compose(Template.APPEAL_DECISION_NOTICE, claim, ZOE)
+    assert written.document == "appeal-decision.pdf"
+    assert "was decided on 5 October 2026: the decision to deny your claim is upheld." in text
+    assert "unable to perform the material duties of your own occupation" in text
+    assert "(reason code NOT_DISABLED_OWN_OCCUPATION)" in text
+    # (j)(3): the file free of charge; (j)(4): the right to sue under 502(a).
+    assert "You may ask, free of charge, for copies of all documents" in text
+    assert (
+        "You have the right to bring a civil action under section 502(a) of the Employee "
+        "Retirement Income Security Act of 1974 (ERISA)." in text
+    )
+    says_the_same(written, text)
+
+
+def test_an_overturned_denial_says_the_claim_is_approved_and_why():
+    written, text = compose(
+        Template.APPEAL_DECISION_NOTICE, appealed("overturned", "MEETS_DEFINITION"), ZOE
+    )
+    assert "the decision to deny your claim is overturned, and your claim is approved." in text
+    assert "meet the plan's definition of disability (reason code MEETS_DEFINITION)" in text
+    assert "civil action" not in text
+    says_the_same(written, text)

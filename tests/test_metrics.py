@@ -250,6 +250,7 @@ async def test_business_metrics_report_every_state_exactly(api: ApiHarness):
         "REPORT": 1,
         "REVIEW": 1,
         "DECISION": 1,
+        "APPEAL": 0,
     }
     assert by_label(samples, "ime_claims_closed", "outcome") == {
         "approved": 2,
@@ -258,6 +259,9 @@ async def test_business_metrics_report_every_state_exactly(api: ApiHarness):
         "non_cooperation": 0,
         "cancelled_by_ops": 0,
         "terminated": 0,
+        "appeal_upheld": 0,
+        "appeal_overturned": 0,
+        "appeal_withdrawn": 0,
     }
     assert value(samples, "ime_claims_overdue") == 1
     assert value(samples, "ime_safety_holds_open") == 2

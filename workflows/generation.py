@@ -26,7 +26,7 @@ exam-preparation        ee62aa2  records lead deadline; notice waits for     @ca
                                  the interpreter
 state-selection         6fbd7ff  the state's panel or assignment picks the   @exam-preparation
                                  examiner (CA-QME, TX-DD, PA-IRE)
-denial-appeal           0b869a2 a denial may be appealed (ERISA-LTD, DEMO):  @state-selection
+denial-appeal           0b869a2  a denial may be appealed (ERISA-LTD, DEMO): @state-selection
                                  the claim reopens in APPEAL
 
 `workflow.patched` records a marker where it is first asked and keeps that answer for the rest of

@@ -88,6 +88,17 @@ async def inbox_roles(pool: asyncpg.Pool, claim_id: str, kind: str) -> list[str]
     return [item.role for item in await inbox_items(pool, claim_id, kind)]
 
 
+async def inbox_done(pool: asyncpg.Pool, claim_id: str, kind: str) -> list[tuple[str, bool]]:
+    """The claim's items of `kind` as (role, done), in the order opened."""
+    rows = await pool.fetch(
+        "SELECT role, done_at IS NOT NULL AS done FROM inbox_items WHERE claim_id = $1"
+        " AND kind = $2 ORDER BY created_at, role",
+        claim_id,
+        kind,
+    )
+    return [(r["role"], r["done"]) for r in rows]
+
+
 # --- deliveries ----------------------------------------------------------------------------
 
 
