@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 import console.app as console
 from api import errors, metrics, openapi
@@ -14,6 +13,7 @@ from api.access_line import AccessLine
 from api.anti_framing import AntiFraming
 from api.auth import Authenticator
 from api.boundary import Boundary
+from api.codec_cors import CodecCors
 from api.routes import claims, codec, documents, examiners, health, inbox, webhooks
 from claim_service import ClaimService
 from connections import connect_temporal, open_pool, sealer
@@ -95,24 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_document_bytes=settings.max_document_bytes,
         document_deadline_seconds=settings.document_upload_timeout_seconds,
     )
-    # Outermost: the Temporal UI calls the codec endpoints from the browser (with credentials).
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins(),
-        allow_credentials=True,
-        allow_methods=["POST", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-    )
+    # Outermost: the Temporal UI calls the codec endpoints from the browser (with credentials);
+    # CORS for those only.
+    app.add_middleware(CodecCors, allow_origins=settings.cors_origins())
     # Around everything: the request id, the request's log line and its HTTP metrics (also for
     # refused ones).
     app.add_middleware(AccessLine, answered=answered)
     # Every HTML answer (the /docs page, the codec sign-in page) refuses to be framed.
     app.add_middleware(AntiFraming)
-    # The console's pages, assets and headers (inside the request's span when tracing is on).
-    console.install(app, settings)
-    if tracing_enabled(settings):
-        # Outermost, so that the access line is written inside the request's span.
-        app.add_middleware(RequestSpans)
+    # The API's routes first: a request is matched against the routes in order, and the API's
+    # (a status read above all) are the most frequent; the console's are all under /console.
     app.include_router(health.router)
     app.include_router(claims.router)
     app.include_router(documents.router)
@@ -120,4 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(inbox.router)
     app.include_router(codec.router)
+    # The console's pages, assets and headers (inside the request's span when tracing is on).
+    console.install(app, settings)
+    if tracing_enabled(settings):
+        # Outermost, so that the access line is written inside the request's span.
+        app.add_middleware(RequestSpans)
     return app

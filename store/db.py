@@ -34,6 +34,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What releasing a connection to the pool must undo. asyncpg's default runs a reset query
+    on every release (`RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); CLOSE ALL`): a
+    round trip per borrowed connection, for session state this service leaves only inside a
+    transaction (`SET LOCAL`) or undoes itself (a listener is removed by its owner, or its
+    connection closed, `store.deliveries`; the migration lock unlocked). So the full reset runs
+    only for a connection given back mid-transaction (a caller cancelled inside one)."""
+    if conn.is_in_transaction():
+        await conn.reset()
+
+
 async def create_pool(
     url: str,
     *,
@@ -51,4 +62,5 @@ async def create_pool(
         init=_init_connection,
         command_timeout=statement_timeout,
         timeout=connect_timeout,
+        reset=_reset,
     )

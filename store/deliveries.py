@@ -46,8 +46,12 @@ async def woken_by_new_deliveries(
     try:
         yield
     finally:
-        with contextlib.suppress(Exception):
+        try:
             await listener.remove_listener(WAKE_CHANNEL, callback)
+        except Exception:
+            # Still listening, maybe: the pool resets only connections given back mid-transaction
+            # (`store.db`), so this one is closed instead of going back as it is.
+            listener.terminate()
         await pool.release(listener)
 
 
