@@ -22,9 +22,7 @@ Registered on the claim as `workflows.preparing` and `workflows.selecting` regis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 
@@ -32,6 +30,7 @@ from workflows.clock import DeadlineClock
 from workflows.effects import Notice
 from workflows.generation import Generation
 from workflows.recorder import Recorder
+from workflows.registry import register
 
 with workflow.unsafe.imports_passed_through():
     from domain.appeal import REVIEW_DEADLINES, AppealPhase, new_exam, reopen
@@ -67,11 +66,13 @@ class Appealing:
         self._generation = generation
         # When the run stops waiting for an appeal (the window's end plus the recording grace).
         self._waits_until: datetime | None = None
-        for name, handler in (
-            (Action.APPEAL, self.appeal),
-            (Action.APPEAL_DECISION, self.appeal_decision),
-        ):
-            workflow.set_update_handler(name, handler, validator=self._check(name))
+        register(
+            state,
+            (
+                (Action.APPEAL, self.appeal),
+                (Action.APPEAL_DECISION, self.appeal_decision),
+            ),
+        )
 
     # --- the window -----------------------------------------------------------------------------
 
@@ -244,9 +245,3 @@ class Appealing:
             note=decision.notes,
         )
         return state.status()
-
-    def _check(self, action: Action) -> Callable[[Any], None]:
-        def validate(payload: Any) -> None:
-            self._state.check(action, workflow.now(), payload)
-
-        return validate

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from temporalio import workflow
 
@@ -15,6 +14,7 @@ from workflows.appealing import Appealing
 from workflows.clock import DeadlineClock
 from workflows.effects import Notice
 from workflows.recorder import Recorder
+from workflows.registry import register
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
@@ -39,11 +39,13 @@ class Deciding:
         self._appealing = appealing
         # One decision-deadline change at a time.
         self._turn = asyncio.Lock()
-        for name, handler in (
-            (Action.DECISION, self.decision),
-            (Action.EXTEND_DECISION, self.extend_decision),
-        ):
-            workflow.set_update_handler(name, handler, validator=self._check(name))
+        register(
+            state,
+            (
+                (Action.DECISION, self.decision),
+                (Action.EXTEND_DECISION, self.extend_decision),
+            ),
+        )
 
     async def decision(self, decision: DecisionInput) -> ClaimStatus:
         await self.decide(decision)
@@ -60,12 +62,6 @@ class Deciding:
                 recheck=lambda: self._state.check(Action.EXTEND_DECISION, workflow.now()),
             )
         return self._state.status()
-
-    def _check(self, action: Action) -> Callable[[Any], None]:
-        def validate(payload: Any) -> None:
-            self._state.check(action, workflow.now(), payload)
-
-        return validate
 
     async def decide(self, decision: DecisionInput) -> None:
         """The insurer's decision closes the claim; its notes are kept sealed with the event."""

@@ -15,7 +15,6 @@ anything reaches history, the handler changes the state before its first await.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
@@ -24,6 +23,7 @@ from workflows.clock import DeadlineClock
 from workflows.effects import Notice
 from workflows.generation import Generation
 from workflows.recorder import Recorder
+from workflows.registry import register
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
@@ -79,15 +79,12 @@ class Preparing:
         workflow.set_update_handler(
             ServiceUpdate.RECORDS_RECEIVED, self.records_received, validator=self._open
         )
-        workflow.set_update_handler(
-            Action.PROCEED_WITHOUT_RECORDS,
-            self.proceed_without_records,
-            validator=self._check(Action.PROCEED_WITHOUT_RECORDS),
-        )
-        workflow.set_update_handler(
-            Action.INTERPRETER_BOOKED,
-            self.interpreter_booked,
-            validator=self._check(Action.INTERPRETER_BOOKED),
+        register(
+            state,
+            (
+                (Action.PROCEED_WITHOUT_RECORDS, self.proceed_without_records),
+                (Action.INTERPRETER_BOOKED, self.interpreter_booked),
+            ),
         )
 
     def applies(self) -> bool:
@@ -187,9 +184,3 @@ class Preparing:
     def _open(self, arrival: RecordsReceived) -> None:
         if self._state.closed or self._state.closing:
             raise refuse("the claim is closed")
-
-    def _check(self, action: Action) -> Callable[[object], None]:
-        def validate(payload: object) -> None:
-            self._state.check(action, workflow.now(), payload)
-
-        return validate

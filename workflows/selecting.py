@@ -28,6 +28,7 @@ from workflows.clock import EXAM_WINDOW, DeadlineClock
 from workflows.effects import Notice
 from workflows.generation import Generation
 from workflows.recorder import Recorder
+from workflows.registry import register
 
 with workflow.unsafe.imports_passed_through():
     from domain.claim_state import ClaimState
@@ -101,13 +102,15 @@ class Selecting:
         self._refusal = refusal
         # An assignment is being booked by its action: the loop leaves the booking to it.
         self._busy = False
-        for name, handler in (
-            (Action.RECORD_STATE_PANEL, self.record_state_panel),
-            (Action.RECORD_STATE_ASSIGNMENT, self.record_state_assignment),
-            (Action.STRIKE, self.strike),
-            (Action.PANEL_CHOICE, self.panel_choice),
-        ):
-            workflow.set_update_handler(name, handler, validator=self._check(name))
+        register(
+            state,
+            (
+                (Action.RECORD_STATE_PANEL, self.record_state_panel),
+                (Action.RECORD_STATE_ASSIGNMENT, self.record_state_assignment),
+                (Action.STRIKE, self.strike),
+                (Action.PANEL_CHOICE, self.panel_choice),
+            ),
+        )
 
     def take_up(self) -> None:
         """The claim has just entered SCHEDULING: where its profile has the state pick, it waits
@@ -316,9 +319,3 @@ class Selecting:
             chooser=chooser,
             selected=state.selection.examiner_id,
         )
-
-    def _check(self, action: Action) -> Callable[[Any], None]:
-        def validate(payload: Any) -> None:
-            self._state.check(action, workflow.now(), payload)
-
-        return validate
