@@ -99,6 +99,11 @@ async def test_a_denial_appealed_reviewed_anew_and_upheld_through_the_api(
     assert answer.status_code == 200, answer.text
     final = await wait_until(insurer_b, claim_id, lambda c: c["outcome"] == "appeal_upheld")
     assert final["appeal"]["outcome"] == "upheld" and final["stage"] == "CLOSED"
+    # The closing steps record a moment after the decision on appeal: wait for the second close.
+    closings = "SELECT count(*) FROM claim_events WHERE claim_id = $1 AND type = 'claim_closed'"
+    async with asyncio.timeout(15):
+        while await pool.fetchval(closings, claim_id) < 2:
+            await asyncio.sleep(0.1)
     assert await told(pool, claim_id, "appeal_decision_notice") == ["claimant"]
     # The reviewers' and the insurer's items closed themselves as their steps were taken.
     assert await inbox_done(pool, claim_id, "appeal_to_review") == [("reviewer", True)]

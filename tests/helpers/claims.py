@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from domain.ids import claim_id_for, workflow_id_for
@@ -78,13 +78,25 @@ async def act_and_finish(
 
 
 async def wait_for(handle: WorkflowHandle, predicate, timeout: float = 30.0) -> ClaimStatus:
-    """Poll the workflow's status query until `predicate` holds."""
+    """Poll the workflow's status query until `predicate` holds. A query the server leaves
+    unanswered (the time-skipping server, under load, as a run continues as new) is given up
+    after a few seconds and asked again, within `timeout`."""
     async with asyncio.timeout(timeout):
         while True:
-            status = await handle.query(Query.CLAIM_STATUS, result_type=ClaimStatus)
+            try:
+                status = await handle.query(
+                    Query.CLAIM_STATUS, result_type=ClaimStatus, rpc_timeout=QUERY_RPC_TIMEOUT
+                )
+            except RPCError as err:
+                if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                    raise
+                continue
             if predicate(status):
                 return status
             await asyncio.sleep(0.05)
+
+
+QUERY_RPC_TIMEOUT = timedelta(seconds=5)
 
 
 async def start_demo_claim(client: Client, task_queue: str) -> WorkflowHandle:
